@@ -1,0 +1,60 @@
+"""One error hierarchy: the CLI prints these as ``Error: …`` without a traceback."""
+
+from __future__ import annotations
+
+
+class SqlCompilerError(Exception):
+    """Base class of every error the CLI reports as a one-line message."""
+
+    exit_code = 1
+
+
+class EmbeddedError(SqlCompilerError):
+    """The project-managed PostgreSQL cluster cannot be found, started or used."""
+
+
+class ConnectionFailed(SqlCompilerError):
+    """The target database cannot be reached."""
+
+
+class MigrationError(SqlCompilerError):
+    """The schema is missing, too old or cannot be migrated."""
+
+
+class ConfigError(SqlCompilerError):
+    """A configuration file or the configuration tables are invalid.
+
+    ``problems`` holds every finding as ``(location, message)`` so a user can fix all of
+    them in one pass instead of one per run.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]] | str):
+        if isinstance(problems, str):
+            problems = [("", problems)]
+        self.problems = problems
+        lines = [f"{loc}: {msg}" if loc else msg for loc, msg in problems]
+        if len(lines) == 1:
+            text = lines[0]
+        else:
+            text = f"{len(lines)} configuration problems:\n" + "\n".join(f"  - {x}" for x in lines)
+        super().__init__(text)
+
+
+class UploadError(SqlCompilerError):
+    """A custom-field upload file has bad rows; nothing was written."""
+
+
+class CompileError(SqlCompilerError):
+    """The configuration cannot be compiled into SQL."""
+
+
+class RunError(SqlCompilerError):
+    """A run failed; it is marked failed and previous results stay visible."""
+
+
+class RunLocked(RunError):
+    """Another run holds the run lock."""
+
+
+class RelayError(SqlCompilerError):
+    """Publishing results to Kafka failed."""
