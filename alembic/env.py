@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import psycopg
-from sqlalchemy import create_engine, pool
-
 from alembic import context
+from sqlalchemy import create_engine, pool
 
 VERSION_TABLE = "sqlcompiler_alembic_version"
 config = context.config

@@ -27,7 +27,9 @@ def redact(text: str) -> str:
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
-def connect(dsn: str, *, autocommit: bool = False, application: str = "sqlcompiler") -> psycopg.Connection:
+def connect(
+    dsn: str, *, autocommit: bool = False, application: str = "sqlcompiler"
+) -> psycopg.Connection:
     try:
         return psycopg.connect(dsn, autocommit=autocommit, application_name=application)
     except psycopg.OperationalError as exc:

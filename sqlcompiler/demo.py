@@ -148,7 +148,9 @@ def _has_foreign_data(conn: psycopg.Connection) -> bool:
     ).fetchone()
     if row is None or row[0] == DEMO_MARKER:
         return False
-    return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM bank_sync_service.customers)").fetchone()[0])
+    return bool(
+        conn.execute("SELECT EXISTS (SELECT 1 FROM bank_sync_service.customers)").fetchone()[0]
+    )
 
 
 def generate(
@@ -173,7 +175,9 @@ def generate(
                 "bank_sync_service already holds data that sqlcompiler demo did not create; "
                 "refusing to overwrite it (use a separate database, or --force if it is disposable)"
             )
-        conn.execute(sql.SQL("COMMENT ON SCHEMA bank_sync_service IS {}").format(sql.Literal(DEMO_MARKER)))
+        conn.execute(
+            sql.SQL("COMMENT ON SCHEMA bank_sync_service IS {}").format(sql.Literal(DEMO_MARKER))
+        )
         conn.execute(
             sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
                 sql.SQL(", ").join(sql.Identifier("bank_sync_service", t) for t in BANK_SYNC_TABLES)
@@ -192,9 +196,11 @@ def generate(
             t0 = time.monotonic()
             cur = conn.execute(stmt, params)
             progress(f"  {name:<20} {cur.rowcount:>10,} rows  {time.monotonic() - t0:6.1f}s")
-    conn.execute("ANALYZE bank_sync_service.customers, bank_sync_service.loans, "
-                 "bank_sync_service.loan_custom_fields, bank_sync_service.reference_customers, "
-                 "bank_sync_service.phones")
+    conn.execute(
+        "ANALYZE bank_sync_service.customers, bank_sync_service.loans, "
+        "bank_sync_service.loan_custom_fields, bank_sync_service.reference_customers, "
+        "bank_sync_service.phones"
+    )
     return counts(conn)
 
 

@@ -233,7 +233,9 @@ class Cluster:
                 ).fetchone()
                 if not exists:
                     conn.execute(
-                        psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(DATABASE))
+                        psycopg.sql.SQL("CREATE DATABASE {}").format(
+                            psycopg.sql.Identifier(DATABASE)
+                        )
                     )
         return self.dsn()
 

@@ -46,7 +46,7 @@ CREATE TABLE campaign_engine.campaigns (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT campaigns_group_name_key UNIQUE (campaign_group_id, name),
-  CONSTRAINT campaigns_group_priority_key UNIQUE (campaign_group_id, priority)
+  CONSTRAINT campaigns_group_priority_key UNIQUE (campaign_group_id, priority) DEFERRABLE INITIALLY IMMEDIATE
 );
 COMMENT ON TABLE campaign_engine.campaigns IS 'Collection campaigns; within a group a customer goes to the first campaign (lowest priority number) whose base conditions all hold.';
 COMMENT ON COLUMN campaign_engine.campaigns.campaign_group_id IS 'Owning group.';
@@ -75,7 +75,7 @@ CREATE TABLE campaign_engine.contact_selection_rules (
   rule_priority integer NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT contact_selection_rules_campaign_priority_key UNIQUE (campaign_id, rule_priority)
+  CONSTRAINT contact_selection_rules_campaign_priority_key UNIQUE (campaign_id, rule_priority) DEFERRABLE INITIALLY IMMEDIATE
 );
 COMMENT ON TABLE campaign_engine.contact_selection_rules IS 'Rules choosing the phones of an assigned customer; every rule whose conditions hold contributes, in rule_priority order.';
 COMMENT ON COLUMN campaign_engine.contact_selection_rules.rule_priority IS 'Order of the rule within its campaign: lower first; unique within the campaign.';

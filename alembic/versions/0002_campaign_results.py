@@ -95,6 +95,14 @@ CREATE TABLE campaign_results.contacts (
 ) PARTITION BY LIST (run_id);
 COMMENT ON TABLE campaign_results.contacts IS 'Selected phones of each assignment in contact order (SPEC §3).';
 
+-- A run's statements write here; when the run commits these tables become the run's
+-- partitions (renamed, constrained to the run id, attached) and fresh empty ones replace them.
+-- Readers never see them: they read the views below.
+CREATE TABLE campaign_results.assignments_staging (LIKE campaign_results.assignments);
+CREATE TABLE campaign_results.contacts_staging (LIKE campaign_results.contacts);
+COMMENT ON TABLE campaign_results.assignments_staging IS 'Work table of the running run (empty between runs).';
+COMMENT ON TABLE campaign_results.contacts_staging IS 'Work table of the running run (empty between runs).';
+
 CREATE VIEW campaign_results.current_runs AS
 WITH last_full AS (
   SELECT coalesce(max(run_id), 0) AS run_id

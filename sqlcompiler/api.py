@@ -1,0 +1,94 @@
+"""The library API the CLI is a thin layer over; tests call these too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from . import migrations
+from .compiler import CompiledGroup, compile_config
+from .config import files, store
+from .config.catalog import Catalog
+from .config.model import ConfigFile, Configuration
+from .config.validate import validate
+from .connection import connect
+from .errors import SqlCompilerError
+
+
+def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
+    catalog = Catalog.from_db(conn)
+    catalog.check_required()
+    return validate(cfg, catalog)
+
+
+def validate_file(dsn: str, path: str | Path) -> Configuration:
+    cfg = files.load(path)
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        return validate_config(conn, cfg)
+
+
+def plan_file(dsn: str, path: str | Path) -> list[store.Change]:
+    cfg = files.load(path)
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        validate_config(conn, cfg)
+        return store.plan(conn, cfg)
+
+
+def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> store.ApplyResult:
+    cfg = files.load(path)
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        return store.apply(conn, cfg, applied_by=applied_by, source=str(path))
+
+
+def export_config(dsn: str, fmt: str = "yaml") -> str:
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        return files.dump(store.load_from_db(conn), fmt)
+
+
+def compile_statements(
+    dsn: str, group: str | None = None, *, population: bool = False
+) -> list[CompiledGroup]:
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        config = store.load_validated(conn)
+        return compile_config(config, group=group, population=population)
+
+
+def explain(dsn: str, compiled: list[CompiledGroup], analyze: bool = False) -> list[str]:
+    """EXPLAIN each statement; with ``analyze`` it runs inside a transaction rolled back."""
+    from .runner import RUN_SETTINGS
+
+    plans = []
+    with connect(dsn) as conn:
+        for cg in compiled:
+            try:
+                with conn.transaction(force_rollback=True):
+                    conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+                    for name, value in RUN_SETTINGS.items():
+                        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
+                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(cg.sql)
+                    rows = conn.execute(stmt).fetchall()
+            except psycopg.Error as exc:
+                raise SqlCompilerError(
+                    f"EXPLAIN of group {cg.group.name!r} failed: {exc}"
+                ) from None
+            plans.append("\n".join(r[0] for r in rows))
+    return plans
+
+
+def write_statements(compiled: list[CompiledGroup], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for cg in compiled:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name).strip("_")
+        path = out / f"group_{cg.group.id:04d}_{safe or 'unnamed'}.sql"
+        path.write_text(cg.pretty(), encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,0 +1,368 @@
+"""Command line: thin click commands over sqlcompiler.api and friends."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+import psycopg
+
+from . import __version__, api, migrations
+from .errors import SqlCompilerError
+
+
+class Ctx:
+    def __init__(self, dsn: str | None, debug: bool):
+        self._dsn = dsn
+        self.debug = debug
+
+    @property
+    def dsn(self) -> str:
+        from .connection import resolve_dsn
+
+        return resolve_dsn(self._dsn)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--dsn",
+    envvar="SQLCOMPILER_DSN",
+    metavar="DSN",
+    help="libpq connection string or URL of the target database (env SQLCOMPILER_DSN). "
+    "Default: the project-managed embedded PostgreSQL.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(__version__, prog_name="sqlcompiler")
+@click.pass_context
+def cli(ctx: click.Context, dsn: str | None, debug: bool) -> None:
+    """In-database SQL compiler for debt-collection campaigns.
+
+    Turns the campaign configuration into one PostgreSQL statement per campaign group and
+    runs them inside the database over the bank-sync data. Typical use:
+
+    \b
+      sqlcompiler db upgrade                 # create/upgrade the schema
+      sqlcompiler config apply campaigns.yaml
+      sqlcompiler compile --explain          # review the SQL
+      sqlcompiler run                        # the nightly job
+    """
+    ctx.obj = Ctx(dsn, debug)
+
+
+# -- db ------------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Schema migrations (campaign_engine, campaign_results)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: Ctx, revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head). Never touches bank_sync_service."""
+    migrations.upgrade(ctx.dsn, revision)
+    click.echo(f"schema at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@pass_ctx
+def db_downgrade(ctx: Ctx, revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step; 'base' removes everything)."""
+    migrations.downgrade(ctx.dsn, revision)
+    click.echo(f"schema downgraded to {revision}")
+
+
+@db.command("sql")
+@click.option("--revision", default="head", show_default=True)
+def db_sql(revision: str) -> None:
+    """Print the migration DDL for a DBA to review (offline; connects to nothing)."""
+    click.echo(migrations.offline_sql(revision), nl=False)
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Ctx) -> None:
+    """Show the schema revision of the target database."""
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        cur = migrations.current_revision(conn)
+    click.echo(f"current: {cur or 'none'}  head: {migrations.head_revision()}")
+
+
+# -- embedded ------------------------------------------------------------------------------
+@cli.group()
+def embedded() -> None:
+    """The project-managed local PostgreSQL used when no DSN is given."""
+
+
+@embedded.command("status")
+def embedded_status() -> None:
+    """Show where the embedded cluster lives and whether it runs."""
+    from .embedded import Cluster
+
+    for k, v in Cluster.default().status().items():
+        click.echo(f"{k:12} {v}")
+
+
+@embedded.command("start")
+def embedded_start() -> None:
+    """Initialise (first time) and start the embedded cluster."""
+    from .embedded import Cluster
+
+    click.echo(Cluster.default().ensure())
+
+
+@embedded.command("stop")
+def embedded_stop() -> None:
+    """Stop the embedded cluster."""
+    from .embedded import Cluster
+
+    click.echo("stopped" if Cluster.default().stop() else "not running")
+
+
+# -- demo ----------------------------------------------------------------------------------
+@cli.group(invoke_without_command=True)
+@click.option("--customers", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--no-run", is_flag=True, help="Only load data and configuration.")
+@click.option("--force", is_flag=True, help="Overwrite bank_sync_service data not made by demo.")
+@click.pass_context
+def demo(click_ctx: click.Context, customers: int, seed: int, no_run: bool, force: bool) -> None:
+    """Load synthetic bank-sync data and the sample configuration, then run.
+
+    Creates the schema and the bank_sync_service tables where missing. Deterministic for a
+    given --seed. Refuses to overwrite bank_sync_service data it did not create.
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from . import demo as demo_mod
+    from .config import files, store
+    from .connection import connect
+    from .runner import run
+
+    ctx: Ctx = click_ctx.obj
+    dsn = ctx.dsn
+    migrations.upgrade(dsn)
+    click.echo(f"generating {customers:,} customers (seed {seed})")
+    with connect(dsn) as conn:
+        demo_mod.generate(conn, customers, seed, force=force, progress=click.echo)
+        example = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
+        res = store.apply(conn, files.load(example), applied_by="demo", source=str(example))
+        click.echo(f"configuration {res.fingerprint[:12]} applied ({len(res.changes)} changes)")
+    if not no_run:
+        click.echo(run(dsn, progress=click.echo).summary())
+
+
+@demo.command("init")
+@pass_ctx
+def demo_init(ctx: Ctx) -> None:
+    """Create the bank_sync_service reference tables (empty) where missing."""
+    from . import demo as demo_mod
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        demo_mod.init_schema(conn)
+        conn.commit()
+    click.echo("bank_sync_service tables ready")
+
+
+# -- config --------------------------------------------------------------------------------
+@cli.group()
+def config() -> None:
+    """Declarative campaign configuration: validate, plan, apply, export."""
+
+
+FILE = click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+
+
+@config.command("validate")
+@FILE
+@pass_ctx
+def config_validate(ctx: Ctx, file: str) -> None:
+    """Check FILE's structure and semantics against the live catalog."""
+    cfg = api.validate_file(ctx.dsn, file)
+    n = sum(len(g.campaigns) for g in cfg.groups)
+    click.echo(
+        f"{file}: valid ({len(cfg.groups)} groups, {n} campaigns, fingerprint {cfg.fingerprint[:12]})"
+    )
+
+
+@config.command("plan")
+@FILE
+@pass_ctx
+def config_plan(ctx: Ctx, file: str) -> None:
+    """Show what `config apply FILE` would change."""
+    changes = api.plan_file(ctx.dsn, file)
+    if not changes:
+        click.echo("no changes: the database already holds this configuration")
+    for c in changes:
+        click.echo(str(c))
+
+
+@config.command("apply")
+@FILE
+@click.option("--applied-by", help="Who applies it (default: the OS user).")
+@pass_ctx
+def config_apply(ctx: Ctx, file: str, applied_by: str | None) -> None:
+    """Make the configuration tables equal FILE, all or nothing, and record it."""
+    res = api.apply_file(ctx.dsn, file, applied_by)
+    for c in res.changes:
+        click.echo(str(c))
+    click.echo(
+        f"applied {len(res.changes)} changes, fingerprint {res.fingerprint[:12]}"
+        if res.changes
+        else "no changes"
+    )
+
+
+@config.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@pass_ctx
+def config_export(ctx: Ctx, file: str | None, fmt: str) -> None:
+    """Write the database configuration as a file (stdout without FILE)."""
+    text = api.export_config(ctx.dsn, fmt)
+    if file:
+        Path(file).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {file}")
+    else:
+        click.echo(text, nl=False)
+
+
+# -- compile / run -------------------------------------------------------------------------
+@cli.command("compile")
+@click.option("--group", help="Only this campaign group.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one .sql file per group here.",
+)
+@click.option(
+    "--explain",
+    type=click.Choice(["plan", "analyze"]),
+    is_flag=False,
+    flag_value="plan",
+    default=None,
+    help="Print the EXPLAIN plan under each statement; --explain=analyze runs it in a rolled-back transaction.",
+)
+@pass_ctx
+def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
+    """Print the generated SQL, one statement per campaign group."""
+    dsn = ctx.dsn
+    compiled = api.compile_statements(dsn, group)
+    plans = (
+        api.explain(dsn, compiled, analyze=explain == "analyze")
+        if explain
+        else [None] * len(compiled)
+    )
+    if out:
+        for path in api.write_statements(compiled, out):
+            click.echo(f"wrote {path}")
+    for cg, plan in zip(compiled, plans, strict=True):
+        if not out:
+            click.echo(cg.pretty())
+        if plan:
+            click.echo(
+                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of group {cg.group.name!r}:"
+            )
+            click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
+
+
+@cli.command("run")
+@click.option(
+    "--cifs",
+    type=click.File("r"),
+    help="Restrict the population to these cifs (one per line; - for stdin).",
+)
+@click.option("--dry-run", is_flag=True, help="Run and report counts without publishing results.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    envvar="SQLCOMPILER_KEEP_RUNS",
+    help="Runs to keep (env SQLCOMPILER_KEEP_RUNS).",
+)
+@pass_ctx
+def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int) -> None:
+    """The nightly job: assign campaigns and contacts, publish atomically."""
+    from .runner import read_cifs, run
+
+    population = read_cifs(cifs) if cifs is not None else None
+    res = run(ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err)
+    click.echo(res.summary())
+
+
+@cli.command("runs")
+@click.option("--limit", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def runs_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
+    """List recent runs with their status."""
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        rows = conn.execute(
+            "SELECT run_id, kind, status, dry_run, started_at, finished_at, population_size, assignments, "
+            "contacts, config_fingerprint, error FROM campaign_results.runs ORDER BY run_id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+    if as_json:
+        keys = ["run_id", "kind", "status", "dry_run", "started_at", "finished_at", "population",
+                "assignments", "contacts", "fingerprint", "error"]  # fmt: skip
+        click.echo(
+            json.dumps([dict(zip(keys, r, strict=True)) for r in rows], default=str, indent=2)
+        )
+        return
+    for r in rows:
+        took = f"{(r[5] - r[4]).total_seconds():.1f}s" if r[5] else "-"
+        err = f"  error: {r[10]}" if r[10] else ""
+        click.echo(
+            f"{r[0]:>6} {r[1]:4} {r[2]:9}{' dry' if r[3] else '    '} {r[4]:%Y-%m-%d %H:%M:%S} {took:>8} "
+            f"pop={r[6] or 0:,} assigned={r[7] or 0:,} contacts={r[8] or 0:,}{err}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="sqlcompiler", standalone_mode=False)
+    except click.exceptions.Abort:
+        echo_err("Aborted.")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SqlCompilerError as exc:
+        if debug:
+            raise
+        echo_err(f"Error: {exc}")
+        sys.exit(exc.exit_code)
+    except psycopg.Error as exc:
+        if debug:
+            raise
+        from .connection import redact
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        echo_err(f"Error: database error: {redact(first)}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        echo_err("Interrupted.")
+        sys.exit(130)
+
+
+functools.update_wrapper(main, cli.main)

@@ -1,0 +1,119 @@
+"""Conditions as sqlglot expressions.
+
+Each condition becomes ``<value> <op> <typed literal>``. The value of a custom field is
+extracted from JSONB only when its JSON type matches the declared type (else NULL), so a
+wrong-typed value is a missing value and can never raise a cast error. Because every
+predicate is NULL on a missing value and conditions only ever combine with AND, a missing
+value makes every operator false except IS NULL, as SPEC §2 requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlglot import exp
+
+from ..config.model import Condition
+
+CUSTOMER = "c"  # alias of bank_sync_service.customers
+LOAN = "l"  # alias of bank_sync_service.loans
+CUSTOM = "f"  # alias of bank_sync_service.loan_custom_fields
+
+_JSON_TYPE = {"number": "number", "string": "string", "boolean": "boolean"}
+_CAST = {"number": "NUMERIC", "boolean": "BOOLEAN"}
+
+
+def collate_c(e: exp.Expression) -> exp.Expression:
+    """Byte order for text, so results don't depend on the database's locale."""
+    return exp.Collate(this=e, expression=exp.to_identifier("C", quoted=True))
+
+
+def literal(dtype: str, value: object) -> exp.Expression:
+    if dtype == "number":
+        assert isinstance(value, Decimal)
+        return exp.Cast(this=exp.Literal.number(str(value)), to=exp.DataType.build("NUMERIC"))
+    if dtype == "date":
+        assert isinstance(value, dt.date)
+        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+    if dtype == "boolean":
+        return exp.Boolean(this=bool(value))
+    return exp.Literal.string(str(value))
+
+
+def json_key(field: str) -> exp.Expression:
+    return exp.JSONExtract(
+        this=exp.column("fields", table=CUSTOM),
+        expression=exp.Literal.string(field),
+    )
+
+
+def value_expr(cond: Condition) -> exp.Expression:
+    """The SQL value a condition tests; NULL exactly when SPEC §2 calls it missing."""
+    if cond.source == "customer":
+        col = exp.column(exp.to_identifier(cond.field, quoted=True), table=CUSTOMER)
+    elif cond.source == "loan":
+        col = exp.column(exp.to_identifier(cond.field, quoted=True), table=LOAN)
+    else:
+        key = json_key(cond.field)
+        if cond.dtype == "date":
+            return exp.func("campaign_engine.json_date", key)
+        typ = exp.func("jsonb_typeof", key).eq(exp.Literal.string(_JSON_TYPE[cond.dtype]))
+        text = exp.JSONExtractScalar(
+            this=exp.column("fields", table=CUSTOM), expression=exp.Literal.string(cond.field)
+        )
+        val: exp.Expression = text
+        if cond.dtype in _CAST:
+            val = exp.Cast(this=exp.Paren(this=text), to=exp.DataType.build(_CAST[cond.dtype]))
+        return exp.Case(ifs=[exp.If(this=typ, true=val)])
+    if cond.dtype == "date" and cond.column_type and cond.column_type.startswith("timestamp"):
+        return exp.Cast(this=col, to=exp.DataType.build("DATE"))
+    return col
+
+
+def predicate(cond: Condition) -> exp.Expression:
+    v = value_expr(cond)
+    op = cond.op
+    if op == "IS NULL":
+        return exp.Is(this=v, expression=exp.Null())
+    if op == "IS NOT NULL":
+        return exp.Not(this=exp.Is(this=v, expression=exp.Null()))
+    text = cond.dtype == "string"
+    if text and op != "ILIKE":
+        v = collate_c(v)
+    if op in ("IN", "NOT IN"):
+        e = exp.In(this=v, expressions=[literal(cond.dtype, x) for x in cond.values])
+        return exp.Not(this=e) if op == "NOT IN" else e
+    if op == "BETWEEN":
+        lo, hi = (literal(cond.dtype, x) for x in cond.values)
+        return exp.Between(this=v, low=lo, high=hi)
+    lit = literal(cond.dtype, cond.value)
+    builders = {
+        "=": exp.EQ,
+        "!=": exp.NEQ,
+        ">": exp.GT,
+        ">=": exp.GTE,
+        "<": exp.LT,
+        "<=": exp.LTE,
+        "LIKE": exp.Like,
+        "ILIKE": exp.ILike,
+    }
+    if op == "NOT LIKE":
+        return exp.Not(this=exp.Like(this=v, expression=lit))
+    return builders[op](this=v, expression=lit)
+
+
+def conjunction(preds: Iterable[exp.Expression]) -> exp.Expression:
+    preds = [exp.Paren(this=p) if isinstance(p, exp.Or) else p for p in preds]
+    if not preds:
+        return exp.true()
+    return exp.and_(*preds) if len(preds) > 1 else preds[0]
+
+
+def split(conds: Iterable[Condition]) -> tuple[list[Condition], list[Condition]]:
+    """(customer-level, loan-level) conditions."""
+    customer, loan = [], []
+    for c in conds:
+        (customer if c.source == "customer" else loan).append(c)
+    return customer, loan

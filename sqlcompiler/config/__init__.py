@@ -1,0 +1,1 @@
+"""Configuration: file format, validation against the catalog, and the database store."""

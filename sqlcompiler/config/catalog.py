@@ -1,0 +1,98 @@
+"""Column names and types of the bank-sync tables, read from the database catalog.
+
+Field names in conditions are checked against this before any SQL is built, so a name only
+reaches SQL after it was found in ``pg_attribute``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+
+from ..errors import ConfigError
+
+BANK_SYNC_SCHEMA = "bank_sync_service"
+REQUIRED = {
+    "customers": ("cif", "segment", "status", "name", "date_of_birth"),
+    "loans": (
+        "account_number", "cif", "product_type", "original_amount", "outstanding",
+        "due_amount", "dpd", "delinquency_status", "status", "next_payment_date",
+    ),
+    "loan_custom_fields": ("account_number", "fields"),
+    "reference_customers": ("ref_cif", "primary_cif", "relationship_type", "name"),
+    "phones": ("id", "cif", "type", "number", "is_primary", "is_verified"),
+}  # fmt: skip
+
+_TYPE_MAP = {
+    "character varying": "string",
+    "character": "string",
+    "text": "string",
+    "citext": "string",
+    "smallint": "number",
+    "integer": "number",
+    "bigint": "number",
+    "numeric": "number",
+    "real": "number",
+    "double precision": "number",
+    "date": "date",
+    "timestamp without time zone": "date",
+    "timestamp with time zone": "date",
+    "boolean": "boolean",
+}
+
+
+def data_type_of(pg_type: str) -> str | None:
+    """The condition type of a PostgreSQL column type, or None when conditions can't use it."""
+    base = pg_type.split("(")[0].strip()
+    return _TYPE_MAP.get(base)
+
+
+@dataclass
+class Catalog:
+    """``tables[table][column] = PostgreSQL type`` for the bank-sync tables."""
+
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    schema: str = BANK_SYNC_SCHEMA
+
+    @classmethod
+    def from_db(cls, conn: psycopg.Connection, schema: str = BANK_SYNC_SCHEMA) -> Catalog:
+        rows = conn.execute(
+            """
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+              AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+            ORDER BY c.relname, a.attnum
+            """,
+            (schema, list(REQUIRED)),
+        ).fetchall()
+        tables: dict[str, dict[str, str]] = {}
+        for table, column, pg_type in rows:
+            tables.setdefault(table, {})[column] = pg_type
+        return cls(tables, schema)
+
+    def check_required(self) -> None:
+        """Every table and column SPEC §1 requires exists; else name what is missing."""
+        problems = []
+        for table, columns in REQUIRED.items():
+            have = self.tables.get(table)
+            if have is None:
+                problems.append(("", f"table {self.schema}.{table} is missing"))
+                continue
+            for col in columns:
+                if col not in have:
+                    problems.append(("", f"column {self.schema}.{table}.{col} is missing"))
+        if problems:
+            problems.append(
+                (
+                    "",
+                    "the bank-sync tables must exist before compiling (for a demo: `sqlcompiler demo init`)",
+                )
+            )
+            raise ConfigError(problems)
+
+    def columns(self, table: str) -> dict[str, str]:
+        return self.tables.get(table, {})

@@ -1,0 +1,135 @@
+"""Reading and writing configuration files (YAML, or JSON which YAML also reads)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from .model import ConfigFile
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit dates: ``2024-01-01`` stays the text the user wrote."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def parse(text: str, source: str = "<config>") -> ConfigFile:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(
+            [(where, f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}")]
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [(source, "the configuration must be a mapping with custom_fields and groups")]
+        )
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _loc(tuple(err["loc"]))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown key {err['loc'][-1]!r}"
+            elif err["type"] == "missing":
+                msg = f"required key {err['loc'][-1]!r} is missing"
+            problems.append((f"{source}: {loc}" if loc else source, msg))
+        raise ConfigError(problems) from None
+
+
+def load(path: str | Path) -> ConfigFile:
+    if str(path) == "-":
+        return parse(sys.stdin.read(), "<stdin>")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([(str(p), f"cannot read the file: {exc.strerror}")]) from None
+    return parse(text, str(p))
+
+
+def to_document(cfg: ConfigFile) -> dict[str, Any]:
+    """The file form: no database ids, readable values, keys in the documented order."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, str):
+            if v.startswith("["):
+                try:
+                    parsed = json.loads(v)
+                    if isinstance(parsed, list):
+                        return parsed
+                except json.JSONDecodeError:
+                    pass
+            if v in ("true", "false"):
+                return v == "true"
+            if v.lstrip("-").isdigit() and str(int(v)) == v:
+                return int(v)
+        return v
+
+    def cond(c) -> dict[str, Any]:
+        d = {"data_source": c.data_source, "field_name": c.field_name, "operator": c.operator}
+        if c.field_value is not None:
+            d["field_value"] = value(c.field_value)
+        return d
+
+    doc: dict[str, Any] = {"version": 1, "custom_fields": [], "groups": []}
+    for f in cfg.custom_fields:
+        item = {"field_name": f.field_name, "data_type": f.data_type}
+        if f.description:
+            item["description"] = f.description
+        doc["custom_fields"].append(item)
+    for g in cfg.groups:
+        campaigns = []
+        for c in sorted(g.campaigns, key=lambda c: c.priority):
+            rules = [
+                {
+                    "rule_priority": r.rule_priority,
+                    "conditions": [cond(x) for x in r.conditions],
+                    "outputs": [
+                        {"related_party_type": o.related_party_type, "contact_type": o.contact_type}
+                        for o in r.outputs
+                    ],
+                }
+                for r in sorted(c.contact_rules, key=lambda r: r.rule_priority)
+            ]
+            campaigns.append(
+                {
+                    "name": c.name,
+                    "priority": c.priority,
+                    "conditions": [cond(x) for x in c.conditions],
+                    "contact_rules": rules,
+                }
+            )
+        doc["groups"].append({"name": g.name, "campaigns": campaigns})
+    return doc
+
+
+def dump(cfg: ConfigFile, fmt: str = "yaml") -> str:
+    doc = to_document(cfg)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,166 @@
+"""The configuration in two forms.
+
+``ConfigFile`` is what users write (YAML/JSON) and what the database rows load into: loose
+values, optional database ids. ``Configuration`` is the validated, typed model the compiler and
+the reference evaluator share: every field resolved to its source and type, every value parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DATA_SOURCES = {
+    "bank_sync_service.customers": "customer",
+    "bank_sync_service.loans": "loan",
+    "custom_fields": "custom",
+}
+DATA_TYPES = ("string", "number", "date", "boolean")
+PARTY_TYPES = ("customer", "reference_customer_parent", "reference_customer_all")
+CONTACT_TYPES = ("mobile", "home", "work", "all")
+
+ScalarValue = str | int | float | bool | None
+FieldValue = ScalarValue | list[ScalarValue]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConditionSpec(_Strict):
+    data_source: str
+    field_name: str
+    operator: str
+    field_value: FieldValue = None
+    id: int | None = Field(
+        default=None, description="database id (set when loaded from the database)"
+    )
+
+
+class OutputSpec(_Strict):
+    related_party_type: str
+    contact_type: str
+    id: int | None = None
+
+
+class RuleSpec(_Strict):
+    rule_priority: int
+    conditions: list[ConditionSpec] = []
+    outputs: list[OutputSpec] = []
+    id: int | None = None
+
+
+class CampaignSpec(_Strict):
+    name: str
+    priority: int
+    conditions: list[ConditionSpec] = []
+    contact_rules: list[RuleSpec] = []
+    id: int | None = None
+
+
+class GroupSpec(_Strict):
+    name: str
+    campaigns: list[CampaignSpec] = []
+    id: int | None = None
+
+
+class CustomFieldSpec(_Strict):
+    field_name: str
+    data_type: str
+    description: str | None = None
+    id: int | None = None
+
+
+class ConfigFile(_Strict):
+    """The whole configuration: custom fields and campaign groups."""
+
+    version: Literal[1] = 1
+    custom_fields: list[CustomFieldSpec] = []
+    groups: list[GroupSpec] = []
+
+
+# -- the validated model ---------------------------------------------------------------------
+
+
+class Level(StrEnum):
+    CUSTOMER = "customer"
+    LOAN = "loan"
+
+
+Typed = Decimal | dt.date | str | bool
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One validated condition: where its value comes from, its type, its parsed operand."""
+
+    source: str  # "customer", "loan" or "custom"
+    field: str  # column name or custom-field name
+    dtype: str  # string | number | date | boolean
+    op: str  # canonical: = != > >= < <= LIKE NOT LIKE ILIKE IN NOT IN BETWEEN IS NULL IS NOT NULL
+    value: Typed | None = None  # scalar operand
+    values: tuple[Typed, ...] = ()  # IN / NOT IN / BETWEEN operands
+    column_type: str | None = None  # PostgreSQL type of a bank-sync column
+    id: int | None = None
+    location: str = ""
+
+    @property
+    def level(self) -> Level:
+        return Level.CUSTOMER if self.source == "customer" else Level.LOAN
+
+
+@dataclass(frozen=True)
+class Output:
+    party: str
+    contact: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    priority: int
+    conditions: tuple[Condition, ...]
+    outputs: tuple[Output, ...]
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    priority: int
+    conditions: tuple[Condition, ...]
+    rules: tuple[Rule, ...]  # ascending rule priority
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    campaigns: tuple[Campaign, ...]  # ascending priority
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    groups: tuple[Group, ...]
+    custom_fields: dict[str, str] = field(default_factory=dict)  # name -> data_type
+    fingerprint: str = ""
+
+    def group(self, name: str) -> Group:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly form of typed values (reports, explain output)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,351 @@
+"""The configuration tables: load them, diff a file against them, apply, record history.
+
+``plan`` and ``apply`` are the same walk over (database, file); ``apply`` also executes each
+step. Rows are matched by their natural keys (group name, campaign name, rule priority,
+condition content) so ids stay stable across applies and results keep pointing at the same
+campaigns.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import psycopg
+
+from ..errors import ConfigError
+from .catalog import Catalog
+from .model import (
+    CampaignSpec,
+    ConditionSpec,
+    ConfigFile,
+    Configuration,
+    CustomFieldSpec,
+    GroupSpec,
+    OutputSpec,
+    RuleSpec,
+)
+from .validate import fingerprint, validate, value_text
+
+CONFIG_LOCK = 0x5C0C0F16  # advisory lock key serialising configuration applies
+
+
+def load_from_db(conn: psycopg.Connection) -> ConfigFile:
+    """The configuration rows as a ConfigFile with database ids (for validation messages)."""
+    q = conn.execute
+    fields = [
+        CustomFieldSpec(id=i, field_name=n, data_type=t, description=d)
+        for i, n, t, d in q(
+            "SELECT id, field_name, data_type, description FROM campaign_engine.custom_fields ORDER BY field_name"
+        ).fetchall()
+    ]
+    conds: dict[int, list[ConditionSpec]] = defaultdict(list)
+    for i, cid, src, name, op, val in q(
+        "SELECT id, campaign_id, data_source, field_name, operator, field_value "
+        "FROM campaign_engine.base_conditions ORDER BY id"
+    ).fetchall():
+        conds[cid].append(
+            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
+        )
+    rconds: dict[int, list[ConditionSpec]] = defaultdict(list)
+    for i, rid, src, name, op, val in q(
+        "SELECT id, contact_selection_rule_id, data_source, field_name, operator, field_value "
+        "FROM campaign_engine.contact_rule_conditions ORDER BY id"
+    ).fetchall():
+        rconds[rid].append(
+            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
+        )
+    outputs: dict[int, list[OutputSpec]] = defaultdict(list)
+    for i, rid, party, contact in q(
+        "SELECT id, contact_selection_rule_id, related_party_type, contact_type "
+        "FROM campaign_engine.contact_rule_outputs ORDER BY id"
+    ).fetchall():
+        outputs[rid].append(OutputSpec(id=i, related_party_type=party, contact_type=contact))
+    rules: dict[int, list[RuleSpec]] = defaultdict(list)
+    for i, cid, prio in q(
+        "SELECT id, campaign_id, rule_priority FROM campaign_engine.contact_selection_rules ORDER BY campaign_id, rule_priority"
+    ).fetchall():
+        rules[cid].append(
+            RuleSpec(id=i, rule_priority=prio, conditions=rconds[i], outputs=outputs[i])
+        )
+    campaigns: dict[int, list[CampaignSpec]] = defaultdict(list)
+    for i, gid, name, prio in q(
+        "SELECT id, campaign_group_id, name, priority FROM campaign_engine.campaigns ORDER BY campaign_group_id, priority"
+    ).fetchall():
+        campaigns[gid].append(
+            CampaignSpec(
+                id=i, name=name, priority=prio, conditions=conds[i], contact_rules=rules[i]
+            )
+        )
+    groups = [
+        GroupSpec(id=i, name=name, campaigns=campaigns[i])
+        for i, name in q(
+            "SELECT id, name FROM campaign_engine.campaign_groups ORDER BY id"
+        ).fetchall()
+    ]
+    return ConfigFile(custom_fields=fields, groups=groups)
+
+
+def load_validated(conn: psycopg.Connection, catalog: Catalog | None = None) -> Configuration:
+    """The gate in front of the compiler: the stored configuration, validated."""
+    catalog = catalog or Catalog.from_db(conn)
+    catalog.check_required()
+    return validate(load_from_db(conn), catalog)
+
+
+@dataclass
+class Change:
+    action: str  # add | change | remove
+    what: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
+        return f"{sign} {self.what}" + (f": {self.detail}" if self.detail else "")
+
+
+def _cond_key(c: ConditionSpec) -> tuple:
+    return (c.data_source, c.field_name, c.operator, value_text(c.field_value))
+
+
+def _describe(c: ConditionSpec) -> str:
+    value = value_text(c.field_value)
+    return f"{c.data_source}.{c.field_name} {c.operator}" + (
+        f" {value}" if value is not None else ""
+    )
+
+
+class _Sync:
+    """One walk that records the changes and, when ``conn`` is given, executes them."""
+
+    def __init__(self, conn: psycopg.Connection | None):
+        self.conn = conn
+        self.changes: list[Change] = []
+
+    def note(self, action: str, what: str, detail: str = "") -> None:
+        self.changes.append(Change(action, what, detail))
+
+    def sql(self, query: str, params: tuple = ()) -> int | None:
+        """Execute when applying; return the RETURNING id, if any."""
+        if self.conn is None:
+            return None
+        cur = self.conn.execute(query, params)
+        return cur.fetchone()[0] if cur.description else None
+
+    def run(self, cur: ConfigFile, new: ConfigFile) -> list[Change]:
+        cur_fields = {f.field_name: f for f in cur.custom_fields}
+        new_fields = {f.field_name: f for f in new.custom_fields}
+        for name, f in new_fields.items():
+            old = cur_fields.get(name)
+            if old is None:
+                self.note("add", f"custom field {name!r}", f.data_type)
+                self.sql(
+                    "INSERT INTO campaign_engine.custom_fields (field_name, data_type, description) VALUES (%s, %s, %s)",
+                    (name, f.data_type, f.description),
+                )
+            elif (old.data_type, old.description) != (f.data_type, f.description):
+                self.note(
+                    "change",
+                    f"custom field {name!r}",
+                    f"{old.data_type} -> {f.data_type}"
+                    if old.data_type != f.data_type
+                    else "description",
+                )
+                self.sql(
+                    "UPDATE campaign_engine.custom_fields SET data_type = %s, description = %s WHERE id = %s",
+                    (f.data_type, f.description, old.id),
+                )
+        for name, f in cur_fields.items():
+            if name not in new_fields:
+                self.note("remove", f"custom field {name!r}")
+                self.sql("DELETE FROM campaign_engine.custom_fields WHERE id = %s", (f.id,))
+
+        cur_groups = {g.name: g for g in cur.groups}
+        new_names = {g.name for g in new.groups}
+        for g in cur.groups:
+            if g.name not in new_names:
+                self.note("remove", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
+                self.sql("DELETE FROM campaign_engine.campaign_groups WHERE id = %s", (g.id,))
+        for g in new.groups:
+            old = cur_groups.get(g.name)
+            if old is None:
+                self.note("add", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
+                gid = self.sql(
+                    "INSERT INTO campaign_engine.campaign_groups (name) VALUES (%s) RETURNING id",
+                    (g.name,),
+                )
+                for c in g.campaigns:
+                    self.add_campaign(gid, c, quiet=True)
+            else:
+                self.sync_campaigns(old, g)
+        return self.changes
+
+    def sync_campaigns(self, old: GroupSpec, new: GroupSpec) -> None:
+        cur = {c.name: c for c in old.campaigns}
+        names = {c.name for c in new.campaigns}
+        for c in old.campaigns:
+            if c.name not in names:
+                self.note("remove", f"campaign {c.name!r} in group {old.name!r}")
+                self.sql("DELETE FROM campaign_engine.campaigns WHERE id = %s", (c.id,))
+        for c in new.campaigns:
+            where = f"campaign {c.name!r} in group {new.name!r}"
+            prev = cur.get(c.name)
+            if prev is None:
+                self.note("add", where, f"priority {c.priority}")
+                self.add_campaign(old.id, c)
+                continue
+            if prev.priority != c.priority:
+                self.note("change", where, f"priority {prev.priority} -> {c.priority}")
+                self.sql(
+                    "UPDATE campaign_engine.campaigns SET priority = %s WHERE id = %s",
+                    (c.priority, prev.id),
+                )
+            self.sync_conditions(
+                "base_conditions", "campaign_id", prev.id, prev.conditions, c.conditions, where
+            )
+            self.sync_rules(prev, c, where)
+
+    def add_campaign(self, gid: int | None, c: CampaignSpec, quiet: bool = False) -> None:
+        cid = self.sql(
+            "INSERT INTO campaign_engine.campaigns (campaign_group_id, name, priority) VALUES (%s, %s, %s) RETURNING id",
+            (gid, c.name, c.priority),
+        )
+        for cond in c.conditions:
+            self.insert_condition("base_conditions", "campaign_id", cid, cond)
+        for r in c.contact_rules:
+            self.add_rule(cid, r)
+
+    def add_rule(self, cid: int | None, r: RuleSpec) -> None:
+        rid = self.sql(
+            "INSERT INTO campaign_engine.contact_selection_rules (campaign_id, rule_priority) VALUES (%s, %s) RETURNING id",
+            (cid, r.rule_priority),
+        )
+        for cond in r.conditions:
+            self.insert_condition("contact_rule_conditions", "contact_selection_rule_id", rid, cond)
+        for o in r.outputs:
+            self.insert_output(rid, o)
+
+    def insert_condition(
+        self, table: str, parent_col: str, parent: int | None, c: ConditionSpec
+    ) -> None:
+        query = {
+            "base_conditions": "INSERT INTO campaign_engine.base_conditions (campaign_id, data_source, field_name, operator, field_value) VALUES (%s, %s, %s, %s, %s)",
+            "contact_rule_conditions": "INSERT INTO campaign_engine.contact_rule_conditions (contact_selection_rule_id, data_source, field_name, operator, field_value) VALUES (%s, %s, %s, %s, %s)",
+        }[table]
+        self.sql(
+            query, (parent, c.data_source, c.field_name, c.operator, value_text(c.field_value))
+        )
+
+    def insert_output(self, rid: int | None, o: OutputSpec) -> None:
+        self.sql(
+            "INSERT INTO campaign_engine.contact_rule_outputs (contact_selection_rule_id, related_party_type, contact_type) VALUES (%s, %s, %s)",
+            (rid, o.related_party_type, o.contact_type),
+        )
+
+    def sync_conditions(self, table, parent_col, parent_id, old, new, where) -> None:
+        remaining = list(old)
+        for c in new:
+            match = next((o for o in remaining if _cond_key(o) == _cond_key(c)), None)
+            if match is not None:
+                remaining.remove(match)
+                continue
+            self.note("add", f"condition of {where}", _describe(c))
+            self.insert_condition(table, parent_col, parent_id, c)
+        delete = {
+            "base_conditions": "DELETE FROM campaign_engine.base_conditions WHERE id = %s",
+            "contact_rule_conditions": "DELETE FROM campaign_engine.contact_rule_conditions WHERE id = %s",
+        }[table]
+        for o in remaining:
+            self.note("remove", f"condition of {where}", _describe(o))
+            self.sql(delete, (o.id,))
+
+    def sync_rules(self, old: CampaignSpec, new: CampaignSpec, where: str) -> None:
+        cur = {r.rule_priority: r for r in old.contact_rules}
+        prios = {r.rule_priority for r in new.contact_rules}
+        for r in old.contact_rules:
+            if r.rule_priority not in prios:
+                self.note("remove", f"contact rule {r.rule_priority} of {where}")
+                self.sql(
+                    "DELETE FROM campaign_engine.contact_selection_rules WHERE id = %s", (r.id,)
+                )
+        for r in new.contact_rules:
+            rwhere = f"contact rule {r.rule_priority} of {where}"
+            prev = cur.get(r.rule_priority)
+            if prev is None:
+                self.note("add", rwhere)
+                self.add_rule(old.id, r)
+                continue
+            self.sync_conditions(
+                "contact_rule_conditions",
+                "contact_selection_rule_id",
+                prev.id,
+                prev.conditions,
+                r.conditions,
+                rwhere,
+            )
+            remaining = list(prev.outputs)
+            for o in r.outputs:
+                key = (o.related_party_type, o.contact_type)
+                match = next(
+                    (x for x in remaining if (x.related_party_type, x.contact_type) == key), None
+                )
+                if match is not None:
+                    remaining.remove(match)
+                    continue
+                self.note("add", f"output of {rwhere}", f"{key[0]} / {key[1]}")
+                self.insert_output(prev.id, o)
+            for x in remaining:
+                self.note(
+                    "remove", f"output of {rwhere}", f"{x.related_party_type} / {x.contact_type}"
+                )
+                self.sql("DELETE FROM campaign_engine.contact_rule_outputs WHERE id = %s", (x.id,))
+
+
+def plan(conn: psycopg.Connection, new: ConfigFile) -> list[Change]:
+    return _Sync(None).run(load_from_db(conn), new)
+
+
+@dataclass
+class ApplyResult:
+    changes: list[Change]
+    fingerprint: str
+    history_id: int | None
+
+
+def apply(
+    conn: psycopg.Connection,
+    new: ConfigFile,
+    *,
+    applied_by: str | None = None,
+    source: str | None = None,
+) -> ApplyResult:
+    """Make the tables equal to ``new`` in one transaction, or change nothing."""
+    catalog = Catalog.from_db(conn)
+    catalog.check_required()
+    validate(new, catalog)  # raises ConfigError before anything is written
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CONFIG_LOCK,))
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        changes = _Sync(conn).run(load_from_db(conn), new)
+        fp = fingerprint(new)
+        history_id = None
+        if changes:
+            history_id = conn.execute(
+                "INSERT INTO campaign_engine.config_history (applied_by, fingerprint, source, changes) "
+                "VALUES (%s, %s, %s, %s) RETURNING id",
+                (
+                    applied_by or getpass.getuser(),
+                    fp,
+                    source,
+                    json.dumps([asdict(c) for c in changes]),
+                ),
+            ).fetchone()[0]
+        # Validate what is now stored too: it is what the compiler will read.
+        stored = load_from_db(conn)
+        if fingerprint(stored) != fp:
+            raise ConfigError(
+                "internal error: the stored configuration differs from the file after apply"
+            )
+    return ApplyResult(changes, fp, history_id)

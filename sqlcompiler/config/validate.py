@@ -1,0 +1,384 @@
+"""Validation: a ConfigFile plus the catalog become a typed Configuration, or every problem.
+
+The same function gates ``config apply`` and the compiler, so rows written into the
+configuration tables by another tool get the same checks as a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+
+from ..errors import ConfigError
+from .catalog import Catalog, data_type_of
+from .model import (
+    CONTACT_TYPES,
+    DATA_SOURCES,
+    DATA_TYPES,
+    PARTY_TYPES,
+    Campaign,
+    CampaignSpec,
+    Condition,
+    ConditionSpec,
+    ConfigFile,
+    Configuration,
+    Group,
+    Output,
+    Rule,
+    Typed,
+)
+
+ALL_TYPES = frozenset(DATA_TYPES)
+ORDERED = frozenset({"number", "date", "string"})
+OPERATORS: dict[str, frozenset[str]] = {
+    "=": ALL_TYPES,
+    "!=": ALL_TYPES,
+    ">": ORDERED,
+    ">=": ORDERED,
+    "<": ORDERED,
+    "<=": ORDERED,
+    "LIKE": frozenset({"string"}),
+    "NOT LIKE": frozenset({"string"}),
+    "ILIKE": frozenset({"string"}),
+    "IN": ALL_TYPES,
+    "NOT IN": ALL_TYPES,
+    "BETWEEN": ORDERED,
+    "IS NULL": ALL_TYPES,
+    "IS NOT NULL": ALL_TYPES,
+}
+LIST_OPS = frozenset({"IN", "NOT IN", "BETWEEN"})
+NO_VALUE_OPS = frozenset({"IS NULL", "IS NOT NULL"})
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def normalize_operator(op: str) -> str:
+    op = " ".join(op.split()).upper()
+    return "!=" if op == "<>" else op
+
+
+def operators_for(dtype: str) -> list[str]:
+    return [op for op, types in OPERATORS.items() if dtype in types]
+
+
+def value_text(value: object) -> str | None:
+    """The text stored in ``field_value`` for a value written in a file."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def parse_scalar(dtype: str, raw: object) -> Typed:
+    """Parse one operand into ``dtype``; ValueError says what was expected."""
+    if dtype == "number":
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ValueError(f"{raw!r} is not a number")
+        try:
+            num = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise ValueError(f"{raw!r} is not a number") from None
+        if not num.is_finite():
+            raise ValueError(f"{raw!r} is not a finite number")
+        return num
+    if dtype == "date":
+        if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
+            raise ValueError(f"{raw!r} is not a date; write it as YYYY-MM-DD")
+        try:
+            return dt.date.fromisoformat(raw.strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a real day") from None
+    if dtype == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise ValueError(f"{raw!r} is not a boolean; use true or false")
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not a string; quote it")
+    return raw
+
+
+def _check_like(pattern: str) -> None:
+    escaped = False
+    for ch in pattern:
+        escaped = not escaped and ch == "\\"
+    if escaped:
+        raise ValueError(
+            "a LIKE pattern must not end with a lone backslash (it escapes the next character)"
+        )
+
+
+def fingerprint(cfg: ConfigFile) -> str:
+    """sha256 of the canonical configuration: ids and the order of conditions don't count."""
+
+    def cond_key(c: ConditionSpec) -> list:
+        return [c.data_source, c.field_name, c.operator, value_text(c.field_value)]
+
+    canon = {
+        "custom_fields": sorted(
+            [f.field_name, f.data_type, f.description or ""] for f in cfg.custom_fields
+        ),
+        "groups": sorted(
+            [
+                g.name,
+                sorted(
+                    [
+                        c.priority,
+                        c.name,
+                        sorted(cond_key(x) for x in c.conditions),
+                        sorted(
+                            [
+                                r.rule_priority,
+                                sorted(cond_key(x) for x in r.conditions),
+                                sorted([o.related_party_type, o.contact_type] for o in r.outputs),
+                            ]
+                            for r in c.contact_rules
+                        ),
+                    ]
+                    for c in g.campaigns
+                ),
+            ]
+            for g in cfg.groups
+        ),
+    }
+    blob = json.dumps(canon, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class _Validator:
+    def __init__(self, catalog: Catalog, custom_fields: dict[str, str]):
+        self.catalog = catalog
+        self.custom_fields = custom_fields
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, loc: str, msg: str) -> None:
+        self.problems.append((loc, msg))
+
+    def _suggest(self, name: str, options: list[str]) -> str:
+        close = difflib.get_close_matches(name, options, n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
+
+    def condition(self, spec: ConditionSpec, loc: str) -> Condition | None:
+        source_key = spec.data_source.strip().lower()
+        source = DATA_SOURCES.get(source_key)
+        if source is None:
+            self.fail(
+                loc,
+                f"unknown data_source {spec.data_source!r}; use one of {', '.join(DATA_SOURCES)}",
+            )
+            return None
+        name = spec.field_name
+        column_type = None
+        if source == "custom":
+            dtype = self.custom_fields.get(name)
+            if dtype is None:
+                self.fail(
+                    loc,
+                    f"custom field {name!r} is not registered; register it under custom_fields "
+                    f"or `sqlcompiler custom-fields add`{self._suggest(name, list(self.custom_fields))}",
+                )
+                return None
+        else:
+            table = "customers" if source == "customer" else "loans"
+            columns = self.catalog.columns(table)
+            column_type = columns.get(name)
+            if column_type is None:
+                self.fail(
+                    loc,
+                    f"{self.catalog.schema}.{table} has no column {name!r}"
+                    f"{self._suggest(name, list(columns))}",
+                )
+                return None
+            dtype = data_type_of(column_type)
+            if dtype is None:
+                self.fail(
+                    loc,
+                    f"column {table}.{name} has type {column_type}, which conditions cannot use "
+                    "(supported: text, numbers, date, timestamp, boolean)",
+                )
+                return None
+        op = normalize_operator(spec.operator)
+        if op not in OPERATORS:
+            self.fail(loc, f"unknown operator {spec.operator!r}; use one of {', '.join(OPERATORS)}")
+            return None
+        if dtype not in OPERATORS[op]:
+            self.fail(
+                loc,
+                f"operator {op} does not apply to {dtype} field {name}; use "
+                f"{', '.join(operators_for(dtype))}",
+            )
+            return None
+        base = Condition(
+            source=source, field=name, dtype=dtype, op=op, column_type=column_type,
+            id=spec.id, location=loc,
+        )  # fmt: skip
+        if op in NO_VALUE_OPS:
+            return base
+        text = value_text(spec.field_value)
+        if text is None:
+            self.fail(loc, f"operator {op} needs a field_value")
+            return None
+        try:
+            if op in LIST_OPS:
+                return self._list_condition(base, text)
+            value = parse_scalar(dtype, text)
+            if op in ("LIKE", "NOT LIKE", "ILIKE"):
+                _check_like(str(value))
+        except ValueError as exc:
+            self.fail(loc, f"field_value for {name} ({dtype}): {exc}")
+            return None
+        return _replace(base, value=value)
+
+    def _list_condition(self, base: Condition, text: str) -> Condition:
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f'{base.op} needs a JSON array such as ["A", "B"], got {text!r}'
+            ) from None
+        if not isinstance(items, list):
+            raise ValueError(f"{base.op} needs a JSON array, got {text!r}")
+        if not items:
+            raise ValueError(f"{base.op} needs a non-empty array")
+        if base.op == "BETWEEN" and len(items) != 2:
+            raise ValueError(f"BETWEEN needs an array of two bounds [low, high], got {len(items)}")
+        values = []
+        for item in items:
+            if (
+                base.dtype == "number"
+                and isinstance(item, int | float)
+                and not isinstance(item, bool)
+            ):
+                item = repr(item) if isinstance(item, float) else str(item)
+            values.append(parse_scalar(base.dtype, item))
+        return _replace(base, values=tuple(values))
+
+    def configuration(self, cfg: ConfigFile) -> Configuration:
+        self._custom_field_specs(cfg)
+        names: dict[str, int] = {}
+        groups = []
+        for gi, g in enumerate(cfg.groups):
+            gloc = f"groups[{gi}]"
+            gdesc = f"group {g.name!r}" + (f" id {g.id}" if g.id is not None else "")
+            if not g.name.strip():
+                self.fail(gloc, "group name is empty")
+            if g.name in names:
+                self.fail(
+                    gloc, f"group name {g.name!r} is used twice (also groups[{names[g.name]}])"
+                )
+            names[g.name] = gi
+            campaigns = []
+            cnames: dict[str, int] = {}
+            cprios: dict[int, int] = {}
+            for ci, c in enumerate(g.campaigns):
+                cloc = f"{gloc}.campaigns[{ci}]"
+                cdesc = f"{gdesc}, campaign {c.name!r}" + (
+                    f" id {c.id}" if c.id is not None else ""
+                )
+                if not c.name.strip():
+                    self.fail(f"{cloc} ({cdesc})", "campaign name is empty")
+                if c.name in cnames:
+                    self.fail(
+                        f"{cloc} ({cdesc})", f"campaign name {c.name!r} is used twice in {gdesc}"
+                    )
+                if c.priority in cprios:
+                    other = g.campaigns[cprios[c.priority]].name
+                    self.fail(
+                        f"{cloc} ({cdesc})",
+                        f"priority {c.priority} is also used by campaign {other!r}; priorities must be unique within a group",
+                    )
+                cnames[c.name] = ci
+                cprios[c.priority] = ci
+                campaigns.append(self._campaign(c, cloc, cdesc))
+            campaigns.sort(key=lambda x: x.priority)
+            groups.append(Group(name=g.name, campaigns=tuple(campaigns), id=g.id))
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Configuration(
+            groups=tuple(groups),
+            custom_fields=dict(self.custom_fields),
+            fingerprint=fingerprint(cfg),
+        )
+
+    def _custom_field_specs(self, cfg: ConfigFile) -> None:
+        seen: set[str] = set()
+        for i, f in enumerate(cfg.custom_fields):
+            loc = f"custom_fields[{i}] ({f.field_name!r})"
+            if f.field_name in seen:
+                self.fail(loc, f"custom field {f.field_name!r} is registered twice")
+            seen.add(f.field_name)
+            if not f.field_name.strip():
+                self.fail(loc, "custom field name is empty")
+            if f.data_type not in DATA_TYPES:
+                self.fail(loc, f"data_type {f.data_type!r} is not one of {', '.join(DATA_TYPES)}")
+
+    def _conditions(self, specs: list[ConditionSpec], loc: str, desc: str) -> tuple[Condition, ...]:
+        out = []
+        for i, spec in enumerate(specs):
+            what = f"condition id {spec.id}" if spec.id is not None else f"condition {i}"
+            cond = self.condition(spec, f"{loc}.conditions[{i}] ({desc}, {what})")
+            if cond is not None:
+                out.append(cond)
+        return tuple(out)
+
+    def _campaign(self, c: CampaignSpec, loc: str, desc: str) -> Campaign:
+        conditions = self._conditions(c.conditions, loc, desc)
+        rules = []
+        prios: set[int] = set()
+        for ri, r in enumerate(c.contact_rules):
+            rloc = f"{loc}.contact_rules[{ri}]"
+            rdesc = f"{desc}, rule priority {r.rule_priority}" + (
+                f" id {r.id}" if r.id is not None else ""
+            )
+            if r.rule_priority in prios:
+                self.fail(
+                    f"{rloc} ({rdesc})",
+                    f"rule_priority {r.rule_priority} is used twice in the campaign",
+                )
+            prios.add(r.rule_priority)
+            outputs = []
+            for oi, o in enumerate(r.outputs):
+                oloc = f"{rloc}.outputs[{oi}] ({rdesc})"
+                if o.related_party_type not in PARTY_TYPES:
+                    self.fail(
+                        oloc,
+                        f"related_party_type {o.related_party_type!r} is not one of {', '.join(PARTY_TYPES)}",
+                    )
+                elif o.contact_type not in CONTACT_TYPES:
+                    self.fail(
+                        oloc,
+                        f"contact_type {o.contact_type!r} is not one of {', '.join(CONTACT_TYPES)}",
+                    )
+                else:
+                    outputs.append(Output(o.related_party_type, o.contact_type))
+            rules.append(
+                Rule(
+                    priority=r.rule_priority,
+                    conditions=self._conditions(r.conditions, rloc, rdesc),
+                    outputs=tuple(outputs),
+                    id=r.id,
+                )
+            )
+        rules.sort(key=lambda x: x.priority)
+        return Campaign(
+            name=c.name, priority=c.priority, conditions=conditions, rules=tuple(rules), id=c.id
+        )
+
+
+def _replace(cond: Condition, **changes: object) -> Condition:
+    from dataclasses import replace
+
+    return replace(cond, **changes)
+
+
+def validate(cfg: ConfigFile, catalog: Catalog) -> Configuration:
+    """The typed configuration, or ConfigError listing every problem with its location."""
+    registry = {f.field_name: f.data_type for f in cfg.custom_fields if f.data_type in DATA_TYPES}
+    return _Validator(catalog, registry).configuration(cfg)

@@ -1,0 +1,355 @@
+"""The nightly run: compile, execute each group's statement, publish atomically.
+
+Two connections: ``meta`` (autocommit) writes the run record so that "running" and "failed"
+are visible whatever happens to the work; ``work`` holds the run lock and one REPEATABLE READ
+transaction, so every group sees the same snapshot of the inputs and the results become
+visible in one commit (or never). Results go to staging tables that become the run's
+partitions when it commits; readers keep seeing the previous run until then.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from . import migrations
+from .compiler import compile_config
+from .config.store import load_validated
+from .connection import connect, redact
+from .errors import RunError, RunLocked, SqlCompilerError
+
+RUN_LOCK = 0x5C0C0001  # advisory lock key: one run at a time per database
+DEFAULT_KEEP = 7
+
+# Per-run session settings: hash aggregates over the loans want memory; JIT compiles each
+# of the long CASE expressions for seconds and buys little on these plans.
+RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class GroupResult:
+    group_id: int
+    name: str
+    assigned: int = 0
+    contacts: int = 0
+    seconds: float = 0.0
+    campaigns: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str
+    kind: str
+    dry_run: bool
+    fingerprint: str
+    population: int
+    groups: list[GroupResult]
+    seconds: float
+    unknown_cifs: int = 0
+
+    @property
+    def assigned(self) -> int:
+        return sum(g.assigned for g in self.groups)
+
+    @property
+    def contacts(self) -> int:
+        return sum(g.contacts for g in self.groups)
+
+    def summary(self) -> str:
+        rows = [("group", "assigned", "contacts", "seconds")]
+        rows += [
+            (g.name, f"{g.assigned:,}", f"{g.contacts:,}", f"{g.seconds:.2f}") for g in self.groups
+        ]
+        rows.append(("total", f"{self.assigned:,}", f"{self.contacts:,}", f"{self.seconds:.2f}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        fmt = lambda r: "  ".join(  # noqa: E731
+            r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(4)
+        )
+        lines = [
+            f"run {self.run_id} {self.status}{' (dry run, nothing published)' if self.dry_run else ''}: "
+            f"{self.population:,} customers ({self.kind}), configuration {self.fingerprint[:12]}",
+            fmt(rows[0]),
+            *(fmt(r) for r in rows[1:]),
+        ]
+        if self.unknown_cifs:
+            lines.append(
+                f"note: {self.unknown_cifs:,} requested cifs are not in bank_sync_service.customers"
+            )
+        return "\n".join(lines)
+
+
+def read_cifs(lines: Iterable[str]) -> list[str]:
+    """Cifs from a file: one per line; blank lines and # comments skipped; duplicates once."""
+    seen: dict[str, None] = {}
+    for n, line in enumerate(lines, start=1):
+        cif = line.split("#", 1)[0].strip()
+        if not cif:
+            continue
+        if len(cif) > 50:
+            raise SqlCompilerError(f"--cifs line {n}: {cif[:20]}… is longer than 50 characters")
+        seen[cif] = None
+    return list(seen)
+
+
+def _lock_holder(meta: psycopg.Connection) -> str:
+    row = meta.execute(
+        """
+        SELECT a.pid, a.application_name, a.backend_start, r.run_id, r.started_at
+        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        LEFT JOIN LATERAL (SELECT run_id, started_at FROM campaign_results.runs
+                           WHERE status = 'running' ORDER BY run_id DESC LIMIT 1) r ON true
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
+        LIMIT 1
+        """,
+        (RUN_LOCK,),
+    ).fetchone()
+    if not row:
+        return "another run is in progress"
+    pid, app, _start, run_id, started = row
+    what = f"run {run_id} started at {started:%Y-%m-%d %H:%M:%S}" if run_id else "a run"
+    return f"another run is in progress ({what}, server pid {pid}, {app})"
+
+
+def _publish(work: psycopg.Connection, run_id: int) -> None:
+    """Turn the staging tables into the run's partitions and leave fresh empty ones behind."""
+    for base in ("assignments", "contacts"):
+        part = sql.Identifier(f"{base}_r{run_id}")
+        staging = sql.Identifier(f"{base}_staging")
+        schema = sql.Identifier("campaign_results")
+        work.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(schema, staging, part))
+        work.execute(
+            sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} CHECK (run_id = {})").format(
+                schema, part, sql.Identifier(f"{base}_r{run_id}_run_check"), sql.Literal(run_id)
+            )
+        )
+        work.execute(sql.SQL("CREATE INDEX ON {}.{} (cif)").format(schema, part))
+        work.execute(
+            sql.SQL("ALTER TABLE {}.{} ATTACH PARTITION {}.{} FOR VALUES IN ({})").format(
+                schema, sql.Identifier(base), schema, part, sql.Literal(run_id)
+            )
+        )
+        work.execute(
+            sql.SQL("CREATE TABLE {}.{} (LIKE {}.{})").format(
+                schema, staging, schema, sql.Identifier(base)
+            )
+        )
+        work.execute(sql.SQL("ANALYZE {}.{}").format(schema, part))
+
+
+def _counts(work: psycopg.Connection, result: list[GroupResult]) -> None:
+    by_id = {g.group_id: g for g in result}
+    for gid, cid, n in work.execute(
+        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging GROUP BY 1, 2"
+    ).fetchall():
+        by_id[gid].campaigns[cid] = n
+        by_id[gid].assigned += n
+    for gid, n in work.execute(
+        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging GROUP BY 1"
+    ).fetchall():
+        by_id[gid].contacts = n
+
+
+def _finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> None:
+    counts = {
+        "groups": {
+            str(g.group_id): {
+                "name": g.name,
+                "assigned": g.assigned,
+                "contacts": g.contacts,
+                "campaigns": {str(k): v for k, v in g.campaigns.items()},
+            }
+            for g in res.groups
+        }
+    }
+    cur = conn.execute(
+        """
+        UPDATE campaign_results.runs
+        SET status = %s, finished_at = clock_timestamp(), config_fingerprint = %s,
+            population_size = %s, assignments = %s,
+            contacts = %s, counts = %s, timings = %s, dry_run = %s
+        WHERE run_id = %s
+        """,
+        (
+            res.status, res.fingerprint, res.population, res.assigned, res.contacts, json.dumps(counts),
+            json.dumps(timings), res.dry_run, res.run_id,
+        ),
+    )  # fmt: skip
+    if cur.rowcount != 1:
+        raise RunError(f"run {res.run_id}: its run record is missing; results not published")
+
+
+def cleanup(conn: psycopg.Connection, keep: int, progress: Progress = lambda _m: None) -> list[int]:
+    """Drop runs beyond the newest ``keep``, never one the current views still read."""
+    if keep < 1:
+        raise SqlCompilerError("--keep must be at least 1")
+    rows = conn.execute(
+        """
+        WITH last_full AS (
+          SELECT coalesce(max(run_id), 0) AS run_id FROM campaign_results.runs
+          WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run
+        ), ranked AS (
+          SELECT run_id, row_number() OVER (ORDER BY run_id DESC) AS n FROM campaign_results.runs
+          WHERE status <> 'running'
+        )
+        SELECT run_id FROM ranked
+        WHERE n > %s AND run_id < (SELECT run_id FROM last_full)
+        ORDER BY run_id
+        """,
+        (keep,),
+    ).fetchall()
+    dropped = []
+    for (run_id,) in rows:
+        with conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '10s'")
+            for base in ("assignments", "contacts"):
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
+                        sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
+                    )
+                )
+            conn.execute("DELETE FROM campaign_results.runs WHERE run_id = %s", (run_id,))
+        dropped.append(run_id)
+    if dropped:
+        progress(f"removed {len(dropped)} old run(s): {', '.join(map(str, dropped))}")
+    return dropped
+
+
+def run(
+    dsn: str,
+    *,
+    cifs: list[str] | None = None,
+    dry_run: bool = False,
+    keep: int = DEFAULT_KEEP,
+    progress: Progress = lambda _m: None,
+    source_schema: str = "bank_sync_service",
+) -> RunResult:
+    """Run every group's statement and publish the results atomically (see module doc)."""
+    t_start = time.monotonic()
+    kind = "list" if cifs is not None else "full"
+    with connect(dsn, autocommit=True, application="sqlcompiler-run") as meta:
+        migrations.require_current(meta)
+        # The lock is taken in autocommit mode, before the work transaction starts, so that
+        # the work snapshot (REPEATABLE READ) already sees the run record inserted by meta.
+        work = connect(dsn, autocommit=True, application="sqlcompiler-run")
+        try:
+            if not work.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+                raise RunLocked(_lock_holder(meta) + "; a second run is refused, not queued")
+            work.autocommit = False
+            work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            return _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start)
+        finally:
+            work.close()  # also releases the session-level run lock
+
+
+def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start) -> RunResult:
+    # We hold the lock, so any run still marked running died without cleaning up.
+    meta.execute(
+        "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
+        "error = coalesce(error, 'abandoned: the process running it ended without finishing') "
+        "WHERE status = 'running'"
+    )
+    run_id = meta.execute(
+        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run) "
+        "VALUES (%s, 'running', %s, %s) RETURNING run_id",
+        (kind, getpass.getuser(), dry_run),
+    ).fetchone()[0]
+    try:
+        for name, value in RUN_SETTINGS.items():
+            work.execute("SELECT set_config(%s, %s, true)", (name, value))
+        config = load_validated(work)
+    except BaseException as exc:
+        work.rollback()
+        meta.execute(
+            "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
+            "error = %s WHERE run_id = %s",
+            (redact(str(exc)), run_id),
+        )
+        raise
+    progress(
+        f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
+        f"{len(config.groups)} groups"
+    )
+    timings: dict[str, object] = {}
+    groups = [GroupResult(g.id, g.name) for g in config.groups]
+    try:
+        work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+        work.execute(
+            "TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging"
+        )
+        unknown = 0
+        if cifs is not None:
+            work.execute(
+                "CREATE TEMP TABLE run_population (cif varchar(50) PRIMARY KEY) ON COMMIT DROP"
+            )
+            with work.cursor().copy("COPY pg_temp.run_population (cif) FROM STDIN") as cp:
+                for cif in cifs:
+                    cp.write_row((cif,))
+            work.execute("ANALYZE pg_temp.run_population")
+            work.execute(
+                "INSERT INTO campaign_results.run_population (run_id, cif) SELECT %s, cif FROM pg_temp.run_population",
+                (run_id,),
+            )
+            population = len(cifs)
+            unknown = work.execute(
+                sql.SQL(
+                    "SELECT count(*) FROM pg_temp.run_population p WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {}.customers c WHERE c.cif = p.cif)"
+                ).format(sql.Identifier(source_schema))
+            ).fetchone()[0]
+        else:
+            population = work.execute(
+                sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(source_schema))
+            ).fetchone()[0]
+        compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
+        group_times = {}
+        for i, (cg, gr) in enumerate(zip(compiled, groups, strict=True), start=1):
+            t0 = time.monotonic()
+            work.execute(cg.sql)
+            gr.seconds = time.monotonic() - t0
+            group_times[cg.group.name] = round(gr.seconds, 3)
+            progress(f"  [{i}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
+        timings["groups"] = group_times
+        _counts(work, groups)
+        res = RunResult(
+            run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown
+        )
+        t0 = time.monotonic()
+        if dry_run:
+            work.rollback()
+        else:
+            _publish(work, run_id)
+        timings["publish"] = round(time.monotonic() - t0, 3)
+        res.seconds = time.monotonic() - t_start
+        timings["total"] = round(res.seconds, 3)
+        if dry_run:
+            _finish_record(meta, res, timings)
+        else:
+            _finish_record(work, res, timings)
+            work.commit()
+    except BaseException as exc:
+        work.rollback()
+        message = redact(str(exc).strip() or type(exc).__name__)
+        meta.execute(
+            "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
+            "error = %s, timings = %s, config_fingerprint = %s WHERE run_id = %s",
+            (message, json.dumps(timings), config.fingerprint, run_id),
+        )
+        if isinstance(exc, SqlCompilerError | KeyboardInterrupt):
+            raise
+        if isinstance(exc, psycopg.Error):
+            raise RunError(
+                f"run {run_id} failed and was rolled back; previous results are intact: {message}"
+            ) from exc
+        raise
+    cleanup(meta, keep, progress)
+    return res
