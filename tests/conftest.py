@@ -1,0 +1,84 @@
+"""Test databases on a real PostgreSQL.
+
+The server is a throw-away cluster started with sqlcompiler's own embedded module (which also
+works as root, where plain pg_ctl refuses); pytest-postgresql's noproc factory then gives each
+test a fresh database cloned from a template that has the migrations and the bank-sync tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+
+from sqlcompiler import demo, migrations
+from sqlcompiler.embedded import SUPERUSER, Cluster
+
+BASE = Path(tempfile.mkdtemp(prefix="sqlcompiler-tests-", dir="/tmp"))
+os.chmod(BASE, 0o755)
+CLUSTER = Cluster(BASE / "pg")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pg_server():
+    """Started before any database fixture (autouse), removed at the end."""
+    CLUSTER.ensure()
+    yield CLUSTER
+    CLUSTER.stop()
+    shutil.rmtree(BASE, ignore_errors=True)
+
+
+def _load_schema(
+    host: str, port: int, user: str, dbname: str, password: str | None = None, **_kw
+) -> None:
+    dsn = psycopg.conninfo.make_conninfo(host=host, port=port, user=user, dbname=dbname)
+    with psycopg.connect(dsn) as conn:
+        demo.init_schema(conn)
+    migrations.upgrade(dsn)
+
+
+postgresql_proc = factories.postgresql_noproc(
+    host=str(CLUSTER.socket_dir), port=5432, user=SUPERUSER, dbname="tests", load=[_load_schema]
+)
+postgresql = factories.postgresql("postgresql_proc")
+
+
+@pytest.fixture
+def db(postgresql: psycopg.Connection) -> psycopg.Connection:
+    """A connection to a fresh database with the schema and empty bank-sync tables."""
+    postgresql.autocommit = True
+    return postgresql
+
+
+@pytest.fixture
+def dsn(db: psycopg.Connection) -> str:
+    return db.info.dsn
+
+
+@pytest.fixture
+def empty_dsn(pg_server):
+    """A database with nothing in it (for migration tests)."""
+    admin = pg_server.dsn("postgres")
+    name = f"empty_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
+        )
+
+
+def _count():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_counter = _count()
