@@ -263,25 +263,17 @@ def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start
         "VALUES (%s, 'running', %s, %s) RETURNING run_id",
         (kind, getpass.getuser(), dry_run),
     ).fetchone()[0]
+    timings: dict[str, object] = {}
+    config = None
     try:
         for name, value in RUN_SETTINGS.items():
             work.execute("SELECT set_config(%s, %s, true)", (name, value))
         config = load_validated(work)
-    except BaseException as exc:
-        work.rollback()
-        meta.execute(
-            "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
-            "error = %s WHERE run_id = %s",
-            (redact(str(exc)), run_id),
+        progress(
+            f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
+            f"{len(config.groups)} groups"
         )
-        raise
-    progress(
-        f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
-        f"{len(config.groups)} groups"
-    )
-    timings: dict[str, object] = {}
-    groups = [GroupResult(g.id, g.name) for g in config.groups]
-    try:
+        groups = [GroupResult(g.id, g.name) for g in config.groups]
         work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
         work.execute(
             "TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging"
@@ -342,7 +334,7 @@ def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start
         meta.execute(
             "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
             "error = %s, timings = %s, config_fingerprint = %s WHERE run_id = %s",
-            (message, json.dumps(timings), config.fingerprint, run_id),
+            (message, json.dumps(timings), config.fingerprint if config else None, run_id),
         )
         if isinstance(exc, SqlCompilerError | KeyboardInterrupt):
             raise

@@ -14,14 +14,21 @@ CUSTOM_FIELDS = [
     {"field_name": "promise", "data_type": "date"},
     {"field_name": "disputed", "data_type": "boolean"},
 ]
-ALL_PHONES = [{"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]}]
+ALL_PHONES = [
+    {"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]}
+]
 
 
 def _one_campaign_groups(conditions: list[dict]) -> dict:
     return {
         "custom_fields": CUSTOM_FIELDS,
         "groups": [
-            {"name": f"g{i:02d}", "campaigns": [{"name": "only", "priority": 1, "conditions": [c], "contact_rules": ALL_PHONES}]}
+            {
+                "name": f"g{i:02d}",
+                "campaigns": [
+                    {"name": "only", "priority": 1, "conditions": [c], "contact_rules": ALL_PHONES}
+                ],
+            }
             for i, c in enumerate(conditions)
         ],
     }
@@ -42,14 +49,39 @@ def _matrix_data() -> Scenario:
         s.customer(cif, **cols)
         s.phone(cif, int(cif[1:]) * 10, "mobile", f"+1{cif}", primary=True)
     loans = [
-        ("C1", "L1a", {"dpd": 30, "next_payment_date": "2026-12-01"}, {"risk": 30, "tier": "gold", "promise": "2026-01-15", "disputed": True}),
-        ("C1", "L1b", {"dpd": 10}, {"risk": 85.5, "tier": "silver", "promise": "2026-02-30", "disputed": False}),
-        ("C2", "L2a", {"dpd": None, "next_payment_date": None}, {"risk": "30", "tier": 7, "promise": 20260101, "disputed": "yes"}),
+        (
+            "C1",
+            "L1a",
+            {"dpd": 30, "next_payment_date": "2026-12-01"},
+            {"risk": 30, "tier": "gold", "promise": "2026-01-15", "disputed": True},
+        ),
+        (
+            "C1",
+            "L1b",
+            {"dpd": 10},
+            {"risk": 85.5, "tier": "silver", "promise": "2026-02-30", "disputed": False},
+        ),
+        (
+            "C2",
+            "L2a",
+            {"dpd": None, "next_payment_date": None},
+            {"risk": "30", "tier": 7, "promise": 20260101, "disputed": "yes"},
+        ),
         ("C2", "L2b", {"dpd": 45}, None),
         ("C3", "L3a", {"dpd": 0}, {"risk": None, "tier": None, "promise": None, "disputed": None}),
         ("C4", "L4a", {"dpd": 91, "next_payment_date": "2026-11-01"}, {}),
-        ("C5", "L5a", {"dpd": 29, "next_payment_date": "2027-01-01"}, {"risk": 0, "tier": "GOLD", "promise": "2026-12-31", "disputed": False}),
-        ("C5", "L5b", {"dpd": 180}, {"risk": -1.25, "tier": "a_b%x", "promise": "not a date", "disputed": True}),
+        (
+            "C5",
+            "L5a",
+            {"dpd": 29, "next_payment_date": "2027-01-01"},
+            {"risk": 0, "tier": "GOLD", "promise": "2026-12-31", "disputed": False},
+        ),
+        (
+            "C5",
+            "L5b",
+            {"dpd": 180},
+            {"risk": -1.25, "tier": "a_b%x", "promise": "not a date", "disputed": True},
+        ),
     ]
     for cif, acc, cols, custom in loans:
         s.loan(cif, acc, custom=custom, **cols)
@@ -70,7 +102,14 @@ DATE_OPS = [
     ("IN", ["2026-12-01", "2026-01-15"]), ("NOT IN", ["2026-12-01"]), ("BETWEEN", ["2026-01-01", "2026-12-31"]),
     ("IS NULL", None), ("IS NOT NULL", None),
 ]  # fmt: skip
-BOOL_OPS = [("=", True), ("!=", True), ("IN", [False]), ("NOT IN", [True]), ("IS NULL", None), ("IS NOT NULL", None)]
+BOOL_OPS = [
+    ("=", True),
+    ("!=", True),
+    ("IN", [False]),
+    ("NOT IN", [True]),
+    ("IS NULL", None),
+    ("IS NOT NULL", None),
+]
 
 FIELDS = [
     ("l", "dpd", NUMBER_OPS), ("f", "risk", NUMBER_OPS),
@@ -127,7 +166,9 @@ def test_expected_matches(db, dsn, condition, expected):
 
 def test_spec_example_same_loan_rule(db, dsn):
     s = Scenario().customer("C", segment="MASS")
-    s.loan("C", "L1", dpd=45, custom={"risk_score": 50}).loan("C", "L2", dpd=10, custom={"risk_score": 90})
+    s.loan("C", "L1", dpd=45, custom={"risk_score": 50}).loan(
+        "C", "L2", dpd=10, custom={"risk_score": 90}
+    )
     configure(db, {
         "custom_fields": [{"field_name": "risk_score", "data_type": "number"}],
         "groups": [{"name": "Early", "campaigns": [
@@ -230,7 +271,9 @@ def test_contacts_rules_dedupe_and_order(db, dsn):
 
 def test_cifs_subset_equals_full_run_restricted(db, dsn):
     _matrix_data().load(db)
-    conditions = [cond(src, field, op, val) for src, field, ops in FIELDS[:4] for op, val in ops[:5]]
+    conditions = [
+        cond(src, field, op, val) for src, field, ops in FIELDS[:4] for op, val in ops[:5]
+    ]
     configure(db, _one_campaign_groups(conditions))
     full = run_and_compare(db, dsn)
     subset = ["C2", "C5", "NOPE"]
