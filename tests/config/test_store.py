@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import copy
+
+import psycopg
+import pytest
+import yaml
+
+from sqlcompiler import api, runner
+from sqlcompiler.config import files, store
+from sqlcompiler.config.model import ConfigFile
+from sqlcompiler.errors import ConfigError
+from tests.scenario import Scenario, cond, configure
+
+DOC = {
+    "version": 1,
+    "custom_fields": [{"field_name": "risk", "data_type": "number", "description": "score"}],
+    "groups": [
+        {"name": "Early", "campaigns": [
+            {"name": "P1", "priority": 1, "conditions": [cond("l", "dpd", ">=", 30), cond("f", "risk", ">", 80)],
+             "contact_rules": [{"rule_priority": 1, "conditions": [cond("c", "segment", "IN", ["MASS", "SME"])],
+                                "outputs": [{"related_party_type": "customer", "contact_type": "mobile"}]}]},
+            {"name": "P2", "priority": 2, "conditions": [cond("c", "segment", "=", "MASS")], "contact_rules": []},
+        ]},
+        {"name": "Late", "campaigns": [{"name": "L1", "priority": 5, "conditions": [], "contact_rules": []}]},
+    ],
+}  # fmt: skip
+
+
+def _ids(db):
+    return dict(db.execute("SELECT name, id FROM campaign_engine.campaigns").fetchall())
+
+
+def test_apply_plan_export_round_trip(db, tmp_path):
+    first = configure(db, DOC)
+    assert any(str(c) == "+ group 'Early': 2 campaigns" for c in first.changes)
+    assert store.plan(db, ConfigFile.model_validate(DOC)) == []
+    exported = files.dump(store.load_from_db(db))
+    assert yaml.safe_load(exported) == DOC  # the file form is what the user wrote
+    again = store.apply(db, files.parse(exported))
+    assert again.changes == [] and again.fingerprint == first.fingerprint
+    hist = db.execute(
+        "SELECT applied_by, fingerprint FROM campaign_engine.config_history"
+    ).fetchall()
+    assert hist == [("tests", first.fingerprint)]  # a no-op apply records nothing
+
+
+def test_plan_lists_exact_changes_and_ids_stay_stable(db):
+    configure(db, DOC)
+    before = _ids(db)
+    new = copy.deepcopy(DOC)
+    early = new["groups"][0]["campaigns"]
+    early[0]["priority"], early[1]["priority"] = 2, 1  # swap priorities (deferred unique check)
+    early[1]["conditions"].append(cond("l", "status", "=", "ACTIVE"))
+    early[0]["contact_rules"][0]["outputs"].append(
+        {"related_party_type": "reference_customer_all", "contact_type": "all"}
+    )
+    del new["groups"][1]
+    plan = [str(c) for c in store.plan(db, ConfigFile.model_validate(new))]
+    assert plan == [
+        "- group 'Late': 1 campaigns",
+        "~ campaign 'P1' in group 'Early': priority 1 -> 2",
+        "+ output of contact rule 1 of campaign 'P1' in group 'Early': reference_customer_all / all",
+        "~ campaign 'P2' in group 'Early': priority 2 -> 1",
+        "+ condition of campaign 'P2' in group 'Early': bank_sync_service.loans.status = ACTIVE",
+    ]
+    res = configure(db, new)
+    assert [str(c) for c in res.changes] == plan
+    after = _ids(db)
+    assert after == {k: v for k, v in before.items() if k != "L1"}
+    assert store.plan(db, ConfigFile.model_validate(new)) == []
+
+
+def test_apply_refuses_invalid_file_and_changes_nothing(db):
+    configure(db, DOC)
+    bad = copy.deepcopy(DOC)
+    bad["groups"][0]["campaigns"][0]["conditions"][0]["field_value"] = "thirty"
+    del bad["groups"][1]
+    with pytest.raises(ConfigError, match="'thirty' is not a number"):
+        configure(db, bad)
+    assert store.plan(db, ConfigFile.model_validate(DOC)) == []
+
+
+def test_apply_is_all_or_nothing(db, monkeypatch):
+    configure(db, DOC)
+    new = copy.deepcopy(DOC)
+    new["groups"].append({"name": "Extra", "campaigns": [{"name": "X", "priority": 1}]})
+    new["groups"][0]["campaigns"][1]["priority"] = 9
+    calls = {"n": 0}
+    real = store._Sync.add_campaign
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        raise psycopg.errors.QueryCanceled("simulated failure mid-apply")
+
+    monkeypatch.setattr(store._Sync, "add_campaign", failing)
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        configure(db, new)
+    assert calls["n"] == 1
+    monkeypatch.setattr(store._Sync, "add_campaign", real)
+    assert store.plan(db, ConfigFile.model_validate(DOC)) == []  # priority change rolled back too
+
+
+def test_injection_attempts_are_rejected_or_quoted(db, dsn):
+    evil_value = "'); DROP TABLE bank_sync_service.loans; --"
+    evil_field = "x'); DROP TABLE bank_sync_service.loans; --"
+    Scenario().customer("C", segment=evil_value).loan("C", "L", custom={evil_field: "v"}).load(db)
+    configure(db, {
+        "custom_fields": [{"field_name": evil_field, "data_type": "string"}],
+        "groups": [{"name": "G\"; DROP TABLE x; --", "campaigns": [
+            {"name": "*/ DROP TABLE y; /*", "priority": 1,
+             "conditions": [cond("c", "segment", "=", evil_value), cond("f", evil_field, "=", "v")]}]}],
+    })  # fmt: skip
+    res = runner.run(dsn)
+    assert res.assigned == 1  # the values matched as plain data
+    assert db.execute("SELECT count(*) FROM bank_sync_service.loans").fetchone()[0] == 1
+    sql = api.compile_statements(dsn)[0].pretty()
+    assert "'''); DROP TABLE" in sql  # a quoted literal, not a statement
+    with pytest.raises(ConfigError, match="has no column"):
+        configure(db, {"groups": [{"name": "G", "campaigns": [
+            {"name": "C", "priority": 1, "conditions": [cond("c", 'segment" = 1; DROP TABLE x; --', "=", "a")]}]}]})  # fmt: skip
