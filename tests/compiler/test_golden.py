@@ -1,0 +1,66 @@
+"""Golden SQL for a small configuration, compared by syntax tree (formatting may change).
+
+Regenerate after an intended change with SQLCOMPILER_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import sqlglot
+
+from sqlcompiler.compiler import compile_group
+from sqlcompiler.config.model import Campaign, Condition, Group, Output, Rule
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def small_group() -> Group:
+    return Group(
+        "Early",
+        (
+            Campaign(
+                "P1", 1,
+                (
+                    Condition("loan", "dpd", "number", ">=", Decimal(30)),
+                    Condition("custom", "risk_score", "number", ">", Decimal("80.5")),
+                    Condition("customer", "segment", "string", "IN", values=("MASS", "SME")),
+                ),
+                (
+                    Rule(1, (), (Output("customer", "mobile"),), id=11),
+                    Rule(2, (Condition("custom", "promise", "date", "<", dt.date(2026, 1, 1)),),
+                         (Output("reference_customer_parent", "all"),), id=12),
+                ),
+                id=1,
+            ),
+            Campaign("P2", 2, (Condition("customer", "is_vip", "boolean", "IS NULL"),),
+                     (Rule(1, (), (Output("customer", "all"),), id=21),), id=2),
+            Campaign("Rest", 3, (), (), id=3),
+        ),
+        id=7,
+    )  # fmt: skip
+
+
+def _check(name: str, compiled) -> None:
+    path = GOLDEN / f"{name}.sql"
+    if os.environ.get("SQLCOMPILER_UPDATE_GOLDEN"):
+        path.write_text(compiled.pretty(), encoding="utf-8")
+    expected = sqlglot.parse_one(path.read_text(encoding="utf-8"), read="postgres")
+    assert expected == compiled.tree, f"compiled SQL differs from {path}:\n{compiled.pretty()}"
+
+
+def test_small_group_full_population():
+    _check("small_group", compile_group(small_group(), fingerprint="golden"))
+
+
+def test_small_group_list_population():
+    _check("small_group_list", compile_group(small_group(), fingerprint="golden", population=True))
+
+
+def test_tree_comparison_detects_a_changed_operator():
+    compiled = compile_group(small_group())
+    other = sqlglot.parse_one(compiled.sql.replace(">= CAST(30", "> CAST(30"), read="postgres")
+    assert other != compiled.tree
