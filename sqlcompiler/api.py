@@ -45,6 +45,19 @@ def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> sto
         return store.apply(conn, cfg, applied_by=applied_by, source=str(path))
 
 
+def lint(dsn: str, path: str | Path | None = None) -> list:
+    """Lint FILE, or the stored configuration when no file is given."""
+    from .config.lint import lint as run_lint
+
+    with connect(dsn) as conn:
+        migrations.require_current(conn)
+        if path is None:
+            config = store.load_validated(conn)
+        else:
+            config = validate_config(conn, files.load(path))
+        return run_lint(config, conn)
+
+
 def export_config(dsn: str, fmt: str = "yaml") -> str:
     with connect(dsn) as conn:
         migrations.require_current(conn)

@@ -227,6 +227,24 @@ def config_apply(ctx: Ctx, file: str, applied_by: str | None) -> None:
     )
 
 
+@config.command("lint")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--strict", is_flag=True, help="Exit with code 1 when there are warnings.")
+@pass_ctx
+def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
+    """Warn about legal but suspicious configuration (FILE, or the stored one).
+
+    Campaigns that can never win, contradictory or duplicate conditions, campaigns without
+    contact rules, rules without outputs, custom fields never used or never uploaded.
+    """
+    findings = api.lint(ctx.dsn, file)
+    for f in findings:
+        click.echo(str(f))
+    click.echo(f"{len(findings)} warning(s)" if findings else "no warnings")
+    if strict and findings:
+        sys.exit(1)
+
+
 @config.command("export")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option(

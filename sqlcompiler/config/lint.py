@@ -1,0 +1,228 @@
+"""Warnings for configurations that are legal but almost certainly mistakes.
+
+The checks reason over single conditions as value sets on one field (intervals for ordered
+types, finite sets for = / IN). That is enough to see ``dpd > 90`` implies ``dpd > 30`` and
+contradicts ``dpd < 30``; anything subtler is left alone rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from .model import Campaign, Condition, Configuration
+
+
+@dataclass(frozen=True)
+class Finding:
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"warning: {self.location}: {self.message}"
+
+
+def _key(c: Condition) -> tuple:
+    return (c.source, c.field)
+
+
+def _describe(c: Condition) -> str:
+    if c.op in ("IS NULL", "IS NOT NULL"):
+        return f"{c.field} {c.op}"
+    val = list(map(str, c.values)) if c.values else str(c.value)
+    return f"{c.field} {c.op} {val}"
+
+
+@dataclass(frozen=True)
+class _Set:
+    """Values a condition admits (missing excluded unless ``null``)."""
+
+    lo: object = None
+    lo_incl: bool = True
+    hi: object = None
+    hi_incl: bool = True
+    points: frozenset | None = None  # finite set of admitted values
+    excluded: frozenset = frozenset()
+    null: bool = False  # admits only the missing value (IS NULL)
+    anything: bool = False  # no knowledge (LIKE etc.)
+
+    def contains(self, v: object) -> bool:
+        if self.points is not None:
+            return v in self.points
+        if v in self.excluded:
+            return False
+        if self.lo is not None and (v < self.lo or (v == self.lo and not self.lo_incl)):
+            return False
+        return not (self.hi is not None and (v > self.hi or (v == self.hi and not self.hi_incl)))
+
+
+def _as_set(c: Condition) -> _Set:
+    op, v = c.op, c.value
+    if op == "IS NULL":
+        return _Set(null=True)
+    if op == "IS NOT NULL":
+        return _Set()
+    if op == "=":
+        return _Set(points=frozenset([v]))
+    if op == "IN":
+        return _Set(points=frozenset(c.values))
+    if op == "!=":
+        return _Set(excluded=frozenset([v]))
+    if op == "NOT IN":
+        return _Set(excluded=frozenset(c.values))
+    if op == ">":
+        return _Set(lo=v, lo_incl=False)
+    if op == ">=":
+        return _Set(lo=v)
+    if op == "<":
+        return _Set(hi=v, hi_incl=False)
+    if op == "<=":
+        return _Set(hi=v)
+    if op == "BETWEEN":
+        return _Set(lo=c.values[0], hi=c.values[1])
+    return _Set(anything=True)
+
+
+def _empty(s: _Set) -> bool:
+    if s.points is not None:
+        return not any(s.contains(p) for p in s.points)
+    if s.lo is not None and s.hi is not None:
+        return s.lo > s.hi or (s.lo == s.hi and not (s.lo_incl and s.hi_incl))
+    return False
+
+
+def _intersect(a: _Set, b: _Set) -> _Set | None:
+    """The intersection, or None when it can't be represented (then: don't warn)."""
+    if a.anything or b.anything:
+        return None
+    if a.null or b.null:
+        return _Set(null=True) if a.null and b.null else _Set(points=frozenset())
+    if a.points is not None or b.points is not None:
+        pts = a.points if a.points is not None else b.points
+        other = b if a.points is not None else a
+        return _Set(points=frozenset(p for p in pts if other.contains(p)))
+    lo, lo_incl = a.lo, a.lo_incl
+    if b.lo is not None and (lo is None or b.lo > lo or (b.lo == lo and not b.lo_incl)):
+        lo, lo_incl = b.lo, b.lo_incl
+    hi, hi_incl = a.hi, a.hi_incl
+    if b.hi is not None and (hi is None or b.hi < hi or (b.hi == hi and not b.hi_incl)):
+        hi, hi_incl = b.hi, b.hi_incl
+    return _Set(lo, lo_incl, hi, hi_incl, excluded=a.excluded | b.excluded)
+
+
+def implies(strong: Condition, weak: Condition) -> bool:
+    """Every value satisfying ``strong`` satisfies ``weak`` (same field assumed)."""
+    if strong == weak or (strong.op, strong.value, strong.values) == (
+        weak.op,
+        weak.value,
+        weak.values,
+    ):
+        return True
+    s, w = _as_set(strong), _as_set(weak)
+    if s.anything or w.anything:
+        return False
+    if w.null or s.null:
+        return w.null and s.null
+    if weak.op == "IS NOT NULL":
+        return True
+    if s.points is not None:
+        return all(w.contains(p) for p in s.points if s.contains(p))
+    if w.points is not None:
+        return False
+    if w.excluded and not all(not s.contains(x) for x in w.excluded):
+        return False
+    if w.lo is not None:
+        if s.lo is None or s.lo < w.lo or (s.lo == w.lo and s.lo_incl and not w.lo_incl):
+            return False
+    if w.hi is not None:
+        if s.hi is None or s.hi > w.hi or (s.hi == w.hi and s.hi_incl and not w.hi_incl):
+            return False
+    return True
+
+
+def covers(earlier: Campaign, later: Campaign) -> bool:
+    """Every customer matching ``later`` also matches ``earlier`` (so ``later`` never wins)."""
+    return all(
+        any(_key(e) == _key(c) and implies(c, e) for c in later.conditions)
+        for e in earlier.conditions
+    )
+
+
+def _condition_findings(conds: tuple[Condition, ...], where: str) -> list[Finding]:
+    out = []
+    for i, a in enumerate(conds):
+        if a.op == "BETWEEN" and a.values[0] > a.values[1]:
+            out.append(
+                Finding(
+                    where,
+                    f"{_describe(a)} has its lower bound above its upper bound: it matches nothing",
+                )
+            )
+        for b in conds[i + 1 :]:
+            if _key(a) != _key(b):
+                continue
+            if (a.op, a.value, a.values) == (b.op, b.value, b.values):
+                out.append(Finding(where, f"duplicate condition {_describe(a)}"))
+                continue
+            both = _intersect(_as_set(a), _as_set(b))
+            if both is not None and _empty(both):
+                level = " on the same loan" if a.source != "customer" else ""
+                out.append(
+                    Finding(
+                        where,
+                        f"conditions {_describe(a)} and {_describe(b)} contradict each other{level}: the campaign can never match",
+                    )
+                )
+    return out
+
+
+def lint(config: Configuration, conn: psycopg.Connection | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    used: set[str] = set()
+    for g in config.groups:
+        for i, c in enumerate(g.campaigns):
+            where = f"group {g.name!r}, campaign {c.name!r} (priority {c.priority})"
+            used.update(x.field for x in c.conditions if x.source == "custom")
+            findings += _condition_findings(c.conditions, where)
+            for earlier in g.campaigns[:i]:
+                if covers(earlier, c):
+                    why = "has no conditions" if not earlier.conditions else "has weaker conditions"
+                    findings.append(
+                        Finding(
+                            where,
+                            f"can never win: campaign {earlier.name!r} (priority {earlier.priority}) comes first and {why}",
+                        )
+                    )
+                    break
+            if not c.rules:
+                findings.append(Finding(where, "has no contact rules: its customers get no phones"))
+            for r in c.rules:
+                rwhere = f"{where}, contact rule {r.priority}"
+                used.update(x.field for x in r.conditions if x.source == "custom")
+                findings += _condition_findings(r.conditions, rwhere)
+                if not r.outputs:
+                    findings.append(Finding(rwhere, "has no outputs: it contributes no phones"))
+    for name in sorted(config.custom_fields):
+        if name not in used:
+            findings.append(
+                Finding(f"custom field {name!r}", "is registered but no condition uses it")
+            )
+    if conn is not None and config.custom_fields:
+        names = sorted(config.custom_fields)
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT k FROM unnest(%s::text[]) AS k WHERE NOT EXISTS "
+                "(SELECT 1 FROM {}.loan_custom_fields f WHERE f.fields ? k)"
+            ).format(sql.Identifier("bank_sync_service")),
+            (names,),
+        ).fetchall()
+        for (name,) in rows:
+            findings.append(
+                Finding(
+                    f"custom field {name!r}",
+                    "has no uploaded value in any loan (`sqlcompiler custom-fields upload`)",
+                )
+            )
+    return findings
