@@ -261,6 +261,87 @@ def config_export(ctx: Ctx, file: str | None, fmt: str) -> None:
         click.echo(text, nl=False)
 
 
+# -- custom fields -------------------------------------------------------------------------
+@cli.group("custom-fields")
+def custom_fields_group() -> None:
+    """Register custom fields and upload their per-loan values."""
+
+
+@custom_fields_group.command("add")
+@click.argument("name")
+@click.option(
+    "--type", "data_type", required=True, type=click.Choice(["string", "number", "date", "boolean"])
+)
+@click.option("--description")
+@pass_ctx
+def cf_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None:
+    """Register custom field NAME (a key of loan_custom_fields.fields)."""
+    from . import custom_fields
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        migrations.require_current(conn)
+        custom_fields.add(conn, name, data_type, description)
+    click.echo(f"registered {name} ({data_type})")
+
+
+@custom_fields_group.command("list")
+@pass_ctx
+def cf_list(ctx: Ctx) -> None:
+    """List the registered custom fields."""
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        rows = conn.execute(
+            "SELECT field_name, data_type, coalesce(description, '') FROM campaign_engine.custom_fields ORDER BY 1"
+        ).fetchall()
+    for name, dtype, desc in rows:
+        click.echo(f"{name:30} {dtype:8} {desc}")
+
+
+@custom_fields_group.command("upload")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--source-system", required=True, help="System that computed the values.")
+@click.option("--uploaded-by", required=True, help="Who uploads them.")
+@click.option(
+    "--mode",
+    type=click.Choice(["merge", "replace"]),
+    default="merge",
+    show_default=True,
+    help="merge: update the given keys of each loan; replace: the loan's fields become the line's.",
+)
+@click.option(
+    "--reject-file", type=click.Path(dir_okay=False), help="Write bad lines here and load the rest."
+)
+@pass_ctx
+def cf_upload(
+    ctx: Ctx, file: str, source_system: str, uploaded_by: str, mode: str, reject_file: str | None
+) -> None:
+    """Upload values from FILE: CSV (account_number + one column per field) or JSON lines.
+
+    Every value is checked against its field's data_type; unknown fields and unknown account
+    numbers are reported. Any bad line and nothing is written, unless --reject-file is given.
+    """
+    from . import custom_fields
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        migrations.require_current(conn)
+        res = custom_fields.upload(
+            conn,
+            file,
+            source_system=source_system,
+            uploaded_by=uploaded_by,
+            mode=mode,
+            reject_file=reject_file,
+            progress=echo_err,
+        )
+    click.echo(
+        f"loaded {res.loaded:,} loans ({res.inserted:,} new, {res.updated:,} updated) in {res.seconds:.1f}s"
+        + (f"; {res.rejected:,} bad lines written to {reject_file}" if res.rejected else "")
+    )
+
+
 # -- compile / run -------------------------------------------------------------------------
 @cli.command("compile")
 @click.option("--group", help="Only this campaign group.")
