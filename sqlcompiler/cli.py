@@ -245,6 +245,14 @@ def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
         sys.exit(1)
 
 
+@config.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration file (for editors)."""
+    from .config.model import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
 @config.command("export")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option(

@@ -84,6 +84,36 @@ class ConfigFile(_Strict):
     groups: list[GroupSpec] = []
 
 
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the file format; ``id`` keys are internal and left out."""
+    schema = ConfigFile.model_json_schema()
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                props.pop("id", None)
+            for v in node.values():
+                strip(v)
+        elif isinstance(node, list):
+            for v in node:
+                strip(v)
+
+    strip(schema)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sqlcompiler campaign configuration"
+    defs = schema.get("$defs", {})
+    enums = {
+        ("ConditionSpec", "data_source"): list(DATA_SOURCES),
+        ("CustomFieldSpec", "data_type"): list(DATA_TYPES),
+        ("OutputSpec", "related_party_type"): list(PARTY_TYPES),
+        ("OutputSpec", "contact_type"): list(CONTACT_TYPES),
+    }
+    for (model, prop), values in enums.items():
+        defs[model]["properties"][prop]["enum"] = values
+    return schema
+
+
 # -- the validated model ---------------------------------------------------------------------
 
 

@@ -142,3 +142,21 @@ def test_gate_rejects_bad_rows_written_by_another_tool(db, dsn):
     msg = str(info.value)
     assert "group 'Early' id 1" in msg and "campaign 'P1' id 5" in msg and "condition id 42" in msg
     assert "'abc' is not a number" in msg
+
+
+def test_published_json_schema_is_current():
+    import json
+    from pathlib import Path
+
+    from sqlcompiler.config.model import json_schema
+
+    published = Path(__file__).resolve().parents[2] / "docs" / "config.schema.json"
+    assert json.loads(published.read_text()) == json_schema(), (
+        "run: sqlcompiler config schema > docs/config.schema.json"
+    )
+    assert json_schema()["$defs"]["OutputSpec"]["properties"]["contact_type"]["enum"] == [
+        "mobile",
+        "home",
+        "work",
+        "all",
+    ]
