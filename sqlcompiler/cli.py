@@ -414,6 +414,28 @@ def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int) -> None:
     click.echo(res.summary())
 
 
+@cli.command("explain")
+@click.argument("cif")
+@click.option(
+    "--run", "run_id", type=int, help="Compare with this run instead of the current results."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str) -> None:
+    """Why customer CIF got its campaigns: every condition with its actual values."""
+    from . import explain
+    from .connection import connect
+
+    with connect(ctx.dsn) as conn:
+        migrations.require_current(conn)
+        result = explain.explain(conn, cif, run_id)
+    click.echo(
+        json.dumps(result, indent=2, default=str) if fmt == "json" else explain.render(result)
+    )
+
+
 @cli.command("runs")
 @click.option("--limit", default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

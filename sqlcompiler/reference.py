@@ -186,41 +186,47 @@ def _ascii_lower(s: str) -> str:
     return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in s)
 
 
+def rule_phones(rule: Rule, cif: str, data: Data) -> list[dict[str, Any]]:
+    """The phones one applying rule names through its outputs, before de-duplication."""
+    found = []
+    for out in rule.outputs:
+        if out.party == "customer":
+            parties = [(cif, None, 0)]
+        else:
+            parties = [
+                (r["ref_cif"], r["relationship_type"], 1)
+                for r in data.references.get(cif, [])
+                if out.party == "reference_customer_all"
+                or (
+                    r["relationship_type"] is not None
+                    and _ascii_lower(r["relationship_type"]) == "parent"
+                )
+            ]
+        for party_cif, rel, order in parties:
+            for ph in data.phones.get(party_cif, []):
+                if out.contact == "all" or ph["type"] == out.contact:
+                    found.append({
+                        "rule_priority": rule.priority, "party_order": order, "party_cif": party_cif,
+                        "relationship_type": rel, "phone": ph,
+                    })  # fmt: skip
+    return found
+
+
 def _contacts(
     rules: tuple[Rule, ...], cif: str, customer: dict, data: Data
 ) -> list[dict[str, Any]]:
     chosen: dict[Any, dict[str, Any]] = {}
     loans = data.loans.get(cif, [])
-    for rule in rules:  # ascending rule_priority
+    for rule in rules:  # ascending rule_priority: the first rule to select a phone keeps it
         if not matching_loans(rule.conditions, customer, loans)[0]:
             continue
-        for out in rule.outputs:
-            if out.party == "customer":
-                parties = [(cif, None, 0)]
-            else:
-                parties = [
-                    (r["ref_cif"], r["relationship_type"], 1)
-                    for r in data.references.get(cif, [])
-                    if out.party == "reference_customer_all"
-                    or (
-                        r["relationship_type"] is not None
-                        and _ascii_lower(r["relationship_type"]) == "parent"
-                    )
-                ]
-            for party_cif, rel, order in parties:
-                for ph in data.phones.get(party_cif, []):
-                    if out.contact != "all" and ph["type"] != out.contact:
-                        continue
-                    key = ph["id"]
-                    cand = {
-                        "rule_priority": rule.priority, "party_order": order, "party_cif": party_cif,
-                        "relationship_type": rel, "phone": ph,
-                    }  # fmt: skip
-                    prev = chosen.get(key)
-                    if prev is None or (
-                        order < prev["party_order"] and rule.priority == prev["rule_priority"]
-                    ):
-                        chosen[key] = cand
+        for cand in rule_phones(rule, cif, data):
+            prev = chosen.get(cand["phone"]["id"])
+            if prev is None or (prev["rule_priority"], prev["party_order"]) > (
+                cand["rule_priority"],
+                cand["party_order"],
+            ):
+                chosen[cand["phone"]["id"]] = cand
     ordered = sorted(
         chosen.values(),
         key=lambda c: (
