@@ -245,6 +245,7 @@ def _contacts(
             "phone_number": c["phone"]["number"],
             "is_primary": c["phone"]["is_primary"],
             "is_verified": c["phone"]["is_verified"],
+            "phone_id": c["phone"]["id"],
         }  # fmt: skip
         for i, c in enumerate(ordered, start=1)
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import migrations
+from . import migrations, reference
 from .compiler import compile_config
 from .config.store import load_validated
 from .connection import connect, redact
@@ -26,6 +27,7 @@ from .errors import RunError, RunLocked, SqlCompilerError
 
 RUN_LOCK = 0x5C0C0001  # advisory lock key: one run at a time per database
 DEFAULT_KEEP = 7
+REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
 
 # Per-run session settings: hash aggregates over the loans want memory; JIT compiles each
 # of the long CASE expressions for seconds and buys little on these plans.
@@ -232,8 +234,22 @@ def run(
     keep: int = DEFAULT_KEEP,
     progress: Progress = lambda _m: None,
     source_schema: str = "bank_sync_service",
+    engine: str = "sql",
+    reference_limit: int | None = None,
 ) -> RunResult:
-    """Run every group's statement and publish the results atomically (see module doc)."""
+    """Run every group's statement and publish the results atomically (see module doc).
+
+    ``engine="reference"`` evaluates in Python with reference.py instead (debugging small
+    populations); it refuses populations above ``reference_limit``.
+    """
+    if engine not in ("sql", "reference"):
+        raise SqlCompilerError(f"unknown engine {engine!r}; use sql or reference")
+    limit = (
+        reference_limit
+        if reference_limit is not None
+        else int(os.environ.get("SQLCOMPILER_REFERENCE_LIMIT", REFERENCE_LIMIT))
+    )
+    opts = _Options(cifs, dry_run, keep, progress, source_schema, engine, limit)
     t_start = time.monotonic()
     kind = "list" if cifs is not None else "full"
     with connect(dsn, autocommit=True, application="sqlcompiler-run") as meta:
@@ -246,12 +262,61 @@ def run(
                 raise RunLocked(_lock_holder(meta) + "; a second run is refused, not queued")
             work.autocommit = False
             work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            return _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start)
+            return _run(work, meta, kind, opts, t_start)
         finally:
             work.close()  # also releases the session-level run lock
 
 
-def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start) -> RunResult:
+@dataclass(frozen=True)
+class _Options:
+    cifs: list[str] | None
+    dry_run: bool
+    keep: int
+    progress: Progress
+    source_schema: str
+    engine: str
+    reference_limit: int
+
+
+def _reference_groups(work, config, opts: _Options, run_id: int, population: int, groups) -> None:
+    """The reference engine: evaluate in Python, COPY the results into the staging tables."""
+    if population > opts.reference_limit:
+        raise RunError(
+            f"the reference engine evaluates customers one by one in Python and is meant for small "
+            f"populations; {population:,} customers is above the limit of {opts.reference_limit:,} "
+            "(--cifs to narrow it, or set SQLCOMPILER_REFERENCE_LIMIT)"
+        )
+    t0 = time.monotonic()
+    data = reference.load_data(work, opts.cifs, opts.source_schema)
+    found = reference.evaluate(config, data, opts.cifs)
+    by_group = {g.group_id: g for g in groups}
+    with work.cursor().copy(
+        "COPY campaign_results.assignments_staging (run_id, cif, campaign_group_id, campaign_id, account_numbers) FROM STDIN"
+    ) as cp:
+        for a in found:
+            cp.write_row((run_id, a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers))
+    with work.cursor().copy(
+        "COPY campaign_results.contacts_staging (run_id, cif, campaign_group_id, campaign_id, position, "
+        "rule_priority, party_type, party_cif, relationship_type, contact_type, phone_number, is_primary, "
+        "is_verified, phone_id) FROM STDIN"
+    ) as cp:
+        for a in found:
+            for k in a.contacts:
+                cp.write_row((
+                    run_id, a.cif, a.campaign_group_id, a.campaign_id, k["position"], k["rule_priority"],
+                    k["party_type"], k["party_cif"], k["relationship_type"], k["contact_type"],
+                    k["phone_number"], k["is_primary"], k["is_verified"], k["phone_id"],
+                ))  # fmt: skip
+    seconds = time.monotonic() - t0
+    for g in by_group.values():
+        g.seconds = seconds / max(len(by_group), 1)
+    opts.progress(f"  reference engine: {len(found):,} assignments in {seconds:.2f}s")
+
+
+def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
+    cifs, dry_run, keep, progress, source_schema = (
+        opts.cifs, opts.dry_run, opts.keep, opts.progress, opts.source_schema
+    )  # fmt: skip
     # We hold the lock, so any run still marked running died without cleaning up.
     meta.execute(
         "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
@@ -259,9 +324,9 @@ def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start
         "WHERE status = 'running'"
     )
     run_id = meta.execute(
-        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run) "
-        "VALUES (%s, 'running', %s, %s) RETURNING run_id",
-        (kind, getpass.getuser(), dry_run),
+        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine) "
+        "VALUES (%s, 'running', %s, %s, %s) RETURNING run_id",
+        (kind, getpass.getuser(), dry_run, opts.engine),
     ).fetchone()[0]
     timings: dict[str, object] = {}
     config = None
@@ -304,7 +369,10 @@ def _run(work, meta, kind, cifs, dry_run, keep, progress, source_schema, t_start
             ).fetchone()[0]
         compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
         group_times = {}
-        for i, (cg, gr) in enumerate(zip(compiled, groups, strict=True), start=1):
+        if opts.engine == "reference":
+            _reference_groups(work, config, opts, run_id, population, groups)
+            compiled = []
+        for i, (cg, gr) in enumerate(zip(compiled, groups, strict=False), start=1):
             t0 = time.monotonic()
             work.execute(cg.sql)
             gr.seconds = time.monotonic() - t0

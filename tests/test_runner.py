@@ -194,3 +194,20 @@ def test_read_cifs():
         "C1",
         "C2",
     ]
+
+
+def test_reference_engine_gives_the_same_results_and_refuses_large_populations(db, dsn):
+    _setup(db)
+    Scenario().reference("C3", "R3", "parent").phone("R3", 99, "home", "+99").load(db)
+    sql_run = runner.run(dsn)
+    by_sql = results(db)
+    ref_run = runner.run(dsn, engine="reference")
+    assert results(db) == by_sql
+    assert ref_run.assigned == sql_run.assigned and ref_run.contacts == sql_run.contacts
+    engine = db.execute(
+        "SELECT engine FROM campaign_results.runs WHERE run_id = %s", (ref_run.run_id,)
+    ).fetchone()[0]
+    assert engine == "reference"
+    with pytest.raises(RunError, match="6 customers is above the limit of 5"):
+        runner.run(dsn, engine="reference", reference_limit=5)
+    assert runner.run(dsn, engine="reference", reference_limit=5, cifs=["C1", "C2"]).population == 2

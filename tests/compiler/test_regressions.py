@@ -7,6 +7,7 @@ and stays here so the same mistake fails fast and readably.
 from __future__ import annotations
 
 from tests.compiler.test_differential import CUSTOM, check
+from tests.scenario import results
 
 NULL_CUSTOMER = {
     "cif": "C0",
@@ -41,6 +42,7 @@ def test_missing_value_never_satisfies_not_equal(db, dsn):
         "field_value": "",
     }
     check(db, dsn, _one(condition), {"customers": [NULL_CUSTOMER], **EMPTY})
+    assert results(db)[0] == set()
 
 
 def test_wrong_typed_json_never_satisfies_not_in(db, dsn):
@@ -66,3 +68,4 @@ def test_wrong_typed_json_never_satisfies_not_in(db, dsn):
         "phones": [],
     }
     check(db, dsn, _one(condition), data)
+    assert results(db)[0] == set()
