@@ -404,13 +404,23 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     envvar="SQLCOMPILER_KEEP_RUNS",
     help="Runs to keep (env SQLCOMPILER_KEEP_RUNS).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["sql", "reference"]),
+    default="sql",
+    show_default=True,
+    help="reference: evaluate in Python customer by customer, for debugging small populations "
+    "(refused above SQLCOMPILER_REFERENCE_LIMIT customers, default 10000).",
+)
 @pass_ctx
-def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int) -> None:
+def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str) -> None:
     """The nightly job: assign campaigns and contacts, publish atomically."""
     from .runner import read_cifs, run
 
     population = read_cifs(cifs) if cifs is not None else None
-    res = run(ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err)
+    res = run(
+        ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err, engine=engine
+    )
     click.echo(res.summary())
 
 

@@ -122,6 +122,10 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     out = sqlc("run", "--cifs", "-", stdin="C\n", dsn=dsn)
     assert out.returncode == 0 and "1 customers (list)" in out.stdout
     assert "succeeded" in sqlc("runs", dsn=dsn).stdout
+    out = sqlc("run", "--engine", "reference", dsn=dsn)
+    assert out.returncode == 0 and "reference engine" in out.stderr
+    explained = sqlc("explain", "C", "--format", "json", dsn=dsn)
+    assert explained.returncode == 0 and '"agrees": true' in explained.stdout
 
 
 def test_run_refuses_an_empty_configuration_cleanly(db, dsn):
