@@ -84,7 +84,7 @@ def _typed(dtype: str, raw: Any, from_text: bool) -> Any:
     return raw
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     line: int
     account: str
@@ -204,44 +204,39 @@ def upload(
     if not path.exists():
         raise UploadError(f"{path}: no such file")
     reg = registry(conn)
-    problems: list[tuple[int, str, str]] = []
-    seen: dict[str, int] = {}
-    rows: dict[int, _Row] = {}
+    problems: list[tuple[int, str, str]] = []  # only bad lines are kept in memory
+    read = 0
     with conn.transaction():
         conn.execute(
-            "CREATE TEMP TABLE upload_staging (line int PRIMARY KEY, account_number varchar(50), fields jsonb) ON COMMIT DROP"
+            "CREATE TEMP TABLE upload_staging (line int, account_number varchar(50), fields jsonb, raw text) "
+            "ON COMMIT DROP"
         )
         with conn.cursor().copy(
-            "COPY pg_temp.upload_staging (line, account_number, fields) FROM STDIN"
+            "COPY pg_temp.upload_staging (line, account_number, fields, raw) FROM STDIN"
         ) as cp:
             for row in _rows(path, reg, problems):
-                if row.account in seen:
-                    problems.append(
-                        (
-                            row.line,
-                            f"account_number {row.account} also on line {seen[row.account]}",
-                            row.raw,
-                        )
-                    )
-                    continue
-                seen[row.account] = row.line
-                rows[row.line] = row
-                cp.write_row((row.line, row.account, json.dumps(row.fields, default=_json_default)))
-                if len(rows) % 200_000 == 0:
-                    progress(f"  {len(rows):,} lines read")
-        for line, account in conn.execute(
-            sql.SQL(
-                "SELECT s.line, s.account_number FROM pg_temp.upload_staging s WHERE NOT EXISTS "
-                "(SELECT 1 FROM {}.loans l WHERE l.account_number = s.account_number) ORDER BY s.line"
-            ).format(sql.Identifier("bank_sync_service"))
-        ).fetchall():
-            problems.append(
-                (
-                    line,
-                    f"account_number {account} is not a loan in bank_sync_service.loans",
-                    rows[line].raw,
+                cp.write_row(
+                    (row.line, row.account, json.dumps(row.fields, default=_json_default), row.raw)
                 )
-            )
+                read += 1
+                if read % 200_000 == 0:
+                    progress(f"  {read:,} lines read")
+        found = conn.execute(
+            sql.SQL(
+                """
+                SELECT line, 'account_number ' || account_number || ' also on line ' || first, raw
+                FROM (SELECT line, account_number, raw,
+                             min(line) OVER (PARTITION BY account_number) AS first
+                      FROM pg_temp.upload_staging) d
+                WHERE line <> first
+                UNION ALL
+                SELECT s.line, 'account_number ' || s.account_number || ' is not a loan in bank_sync_service.loans', s.raw
+                FROM pg_temp.upload_staging s
+                WHERE NOT EXISTS (SELECT 1 FROM {}.loans l WHERE l.account_number = s.account_number)
+                """
+            ).format(sql.Identifier("bank_sync_service"))
+        ).fetchall()
+        problems.extend(found)
         problems.sort()
         if problems and reject_file is None:
             shown = "\n".join(f"  line {n}: {why}" for n, why, _ in problems[:MAX_REPORTED])
