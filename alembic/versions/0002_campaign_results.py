@@ -16,16 +16,21 @@ depends_on = None
 
 UPGRADE = r"""
 -- A JSON value as a date: only a JSON string of the form YYYY-MM-DD naming a real day, else
--- NULL. Nested CASEs fix the evaluation order so a bad string never reaches a cast.
+-- NULL, never an error. Written so PostgreSQL inlines it (SQL, immutable parts only: make_date
+-- instead of a text->date cast, which is merely stable) and cheap per row: the regex bounds
+-- month and day, and only days 29-31 pay for the month-length check.
 CREATE FUNCTION campaign_engine.json_date(v jsonb) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
-    CASE WHEN substr(v #>> '{}', 1, 4)::int >= 1
-          AND substr(v #>> '{}', 6, 2)::int BETWEEN 1 AND 12 THEN
-      CASE WHEN substr(v #>> '{}', 9, 2)::int BETWEEN 1 AND extract(day FROM
-                 make_date(substr(v #>> '{}', 1, 4)::int, substr(v #>> '{}', 6, 2)::int, 1)
-                 + interval '1 month' - interval '1 day')::int
-      THEN (v #>> '{}')::date END
+  SELECT CASE
+    WHEN jsonb_typeof(v) = 'string'
+     AND (v #>> '{}') ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+     AND left(v #>> '{}', 4) <> '0000'
+    THEN CASE
+      WHEN right(v #>> '{}', 2) <= '28'
+        OR right(v #>> '{}', 2)::int <= extract(day FROM
+             make_date(left(v #>> '{}', 4)::int, substr(v #>> '{}', 6, 2)::int, 1)
+             + interval '1 month - 1 day')::int
+      THEN make_date(left(v #>> '{}', 4)::int, substr(v #>> '{}', 6, 2)::int, right(v #>> '{}', 2)::int)
     END
   END
 $$;

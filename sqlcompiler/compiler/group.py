@@ -61,15 +61,10 @@ class _LoanColumns:
 
     def add(self, kind: str, name: str, cond: exp.Expression) -> exp.Expression:
         if kind == "accounts":
+            # Unordered: an ORDER BY inside the aggregate costs a sort per customer and column
+            # and rules out hash aggregation; only the winner's array is sorted (in picked).
             agg: exp.Expression = exp.Filter(
-                this=exp.ArrayAgg(
-                    this=exp.Order(
-                        this=exp.column("account_number", table=LOAN),
-                        expressions=[
-                            exp.Ordered(this=collate_c(exp.column("account_number", table=LOAN)))
-                        ],
-                    )
-                ),
+                this=exp.ArrayAgg(this=exp.column("account_number", table=LOAN)),
                 expression=exp.Where(this=cond.copy()),
             )
         else:
@@ -79,6 +74,18 @@ class _LoanColumns:
             self._by_sql[key] = name
             self.columns.append((name, _sql(agg)))
         return exp.column(self._by_sql[key], table="lm")
+
+
+def _sorted_array(arr: exp.Expression) -> exp.Expression:
+    """ARRAY(SELECT u.x FROM unnest(arr) AS u(x) ORDER BY u.x COLLATE "C"): byte order."""
+    x = exp.column("x", table="u")
+    alias = exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("x")])
+    sub = (
+        exp.select(x)
+        .from_(exp.Unnest(expressions=[arr.copy()], alias=alias))
+        .order_by(exp.Ordered(this=collate_c(x.copy())))
+    )
+    return exp.Array(expressions=[sub])
 
 
 def _campaign_parts(
@@ -162,7 +169,7 @@ def compile_group(
         cid = exp.Literal.number(campaign.id)
         ifs.append(exp.If(this=match, true=cid))
         if accounts is not None:
-            account_cases.append(exp.If(this=cid.copy(), true=accounts))
+            account_cases.append(exp.If(this=cid.copy(), true=_sorted_array(accounts)))
         if rule_ids is not None:
             rule_cases.append(exp.If(this=cid.copy(), true=rule_ids))
         for rule in campaign.rules:
