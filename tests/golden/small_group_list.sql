@@ -9,7 +9,7 @@
 WITH loan_matches AS (
   SELECT
     l.cif,
-    ARRAY_AGG(l.account_number ORDER BY l.account_number COLLATE "C") FILTER(WHERE
+    ARRAY_AGG(l.account_number) FILTER(WHERE
       l."dpd" >= CAST(30 AS DECIMAL)
       AND CASE
         WHEN JSONB_TYPEOF(f.fields -> 'risk_score') = 'number'
@@ -33,7 +33,15 @@ WITH loan_matches AS (
   SELECT
     c.cif,
     w.campaign_id,
-    CASE w.campaign_id WHEN 1 THEN lm.a_c1 ELSE CAST(ARRAY[] AS TEXT[]) END AS account_numbers,
+    CASE w.campaign_id
+      WHEN 1
+      THEN ARRAY(SELECT
+        u.x
+      FROM UNNEST(lm.a_c1) AS u(x)
+      ORDER BY
+        u.x COLLATE "C")
+      ELSE CAST(ARRAY[] AS TEXT[])
+    END AS account_numbers,
     CASE w.campaign_id
       WHEN 1
       THEN ARRAY_REMOVE(ARRAY[11, CASE WHEN lm.m_c1_r2 THEN 12 END], NULL)
