@@ -424,6 +424,54 @@ def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str) -> None:
     click.echo(res.summary())
 
 
+@cli.command("bench")
+@click.option("--customers", type=click.IntRange(min=100), default=1_000_000, show_default=True)
+@click.option("--groups", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--campaigns", type=click.IntRange(min=1), default=20, show_default=True, help="Per group."
+)
+@click.option(
+    "--conditions", type=click.IntRange(min=0), default=4, show_default=True, help="Per campaign."
+)
+@click.option(
+    "--rules",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Contact rules per campaign.",
+)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=10),
+    default=2000,
+    show_default=True,
+    help="Customers for the per-customer evaluator.",
+)
+@click.option("--no-scaling", is_flag=True, help="Skip the campaign and population scaling runs.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@pass_ctx
+def bench_cmd(
+    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, report
+) -> None:
+    """Measure the run against the floor, the literal plan and a per-customer evaluator.
+
+    Use a scratch database: it (re)generates demo bank-sync data and runs a synthetic
+    configuration (the configuration in place is restored afterwards). Fails if the run and the
+    literal plan disagree.
+    """
+    from . import bench
+
+    rep = bench.bench(
+        ctx.dsn, customers=customers, groups=groups, campaigns=campaigns, conditions=conditions,
+        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, progress=echo_err,
+    )  # fmt: skip
+    click.echo(rep.table())
+    if report:
+        bench.write_report(rep, report)
+        click.echo(f"report written to {report}")
+
+
 @cli.command("explain")
 @click.argument("cif")
 @click.option(

@@ -179,6 +179,11 @@ def generate(
             sql.SQL("COMMENT ON SCHEMA bank_sync_service IS {}").format(sql.Literal(DEMO_MARKER))
         )
         conn.execute(
+            sql.SQL("COMMENT ON TABLE bank_sync_service.customers IS {}").format(
+                sql.Literal(f"sqlcompiler demo seed={int(seed)}")
+            )
+        )
+        conn.execute(
             sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
                 sql.SQL(", ").join(sql.Identifier("bank_sync_service", t) for t in BANK_SYNC_TABLES)
             )
@@ -202,6 +207,17 @@ def generate(
         "bank_sync_service.phones"
     )
     return counts(conn)
+
+
+def generated_seed(conn: psycopg.Connection) -> int | None:
+    """The seed of the demo data in place (the bench reuses data of the same size and seed)."""
+    row = conn.execute(
+        "SELECT obj_description('bank_sync_service.customers'::regclass, 'pg_class')"
+    ).fetchone()
+    text = row[0] if row else None
+    if not text or not text.startswith("sqlcompiler demo seed="):
+        return None
+    return int(text.split("=", 1)[1])
 
 
 def counts(conn: psycopg.Connection) -> dict[str, int]:
