@@ -418,9 +418,14 @@ def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str) -> None:
     from .runner import read_cifs, run
 
     population = read_cifs(cifs) if cifs is not None else None
-    res = run(
-        ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err, engine=engine
-    )
+    try:
+        res = run(
+            ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err, engine=engine
+        )
+    finally:
+        from . import metrics
+
+        metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
     click.echo(res.summary())
 
 
@@ -491,6 +496,65 @@ def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str) -> None:
         result = explain.explain(conn, cif, run_id)
     click.echo(
         json.dumps(result, indent=2, default=str) if fmt == "json" else explain.render(result)
+    )
+
+
+@cli.command("relay")
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    help="Only this run (default: every succeeded run not yet published).",
+)
+@click.option("--follow", is_flag=True, help="Keep running and publish new runs as they commit.")
+@click.option(
+    "--bootstrap",
+    envvar="SQLCOMPILER_KAFKA_BOOTSTRAP",
+    help="Kafka bootstrap servers (env SQLCOMPILER_KAFKA_BOOTSTRAP).",
+)
+@click.option(
+    "--topic", help="Output topic (env SQLCOMPILER_KAFKA_TOPIC, default campaign-assignments)."
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Messages per acknowledged batch.",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    envvar="SQLCOMPILER_METRICS_PORT",
+    help="With --follow: serve /metrics on this port.",
+)
+@click.option(
+    "--metrics-addr", default="127.0.0.1", envvar="SQLCOMPILER_METRICS_ADDR", show_default=True
+)
+@pass_ctx
+def relay_cmd(
+    ctx: Ctx, run_id, follow, bootstrap, topic, batch, metrics_port, metrics_addr
+) -> None:
+    """Publish run results to Kafka: one message per assignment, keyed by cif.
+
+    At-least-once and resumable: progress is stored in the database after the broker
+    acknowledged each batch. Message format: docs/kafka.md.
+    """
+    import signal
+
+    from . import metrics, relay
+
+    settings = relay.KafkaSettings.from_env(bootstrap, topic)
+    stopping = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    if follow and metrics_port:
+        metrics.serve(metrics_port, metrics_addr)
+    stats = relay.relay(
+        ctx.dsn, settings, run_id=run_id, follow=follow, batch=batch,
+        stop=lambda: stopping["now"], progress=echo_err,
+    )  # fmt: skip
+    click.echo(
+        f"published {stats.messages:,} messages from {stats.runs} run(s) to {settings.topic} in {stats.seconds:.1f}s"
     )
 
 

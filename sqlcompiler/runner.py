@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import migrations, reference
+from . import metrics, migrations, reference
 from .compiler import compile_config
 from .config.store import load_validated
 from .connection import connect, redact
@@ -134,7 +134,8 @@ def _publish(work: psycopg.Connection, run_id: int) -> None:
                 schema, part, sql.Identifier(f"{base}_r{run_id}_run_check"), sql.Literal(run_id)
             )
         )
-        work.execute(sql.SQL("CREATE INDEX ON {}.{} (cif)").format(schema, part))
+        # (cif, group): the views' per-customer lookups and the relay's keyset order
+        work.execute(sql.SQL("CREATE INDEX ON {}.{} (cif, campaign_group_id)").format(schema, part))
         work.execute(
             sql.SQL("ALTER TABLE {}.{} ATTACH PARTITION {}.{} FOR VALUES IN ({})").format(
                 schema, sql.Identifier(base), schema, part, sql.Literal(run_id)
@@ -395,6 +396,8 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
             _finish_record(meta, res, timings)
         else:
             _finish_record(work, res, timings)
+            # delivered at commit: wakes `relay --follow`
+            work.execute("SELECT pg_notify('sqlcompiler_runs', %s)", (str(run_id),))
             work.commit()
     except BaseException as exc:
         work.rollback()
@@ -404,6 +407,8 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
             "error = %s, timings = %s, config_fingerprint = %s WHERE run_id = %s",
             (message, json.dumps(timings), config.fingerprint if config else None, run_id),
         )
+        metrics.RUNS.labels(status="failed").inc()
+        metrics.ERRORS.labels(kind=type(exc).__name__).inc()
         if isinstance(exc, SqlCompilerError | KeyboardInterrupt):
             raise
         if isinstance(exc, psycopg.Error):
@@ -412,4 +417,5 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
             ) from exc
         raise
     cleanup(meta, keep, progress)
+    metrics.record_run(res)
     return res

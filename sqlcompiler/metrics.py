@@ -1,0 +1,78 @@
+"""Prometheus metrics: served on /metrics by long-running commands, written or pushed by runs."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CUSTOMERS = Counter(
+    "sqlcompiler_customers_processed", "Customers evaluated by runs", registry=REGISTRY
+)
+ASSIGNED = Gauge(
+    "sqlcompiler_assigned_customers",
+    "Assignments of the latest run",
+    ["group", "campaign"],
+    registry=REGISTRY,
+)
+RUN_SECONDS = Gauge(
+    "sqlcompiler_run_duration_seconds", "Duration of the latest run", registry=REGISTRY
+)
+RUN_RATE = Gauge(
+    "sqlcompiler_processing_rate", "Customers per second of the latest run", registry=REGISTRY
+)
+RUNS = Counter("sqlcompiler_runs", "Runs by outcome", ["status"], registry=REGISTRY)
+ERRORS = Counter("sqlcompiler_errors", "Errors by kind", ["kind"], registry=REGISTRY)
+RELAYED = Counter(
+    "sqlcompiler_relayed_messages", "Messages acknowledged by the broker", registry=REGISTRY
+)
+RELAY_LAG = Gauge(
+    "sqlcompiler_relay_lag_rows",
+    "Assignments of succeeded runs not yet acknowledged",
+    registry=REGISTRY,
+)
+BROKER_LATENCY = Histogram(
+    "sqlcompiler_broker_publish_seconds",
+    "Time to publish and have a run acknowledged",
+    registry=REGISTRY,
+)
+REQUESTS = Counter(
+    "sqlcompiler_requests", "Processing requests by outcome", ["outcome"], registry=REGISTRY
+)
+
+
+def record_run(result) -> None:
+    """Set the run gauges from a RunResult."""
+    RUNS.labels(status=result.status).inc()
+    CUSTOMERS.inc(result.population)
+    RUN_SECONDS.set(result.seconds)
+    RUN_RATE.set(result.population / result.seconds if result.seconds else 0)
+    for g in result.groups:
+        for cid, n in g.campaigns.items():
+            ASSIGNED.labels(group=g.name, campaign=str(cid)).set(n)
+
+
+def export_one_shot() -> str | None:
+    """After a one-shot command: write the textfile and/or push, as configured."""
+    done = None
+    path = os.environ.get("SQLCOMPILER_METRICS_TEXTFILE")
+    if path:
+        from prometheus_client import write_to_textfile
+
+        write_to_textfile(path, REGISTRY)
+        done = path
+    gateway = os.environ.get("SQLCOMPILER_PUSHGATEWAY")
+    if gateway:
+        from prometheus_client import push_to_gateway
+
+        push_to_gateway(gateway, job="sqlcompiler", registry=REGISTRY)
+        done = gateway
+    return done
+
+
+def serve(port: int, addr: str = "127.0.0.1") -> None:
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=addr, registry=REGISTRY)
