@@ -558,6 +558,51 @@ def relay_cmd(
     )
 
 
+@cli.command("serve")
+@click.option(
+    "--bootstrap",
+    envvar="SQLCOMPILER_KAFKA_BOOTSTRAP",
+    help="Kafka bootstrap servers (env SQLCOMPILER_KAFKA_BOOTSTRAP).",
+)
+@click.option(
+    "--group-id",
+    default="sqlcompiler-serve",
+    show_default=True,
+    help="Consumer group; instances in one group split the partitions.",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    envvar="SQLCOMPILER_METRICS_PORT",
+    help="Serve /metrics on this port.",
+)
+@click.option(
+    "--metrics-addr", default="127.0.0.1", envvar="SQLCOMPILER_METRICS_ADDR", show_default=True
+)
+@pass_ctx
+def serve_cmd(ctx: Ctx, bootstrap, group_id, metrics_port, metrics_addr) -> None:
+    """Answer processing requests from the request topic (see docs/kafka.md).
+
+    Requests polled together become one run; results are published tagged with their
+    request ids; invalid requests go to the dead-letter topic. Stops on SIGTERM.
+    """
+    import signal
+
+    from . import metrics, relay, serve
+
+    settings = relay.KafkaSettings.from_env(bootstrap)
+    stopping = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    if metrics_port:
+        metrics.serve(metrics_port, metrics_addr)
+    stats = serve.serve(
+        ctx.dsn, settings, group_id=group_id, stop=lambda: stopping["now"], progress=echo_err
+    )
+    click.echo(
+        f"served {stats.requests} request(s) in {stats.batches} batch(es); {stats.dead_lettered} dead-lettered"
+    )
+
+
 @cli.command("runs")
 @click.option("--limit", default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -236,6 +236,7 @@ def run(
     progress: Progress = lambda _m: None,
     source_schema: str = "bank_sync_service",
     engine: str = "sql",
+    request_ids: list[str] | None = None,
     reference_limit: int | None = None,
 ) -> RunResult:
     """Run every group's statement and publish the results atomically (see module doc).
@@ -250,7 +251,9 @@ def run(
         if reference_limit is not None
         else int(os.environ.get("SQLCOMPILER_REFERENCE_LIMIT", REFERENCE_LIMIT))
     )
-    opts = _Options(cifs, dry_run, keep, progress, source_schema, engine, limit)
+    opts = _Options(
+        cifs, dry_run, keep, progress, source_schema, engine, limit, list(request_ids or [])
+    )
     t_start = time.monotonic()
     kind = "list" if cifs is not None else "full"
     with connect(dsn, autocommit=True, application="sqlcompiler-run") as meta:
@@ -277,6 +280,7 @@ class _Options:
     source_schema: str
     engine: str
     reference_limit: int
+    request_ids: list[str]
 
 
 def _reference_groups(work, config, opts: _Options, run_id: int, population: int, groups) -> None:
@@ -325,9 +329,9 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         "WHERE status = 'running'"
     )
     run_id = meta.execute(
-        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine) "
-        "VALUES (%s, 'running', %s, %s, %s) RETURNING run_id",
-        (kind, getpass.getuser(), dry_run, opts.engine),
+        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine, request_ids) "
+        "VALUES (%s, 'running', %s, %s, %s, %s) RETURNING run_id",
+        (kind, getpass.getuser(), dry_run, opts.engine, opts.request_ids),
     ).fetchone()[0]
     timings: dict[str, object] = {}
     config = None
