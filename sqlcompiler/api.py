@@ -75,7 +75,7 @@ def compile_statements(
 
 def explain(dsn: str, compiled: list[CompiledGroup], analyze: bool = False) -> list[str]:
     """EXPLAIN each statement; with ``analyze`` it runs inside a transaction rolled back."""
-    from .runner import RUN_SETTINGS
+    from .runner import settings_for
 
     plans = []
     with connect(dsn) as conn:
@@ -83,7 +83,7 @@ def explain(dsn: str, compiled: list[CompiledGroup], analyze: bool = False) -> l
             try:
                 with conn.transaction(force_rollback=True):
                     conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-                    for name, value in RUN_SETTINGS.items():
+                    for name, value in settings_for(False).items():
                         conn.execute("SELECT set_config(%s, %s, true)", (name, value))
                     opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
                     stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(cg.sql)

@@ -72,8 +72,9 @@ def value_expr(cond: Condition) -> exp.Expression:
     return col
 
 
-def predicate(cond: Condition) -> exp.Expression:
-    v = value_expr(cond)
+def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expression:
+    """The condition as a boolean; ``value`` replaces value_expr(cond) (an extracted column)."""
+    v = value if value is not None else value_expr(cond)
     op = cond.op
     if op == "IS NULL":
         return exp.Is(this=v, expression=exp.Null())

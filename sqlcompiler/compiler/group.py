@@ -1,8 +1,10 @@
 """One statement per campaign group, from the template, as a sqlglot tree.
 
-Cost grows mildly with the number of campaigns: each input table is scanned once per group
-whatever the number of campaigns; a campaign adds one aggregate column over the loans (only
-when it has loan-level conditions) and one CASE branch over the customers.
+Cost grows mildly with the number of campaigns: each input is scanned once per group
+whatever the number of campaigns. A loan-level condition set (a campaign's or a contact
+rule's loan conditions) becomes one bit of a per-loan bigint mask, so a campaign adds a few
+boolean tests per loan and one CASE branch per customer, but no aggregate state: the
+aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlglot import exp
 
 from ..config.model import Campaign, Configuration, Group
 from ..errors import CompileError
-from .conditions import LOAN, collate_c, conjunction, predicate, split
+from .conditions import collate_c, conjunction, predicate, split, value_expr
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 _env = jinja2.Environment(
@@ -31,6 +33,8 @@ RUN_ID = exp.Cast(
     to=exp.DataType.build("BIGINT"),
 )
 EMPTY_TEXT_ARRAY = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("TEXT[]"))
+BITS = 62  # bits used per bigint mask (keeps every mask positive)
+MAX_RULES = BITS
 
 
 @dataclass(frozen=True)
@@ -52,81 +56,150 @@ def _sql(e: exp.Expression) -> str:
     return e.sql(dialect="postgres")
 
 
-class _LoanColumns:
-    """Aggregates over the loans, shared between identical condition sets."""
+def _bit(n: int) -> exp.Expression:
+    return exp.Literal.number(1 << n)
+
+
+def _bit_set(mask: exp.Expression, n: int) -> exp.Expression:
+    """(mask & 2^n) <> 0 — NULL when the customer has no matching loan, which CASE treats as false."""
+    return exp.NEQ(
+        this=exp.Paren(this=exp.BitwiseAnd(this=mask, expression=_bit(n))),
+        expression=exp.Literal.number(0),
+    )
+
+
+class _LoanSets:
+    """Loan-level condition sets of a group, one bit each; identical sets share a bit.
+
+    Each distinct loan-level value (a column, or a custom field extracted from JSONB with its
+    type check) is computed once per loan in an inner projection and shared by every
+    condition on it.
+    """
 
     def __init__(self) -> None:
-        self.columns: list[tuple[str, str]] = []
-        self._by_sql: dict[tuple[str, str], str] = {}
+        self.sets: list[exp.Expression] = []
+        self._index: dict[str, int] = {}
+        self.values: list[tuple[str, str]] = []  # (column, SQL of the value expression)
+        self._values: dict[str, str] = {}
 
-    def add(self, kind: str, name: str, cond: exp.Expression) -> exp.Expression:
-        if kind == "accounts":
-            # Unordered: an ORDER BY inside the aggregate costs a sort per customer and column
-            # and rules out hash aggregation; only the winner's array is sorted (in picked).
-            agg: exp.Expression = exp.Filter(
-                this=exp.ArrayAgg(this=exp.column("account_number", table=LOAN)),
-                expression=exp.Where(this=cond.copy()),
+    def predicate(self, cond) -> exp.Expression:
+        """A loan-level condition over the extracted value column."""
+        key = _sql(value_expr(cond))
+        if key not in self._values:
+            self._values[key] = f"x{len(self.values)}"
+            self.values.append((self._values[key], key))
+        return predicate(cond, exp.column(self._values[key], table="v"))
+
+    def conjunction(self, conds) -> exp.Expression:
+        return conjunction(self.predicate(c) for c in conds)
+
+    def add(self, cond: exp.Expression) -> int:
+        key = _sql(cond)
+        if key not in self._index:
+            self._index[key] = len(self.sets)
+            self.sets.append(cond)
+        return self._index[key]
+
+    @staticmethod
+    def column(index: int) -> str:
+        return f"m{index // BITS}"
+
+    def test(self, index: int) -> exp.Expression:
+        return _bit_set(exp.column(self.column(index), table="lm"), index % BITS)
+
+    def mask_columns(self) -> list[tuple[str, str]]:
+        out = []
+        for start in range(0, len(self.sets), BITS):
+            terms = [
+                exp.Case(
+                    ifs=[exp.If(this=s.copy(), true=_bit(i - start))], default=exp.Literal.number(0)
+                )
+                for i, s in enumerate(self.sets[start : start + BITS], start=start)
+            ]
+            mask: exp.Expression = terms[0]
+            for t in terms[1:]:
+                mask = exp.BitwiseOr(this=mask, expression=t)
+            out.append(
+                (f"m{start // BITS}", _sql(exp.Cast(this=mask, to=exp.DataType.build("BIGINT"))))
             )
-        else:
-            agg = exp.func("bool_or", cond.copy())
-        key = (kind, _sql(cond))
-        if key not in self._by_sql:
-            self._by_sql[key] = name
-            self.columns.append((name, _sql(agg)))
-        return exp.column(self._by_sql[key], table="lm")
+        return out
 
+    def any_bit(self) -> str:
+        cols = [
+            exp.NEQ(this=exp.column(name, table="s"), expression=exp.Literal.number(0))
+            for name, _ in self.mask_columns()
+        ]
+        out: exp.Expression = cols[0]
+        for c in cols[1:]:
+            out = exp.Or(this=out, expression=c)
+        return _sql(out)
 
-def _sorted_array(arr: exp.Expression) -> exp.Expression:
-    """ARRAY(SELECT u.x FROM unnest(arr) AS u(x) ORDER BY u.x COLLATE "C"): byte order."""
-    x = exp.column("x", table="u")
-    alias = exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("x")])
-    sub = (
-        exp.select(x)
-        .from_(exp.Unnest(expressions=[arr.copy()], alias=alias))
-        .order_by(exp.Ordered(this=collate_c(x.copy())))
-    )
-    return exp.Array(expressions=[sub])
+    def accounts(self, index: int) -> exp.Expression:
+        """ARRAY(SELECT a FROM unnest(accounts, masks) WHERE bit set ORDER BY a COLLATE "C")."""
+        a, m = exp.column("a", table="u"), exp.column("m", table="u")
+        alias = exp.TableAlias(
+            this=exp.to_identifier("u"), columns=[exp.to_identifier("a"), exp.to_identifier("m")]
+        )
+        src = exp.Unnest(
+            expressions=[
+                exp.column("accounts", table="lm"),
+                exp.column(f"{self.column(index)}_loans", table="lm"),
+            ],
+            alias=alias,
+        )
+        sub = (
+            exp.select(a)
+            .from_(src)
+            .where(_bit_set(m, index % BITS))
+            .order_by(exp.Ordered(this=collate_c(a.copy())))
+        )
+        return exp.Array(expressions=[sub])
 
 
 def _campaign_parts(
-    k: int, campaign: Campaign, loans: _LoanColumns
-) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None]:
-    """(match condition, account numbers, rule ids) of the k-th campaign."""
+    campaign: Campaign, loans: _LoanSets
+) -> tuple[exp.Expression, int | None, exp.Expression | None, list[tuple[int, object]]]:
+    """(match condition, loan set index, rule mask, [(rule bit, rule)]) of one campaign."""
     if campaign.id is None:
         raise CompileError(
             f"campaign {campaign.name!r} has no database id; compile from the database"
         )
     cust, loan = split(campaign.conditions)
     preds = [predicate(c) for c in cust]
-    accounts = None
+    set_index = None
     if loan:
-        accounts = loans.add("accounts", f"a_c{k}", conjunction(predicate(c) for c in loan))
-        preds.append(exp.Not(this=exp.Is(this=accounts, expression=exp.Null())))
+        set_index = loans.add(loans.conjunction(loan))
+        preds.append(loans.test(set_index))
     match = conjunction(preds)
 
-    rule_items: list[exp.Expression] = []
-    for j, rule in enumerate(campaign.rules, start=1):
-        if not rule.outputs:
-            continue  # contributes nothing
+    rules = [r for r in campaign.rules if r.outputs]  # a rule without outputs contributes nothing
+    if len(rules) > MAX_RULES:
+        raise CompileError(
+            f"campaign {campaign.name!r} has {len(rules)} contact rules with outputs; at most {MAX_RULES} are supported"
+        )
+    terms: list[exp.Expression] = []
+    bits = []
+    for j, rule in enumerate(rules):
         rcust, rloan = split(rule.conditions)
         rpreds = [predicate(c) for c in rcust]
         if rloan:
-            rpreds.append(
-                loans.add("match", f"m_c{k}_r{j}", conjunction(predicate(c) for c in rloan))
-            )
-        rid = exp.Literal.number(rule.id)
+            rpreds.append(loans.test(loans.add(loans.conjunction(rloan))))
+        bits.append((1 << j, rule))
         if rpreds:
-            rule_items.append(exp.Case(ifs=[exp.If(this=conjunction(rpreds), true=rid)]))
+            terms.append(
+                exp.Case(
+                    ifs=[exp.If(this=conjunction(rpreds), true=_bit(j))],
+                    default=exp.Literal.number(0),
+                )
+            )
         else:
-            rule_items.append(rid)
-    rule_ids = None
-    if rule_items:
-        arr = exp.Array(expressions=rule_items)
-        if any(isinstance(x, exp.Case) for x in rule_items):
-            rule_ids = exp.func("array_remove", arr, exp.Null())
-        else:
-            rule_ids = arr
-    return match, accounts, rule_ids
+            terms.append(_bit(j))
+    rule_mask = None
+    if terms:
+        rule_mask = terms[0]
+        for t in terms[1:]:
+            rule_mask = exp.BitwiseOr(this=rule_mask, expression=t)
+    return match, set_index, rule_mask, bits
 
 
 def _header(group: Group, fingerprint: str, population: bool) -> str:
@@ -161,52 +234,53 @@ def compile_group(
 ) -> CompiledGroup:
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
-    loans = _LoanColumns()
+    loans = _LoanSets()
     ifs, account_cases, rule_cases, outputs = [], [], [], []
     uses_custom = False
-    for k, campaign in enumerate(group.campaigns, start=1):
-        match, accounts, rule_ids = _campaign_parts(k, campaign, loans)
+    for campaign in group.campaigns:
+        match, set_index, rule_mask, bits = _campaign_parts(campaign, loans)
         cid = exp.Literal.number(campaign.id)
         ifs.append(exp.If(this=match, true=cid))
-        if accounts is not None:
-            account_cases.append(exp.If(this=cid.copy(), true=_sorted_array(accounts)))
-        if rule_ids is not None:
-            rule_cases.append(exp.If(this=cid.copy(), true=rule_ids))
-        for rule in campaign.rules:
-            uses_custom |= any(c.source == "custom" for c in rule.conditions)
+        if set_index is not None:
+            account_cases.append((cid, set_index))
+        if rule_mask is not None:
+            rule_cases.append(exp.If(this=cid.copy(), true=rule_mask))
+        for bit, rule in bits:
             for o in rule.outputs:
-                outputs.append(
-                    exp.Tuple(
-                        expressions=[
-                            exp.Literal.number(rule.id),
-                            exp.Literal.number(rule.priority),
-                            exp.Literal.string(o.party),
-                            exp.Literal.string(o.contact),
-                        ]
-                    )
-                )
+                outputs.append(exp.Tuple(expressions=[
+                    cid.copy(), exp.Literal.number(bit), exp.Literal.number(rule.priority),
+                    exp.Literal.string(o.party), exp.Literal.string(o.contact),
+                ]))  # fmt: skip
         uses_custom |= any(c.source == "custom" for c in campaign.conditions)
+        uses_custom |= any(c.source == "custom" for r in campaign.rules for c in r.conditions)
 
     wid = exp.column("campaign_id", table="w")
     campaign_case = (
         exp.Case(ifs=ifs) if ifs else exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT"))
     )
     account_numbers = (
-        exp.Case(this=wid, ifs=account_cases, default=EMPTY_TEXT_ARRAY.copy())
+        exp.Case(
+            this=wid,
+            ifs=[exp.If(this=cid, true=loans.accounts(i)) for cid, i in account_cases],
+            default=EMPTY_TEXT_ARRAY.copy(),
+        )
         if account_cases
         else EMPTY_TEXT_ARRAY.copy()
     )
-    rule_ids = (
-        exp.Case(this=wid.copy(), ifs=rule_cases)
+    rule_mask = (
+        exp.Case(this=wid.copy(), ifs=rule_cases, default=exp.Literal.number(0))
         if rule_cases
-        else exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT[]"))
+        else exp.Literal.number(0)
     )
 
     def table(name: str) -> str:
         return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(source_schema)))
 
+    mask_columns = loans.mask_columns() if loans.sets else []
     rendered = _env.get_template("group.sql.j2").render(
-        loan_columns=loans.columns,
+        mask_columns=mask_columns,
+        value_columns=loans.values,
+        any_bit=loans.any_bit() if loans.sets else "",
         uses_custom=uses_custom,
         population=population,
         loans=table("loans"),
@@ -215,7 +289,7 @@ def compile_group(
         references=table("reference_customers"),
         phones=table("phones"),
         account_numbers=_sql(account_numbers),
-        rule_ids=_sql(rule_ids),
+        rule_mask=_sql(exp.Cast(this=rule_mask, to=exp.DataType.build("BIGINT"))),
         campaign_case=_sql(campaign_case),
         run_id=_sql(RUN_ID),
         group_id=_sql(exp.Literal.number(group.id)),

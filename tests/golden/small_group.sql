@@ -6,23 +6,44 @@
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
 -- population: every customer
 -- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
-WITH loan_matches AS (
+WITH loan_sets AS (
   SELECT
-    l.cif,
-    ARRAY_AGG(l.account_number) FILTER(WHERE
-      l."dpd" >= CAST(30 AS DECIMAL)
-      AND CASE
+    v.cif,
+    v.account_number,
+    CAST(CASE
+      WHEN v.x0 >= CAST(30 AS DECIMAL) AND v.x1 > CAST(80.5 AS DECIMAL)
+      THEN 1
+      ELSE 0
+    END | CASE WHEN v.x2 < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
+  FROM (
+    SELECT
+      l.cif,
+      l.account_number,
+      l."dpd" AS x0,
+      CASE
         WHEN JSONB_TYPEOF(f.fields -> 'risk_score') = 'number'
         THEN CAST((
           f.fields ->> 'risk_score'
         ) AS DECIMAL)
-      END > CAST(80.5 AS DECIMAL)) AS a_c1,
-    BOOL_OR(CAMPAIGN_ENGINE.JSON_DATE(f.fields -> 'promise') < CAST('2026-01-01' AS DATE)) AS m_c1_r2
-  FROM bank_sync_service.loans AS l
-  LEFT JOIN bank_sync_service.loan_custom_fields AS f
-    ON f.account_number = l.account_number
+      END AS x1,
+      CAMPAIGN_ENGINE.JSON_DATE(f.fields -> 'promise') AS x2
+    FROM bank_sync_service.loans AS l
+    LEFT JOIN bank_sync_service.loan_custom_fields AS f
+      ON f.account_number = l.account_number
+    OFFSET 0
+  ) AS v
+  OFFSET 0
+), loan_matches AS (
+  SELECT
+    s.cif,
+    ARRAY_AGG(s.account_number) AS accounts,
+    BIT_OR(s.m0) AS m0,
+    ARRAY_AGG(s.m0) AS m0_loans
+  FROM loan_sets AS s
+  WHERE
+    s.m0 <> 0
   GROUP BY
-    l.cif
+    s.cif
 ), picked AS (
   SELECT
     c.cif,
@@ -30,25 +51,34 @@ WITH loan_matches AS (
     CASE w.campaign_id
       WHEN 1
       THEN ARRAY(SELECT
-        u.x
-      FROM UNNEST(lm.a_c1) AS u(x)
+        u.a
+      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
+      WHERE
+        (
+          u.m & 1
+        ) <> 0
       ORDER BY
-        u.x COLLATE "C")
+        u.a COLLATE "C")
       ELSE CAST(ARRAY[] AS TEXT[])
     END AS account_numbers,
-    CASE w.campaign_id
+    CAST(CASE w.campaign_id
       WHEN 1
-      THEN ARRAY_REMOVE(ARRAY[11, CASE WHEN lm.m_c1_r2 THEN 12 END], NULL)
+      THEN 1 | CASE WHEN (
+        lm.m0 & 2
+      ) <> 0 THEN 2 ELSE 0 END
       WHEN 2
-      THEN ARRAY[21]
-    END AS rule_ids
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS rule_mask
   FROM bank_sync_service.customers AS c
   LEFT JOIN loan_matches AS lm
     ON lm.cif = c.cif
   CROSS JOIN LATERAL (
     SELECT
       CASE
-        WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND NOT lm.a_c1 IS NULL
+        WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND (
+          lm.m0 & 1
+        ) <> 0
         THEN 1
         WHEN c."is_vip" IS NULL
         THEN 2
@@ -78,9 +108,9 @@ WITH loan_matches AS (
   SELECT
     *
   FROM (VALUES
-    (11, 1, 'customer', 'mobile'),
-    (12, 2, 'reference_customer_parent', 'all'),
-    (21, 1, 'customer', 'all')) AS o(rule_id, rule_priority, related_party_type, contact_type)
+    (1, 1, 1, 'customer', 'mobile'),
+    (1, 2, 2, 'reference_customer_parent', 'all'),
+    (2, 1, 1, 'customer', 'all')) AS o(campaign_id, rule_bit, rule_priority, related_party_type, contact_type)
 ), wanted AS (
   SELECT
     p.cif,
@@ -89,9 +119,10 @@ WITH loan_matches AS (
     o.related_party_type,
     o.contact_type
   FROM picked AS p
-  CROSS JOIN LATERAL UNNEST(p.rule_ids) AS r(rule_id)
   JOIN outputs AS o
-    ON o.rule_id = r.rule_id
+    ON o.campaign_id = p.campaign_id AND (
+      p.rule_mask & o.rule_bit
+    ) <> 0
 ), parties AS (
   SELECT
     w.cif,
