@@ -29,8 +29,22 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-def echo_err(msg: str) -> None:
-    click.echo(msg, err=True)
+LOG = {"format": "text"}
+
+
+def echo_err(msg: str, level: str = "info") -> None:
+    """Progress and errors on stderr: plain lines, or one JSON object per line for log shippers."""
+    if LOG["format"] == "json":
+        import datetime as dt
+
+        record = {
+            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "msg": msg.strip(),
+        }
+        click.echo(json.dumps(record), err=True)
+    else:
+        click.echo(msg, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -42,9 +56,17 @@ def echo_err(msg: str) -> None:
     "Default: the project-managed embedded PostgreSQL.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="SQLCOMPILER_LOG_FORMAT",
+    show_default=True,
+    help="Progress and errors on stderr as text or JSON lines (env SQLCOMPILER_LOG_FORMAT).",
+)
 @click.version_option(__version__, prog_name="sqlcompiler")
 @click.pass_context
-def cli(ctx: click.Context, dsn: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, dsn: str | None, debug: bool, log_format: str) -> None:
     """In-database SQL compiler for debt-collection campaigns.
 
     Turns the campaign configuration into one PostgreSQL statement per campaign group and
@@ -56,6 +78,7 @@ def cli(ctx: click.Context, dsn: str | None, debug: bool) -> None:
       sqlcompiler compile --explain          # review the SQL
       sqlcompiler run                        # the nightly job
     """
+    LOG["format"] = log_format
     ctx.obj = Ctx(dsn, debug)
 
 
@@ -646,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
     except SqlCompilerError as exc:
         if debug:
             raise
-        echo_err(f"Error: {exc}")
+        echo_err(f"Error: {exc}", "error")
         sys.exit(exc.exit_code)
     except psycopg.Error as exc:
         if debug:
@@ -654,7 +677,7 @@ def main(argv: list[str] | None = None) -> None:
         from .connection import redact
 
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        echo_err(f"Error: database error: {redact(first)}")
+        echo_err(f"Error: database error: {redact(first)}", "error")
         sys.exit(1)
     except KeyboardInterrupt:
         echo_err("Interrupted.")

@@ -147,3 +147,12 @@ def test_run_refuses_an_empty_configuration_cleanly(db, dsn):
     assert out.returncode == 1
     assert "column bank_sync_service.loans.dpd is missing" in out.stderr
     assert "failed" in sqlc("runs", dsn=dsn).stdout
+
+
+def test_json_log_format(dsn):
+    import json as _json
+
+    out = sqlc("--log-format", "json", "config", "validate", "/nonexistent.yaml", dsn=dsn)
+    assert out.returncode == 1
+    record = _json.loads(out.stderr.strip().splitlines()[-1])
+    assert record["level"] == "error" and record["msg"].startswith("Error: /nonexistent.yaml")

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -83,6 +84,14 @@ def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
         (1, "+31"),
         (2, "+32"),
     ]
+    schema = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs" / "kafka-message.schema.json").read_text()
+    )
+    assert (
+        set(value) == set(schema["required"])
+        and value["schema"] == schema["properties"]["schema"]["const"]
+    )
+    assert set(value["contacts"][0]) == set(schema["properties"]["contacts"]["items"]["required"])
     assert relay.relay(dsn, settings).messages == 0  # nothing left: progress is stored
     assert relay.lag(db, settings.topic) == 0
 
