@@ -32,6 +32,16 @@ from .validate import fingerprint, validate, value_text
 CONFIG_LOCK = 0x5C0C0F16  # advisory lock key serialising configuration applies
 
 
+def _conditions_by_parent(conn: psycopg.Connection, query: str) -> dict[int, list[ConditionSpec]]:
+    """Condition rows (parent id first) grouped by their campaign or contact rule."""
+    out: dict[int, list[ConditionSpec]] = defaultdict(list)
+    for parent, i, src, name, op, val in conn.execute(query).fetchall():
+        out[parent].append(
+            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
+        )
+    return out
+
+
 def load_from_db(conn: psycopg.Connection) -> ConfigFile:
     """The configuration rows as a ConfigFile with database ids (for validation messages)."""
     q = conn.execute
@@ -41,22 +51,16 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
             "SELECT id, field_name, data_type, description FROM campaign_engine.custom_fields ORDER BY field_name"
         ).fetchall()
     ]
-    conds: dict[int, list[ConditionSpec]] = defaultdict(list)
-    for i, cid, src, name, op, val in q(
-        "SELECT id, campaign_id, data_source, field_name, operator, field_value "
-        "FROM campaign_engine.base_conditions ORDER BY id"
-    ).fetchall():
-        conds[cid].append(
-            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
-        )
-    rconds: dict[int, list[ConditionSpec]] = defaultdict(list)
-    for i, rid, src, name, op, val in q(
-        "SELECT id, contact_selection_rule_id, data_source, field_name, operator, field_value "
-        "FROM campaign_engine.contact_rule_conditions ORDER BY id"
-    ).fetchall():
-        rconds[rid].append(
-            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
-        )
+    conds = _conditions_by_parent(
+        conn,
+        "SELECT campaign_id, id, data_source, field_name, operator, field_value "
+        "FROM campaign_engine.base_conditions ORDER BY id",
+    )
+    rconds = _conditions_by_parent(
+        conn,
+        "SELECT contact_selection_rule_id, id, data_source, field_name, operator, field_value "
+        "FROM campaign_engine.contact_rule_conditions ORDER BY id",
+    )
     outputs: dict[int, list[OutputSpec]] = defaultdict(list)
     for i, rid, party, contact in q(
         "SELECT id, contact_selection_rule_id, related_party_type, contact_type "
