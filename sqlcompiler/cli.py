@@ -435,15 +435,28 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     help="reference: evaluate in Python customer by customer, for debugging small populations "
     "(refused above SQLCOMPILER_REFERENCE_LIMIT customers, default 10000).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="SQLCOMPILER_JOBS",
+    help="Connections running group statements at once in a full run, all on one snapshot "
+    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
+)
 @pass_ctx
-def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str) -> None:
+def run_cmd(ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str, jobs: int | None) -> None:
     """The nightly job: assign campaigns and contacts, publish atomically."""
     from .runner import read_cifs, run
 
     population = read_cifs(cifs) if cifs is not None else None
     try:
         res = run(
-            ctx.dsn, cifs=population, dry_run=dry_run, keep=keep, progress=echo_err, engine=engine
+            ctx.dsn,
+            cifs=population,
+            dry_run=dry_run,
+            keep=keep,
+            progress=echo_err,
+            engine=engine,
+            jobs=jobs,
         )
     finally:
         from . import metrics

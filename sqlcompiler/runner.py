@@ -160,15 +160,92 @@ def _publish(work: psycopg.Connection, run_id: int) -> None:
         work.execute(sql.SQL("ANALYZE {}.{}").format(schema, part))
 
 
+def _empty_staging(meta: psycopg.Connection) -> None:
+    meta.execute("TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging")
+
+
+def _parallel_groups(
+    work, opts, run_id: int, compiled, groups: list[GroupResult], progress
+) -> None:
+    """Run the group statements on ``opts.jobs`` connections that share the run's snapshot.
+
+    Each statement writes through data-modifying CTEs, which PostgreSQL never runs with
+    parallel workers, so one connection uses one core. Workers import the work transaction's
+    snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so every
+    group still sees the same inputs. They commit into the staging tables, which no reader
+    sees; the work transaction then turns staging into the run's partitions, or on any failure
+    the staging tables are emptied and nothing is published.
+    """
+    import queue
+    import threading
+
+    snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    dsn, password = work.info.dsn, work.info.password
+    todo: queue.Queue = queue.Queue()
+    for item in zip(compiled, groups, strict=True):
+        todo.put(item)
+    failed = threading.Event()
+    errors: list[BaseException] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            with psycopg.connect(
+                dsn, password=password, application_name="sqlcompiler-run-worker"
+            ) as conn:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                for name, value in settings_for(False).items():
+                    conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+                while not failed.is_set():
+                    try:
+                        cg, gr = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    t0 = time.monotonic()
+                    conn.execute(cg.sql)
+                    gr.seconds = time.monotonic() - t0
+                    _counts(conn, [gr])
+                    with lock:
+                        done[0] += 1
+                        progress(
+                            f"  [{done[0]}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
+                        )
+                if failed.is_set():
+                    conn.rollback()
+                else:
+                    conn.commit()
+        except BaseException as exc:  # re-raised in the run's thread
+            failed.set()
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, daemon=True) for _ in range(min(opts.jobs, len(compiled)))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def _counts(work: psycopg.Connection, result: list[GroupResult]) -> None:
     by_id = {g.group_id: g for g in result}
+    ids = list(by_id)
     for gid, cid, n in work.execute(
-        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging GROUP BY 1, 2"
+        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging "
+        "WHERE campaign_group_id = ANY(%s) GROUP BY 1, 2",
+        (ids,),
     ).fetchall():
         by_id[gid].campaigns[cid] = n
         by_id[gid].assigned += n
     for gid, n in work.execute(
-        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging GROUP BY 1"
+        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
+        "WHERE campaign_group_id = ANY(%s) GROUP BY 1",
+        (ids,),
     ).fetchall():
         by_id[gid].contacts = n
 
@@ -249,6 +326,7 @@ def run(
     engine: str = "sql",
     request_ids: list[str] | None = None,
     reference_limit: int | None = None,
+    jobs: int | None = None,
 ) -> RunResult:
     """Run every group's statement and publish the results atomically (see module doc).
 
@@ -262,8 +340,18 @@ def run(
         if reference_limit is not None
         else int(os.environ.get("SQLCOMPILER_REFERENCE_LIMIT", REFERENCE_LIMIT))
     )
+    if jobs is None:
+        jobs = int(os.environ.get("SQLCOMPILER_JOBS", min(2, os.cpu_count() or 1)))
     opts = _Options(
-        cifs, dry_run, keep, progress, source_schema, engine, limit, list(request_ids or [])
+        cifs,
+        dry_run,
+        keep,
+        progress,
+        source_schema,
+        engine,
+        limit,
+        list(request_ids or []),
+        max(1, jobs),
     )
     t_start = time.monotonic()
     kind = "list" if cifs is not None else "full"
@@ -292,6 +380,7 @@ class _Options:
     engine: str
     reference_limit: int
     request_ids: list[str]
+    jobs: int
 
 
 def _reference_groups(work, config, opts: _Options, run_id: int, population: int, groups) -> None:
@@ -339,6 +428,7 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         "error = coalesce(error, 'abandoned: the process running it ended without finishing') "
         "WHERE status = 'running'"
     )
+    _empty_staging(meta)  # before the work snapshot; we hold the run lock, nobody else writes it
     run_id = meta.execute(
         "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine, request_ids) "
         "VALUES (%s, 'running', %s, %s, %s, %s) RETURNING run_id",
@@ -356,9 +446,6 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         )
         groups = [GroupResult(g.id, g.name) for g in config.groups]
         work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
-        work.execute(
-            "TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging"
-        )
         unknown = 0
         if cifs is not None:
             work.execute(
@@ -384,24 +471,29 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
                 sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(source_schema))
             ).fetchone()[0]
         compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
-        group_times = {}
         if opts.engine == "reference":
             _reference_groups(work, config, opts, run_id, population, groups)
             compiled = []
-        for i, (cg, gr) in enumerate(zip(compiled, groups, strict=False), start=1):
+        parallel = cifs is None and opts.jobs > 1 and len(compiled) > 1
+        if parallel:
+            _parallel_groups(work, opts, run_id, compiled, groups, progress)
+        for i, (cg, gr) in enumerate(
+            zip([] if parallel else compiled, groups, strict=False), start=1
+        ):
             t0 = time.monotonic()
             work.execute(cg.sql)
             gr.seconds = time.monotonic() - t0
-            group_times[cg.group.name] = round(gr.seconds, 3)
             progress(f"  [{i}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
-        timings["groups"] = group_times
-        _counts(work, groups)
+        timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
+        if not parallel:
+            _counts(work, groups)
         res = RunResult(
             run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown
         )
         t0 = time.monotonic()
         if dry_run:
             work.rollback()
+            _empty_staging(meta)
         else:
             _publish(work, run_id)
         timings["publish"] = round(time.monotonic() - t0, 3)
@@ -416,6 +508,7 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
             work.commit()
     except BaseException as exc:
         work.rollback()
+        _empty_staging(meta)  # rows committed by workers of a failed run are never published
         message = redact(str(exc).strip() or type(exc).__name__)
         meta.execute(
             "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
