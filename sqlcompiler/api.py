@@ -7,10 +7,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import migrations
+from . import migrations, source
 from .compiler import CompiledGroup, compile_config
 from .config import files, store
-from .config.catalog import Catalog
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
 from .connection import connect
@@ -18,7 +17,7 @@ from .errors import SqlCompilerError
 
 
 def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
-    catalog = Catalog.from_db(conn)
+    catalog = source.catalog(conn)
     catalog.check_required()
     return validate(cfg, catalog)
 
@@ -105,3 +104,80 @@ def write_statements(compiled: list[CompiledGroup], out: Path) -> list[Path]:
         path.write_text(cg.pretty(), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def source_fdw(
+    dsn: str,
+    server_dsn: str | None,
+    remote_schema: str,
+    *,
+    refresh: bool = False,
+    sql_only: bool = False,
+    progress=lambda _m: None,
+) -> str:
+    """Set up (or with ``sql_only`` print) the postgres_fdw source; returns what to show."""
+    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+        migrations.require_current(conn)
+        if sql_only:
+            return source.fdw_plan(
+                conn, server_dsn, remote_schema, refresh=refresh, secret=True
+            ).render(conn)
+        cfg = source.setup_fdw(conn, server_dsn, remote_schema, refresh=refresh, progress=progress)
+        return f"source: {cfg.describe()}"
+
+
+def source_replica(
+    dsn: str,
+    publisher_dsn: str,
+    *,
+    sql_only: bool = False,
+    wait: float | None = 3600.0,
+    progress=lambda _m: None,
+) -> str:
+    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+        migrations.require_current(conn)
+        if sql_only:
+            plan, pub = source.replica_plan(conn, publisher_dsn, secret=True)
+            with pub:
+                return plan.render(conn)
+        state = source.setup_replica(conn, publisher_dsn, wait=wait, progress=progress)
+        return f"source: {source.configured(conn).describe()}\n" + _replica_lines(state)
+
+
+def _replica_lines(state: dict) -> str:
+    lines = [
+        f"subscription {state['subscription']}: "
+        + ("enabled" if state["enabled"] else "DISABLED")
+        + (", worker running" if state["worker_running"] else ", worker NOT running")
+        + (
+            f", last confirmed by the publisher {state['lag_seconds']:.1f}s ago"
+            if state["lag_seconds"] is not None
+            else ""
+        )
+    ]
+    lines += [f"  {t:<20} {s}" for t, s in state["tables"].items()]
+    return "\n".join(lines)
+
+
+def source_status(dsn: str) -> tuple[bool, str]:
+    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+        migrations.require_current(conn)
+        st = source.status(conn)
+    lines = [f"mode: {st['description']}"]
+    for t, v in st["tables"].items():
+        lines.append(
+            f"  {t:<20} {v['rows']:>12,} rows"
+            if v["reachable"]
+            else f"  {t:<20} UNREACHABLE: {v['error']}"
+        )
+    lines.append(f"columns: {st['columns']}")
+    if "replica" in st:
+        rep = st["replica"]
+        lines.append(rep["error"] if "error" in rep else _replica_lines(rep))
+    return bool(st["ok"]), "\n".join(lines)
+
+
+def source_local(dsn: str) -> list[str]:
+    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+        migrations.require_current(conn)
+        return source.use_local(conn)

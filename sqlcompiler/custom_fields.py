@@ -24,6 +24,7 @@ from psycopg import sql
 from .config.model import DATA_TYPES
 from .config.validate import DATE_RE, parse_scalar
 from .errors import ConfigError, UploadError
+from .source import require_local
 
 MAX_REPORTED = 10
 
@@ -203,6 +204,7 @@ def upload(
     path = Path(path)
     if not path.exists():
         raise UploadError(f"{path}: no such file")
+    require_local(conn, "custom-fields upload")
     reg = registry(conn)
     problems: list[tuple[int, str, str]] = []  # only bad lines are kept in memory
     read = 0

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from .errors import SqlCompilerError
+from .source import require_local
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 DEMO_MARKER = "sqlcompiler demo data"
@@ -168,6 +169,7 @@ def generate(
     """
     if customers < 0:
         raise SqlCompilerError("--customers must be zero or more")
+    require_local(conn, "demo")
     with conn.transaction():
         init_schema(conn)
         if _has_foreign_data(conn) and not force:

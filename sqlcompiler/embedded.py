@@ -15,7 +15,7 @@ import os
 import pwd
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -89,6 +89,7 @@ class Cluster:
     """A PostgreSQL cluster in ``home`` managed by this project."""
 
     home: Path
+    settings: dict[str, str] = field(default_factory=dict)  # on top of SERVER_SETTINGS
 
     @classmethod
     def default(cls) -> Cluster:
@@ -186,7 +187,7 @@ class Cluster:
                 "--locale=C",
             ]
         )
-        settings = dict(SERVER_SETTINGS)
+        settings = {**SERVER_SETTINGS, **self.settings}
         settings["unix_socket_directories"] = "'" + str(self.socket_dir).replace("'", "''") + "'"
         settings["port"] = str(PORT)
         conf = "\n".join(f"{k} = {v}" for k, v in settings.items())
@@ -202,7 +203,8 @@ class Cluster:
                 "start",
                 "-w",
                 "-t",
-                "60",
+                # crash recovery after an unclean shutdown replays up to max_wal_size of WAL
+                "600",
                 "-D",
                 str(self.datadir),
                 "-l",

@@ -58,3 +58,7 @@ class RunLocked(RunError):
 
 class RelayError(SqlCompilerError):
     """Publishing results to Kafka failed."""
+
+
+class SourceError(SqlCompilerError):
+    """The bank-sync source (postgres_fdw server, replica) cannot be set up or read."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import metrics, migrations, reference
+from . import metrics, migrations, reference, source
 from .compiler import compile_config
 from .config.store import load_validated
 from .connection import connect, redact
@@ -436,10 +436,18 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
     ).fetchone()[0]
     timings: dict[str, object] = {}
     config = None
+    source_info: dict[str, object] = {"mode": source.configured(meta).mode}
     try:
+        # before the work transaction's first statement: an fdw snapshot must be committed
+        # before the run's REPEATABLE READ snapshot (and its workers') is taken
+        catalog, source_info = source.prepare_run(meta, cifs, progress)
+        meta.execute(
+            "UPDATE campaign_results.runs SET source = %s WHERE run_id = %s",
+            (json.dumps(source_info), run_id),
+        )
         for name, value in settings_for(cifs is not None).items():
             work.execute("SELECT set_config(%s, %s, true)", (name, value))
-        config = load_validated(work)
+        config = load_validated(work, catalog)
         progress(
             f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
             f"{len(config.groups)} groups"
@@ -512,8 +520,14 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         message = redact(str(exc).strip() or type(exc).__name__)
         meta.execute(
             "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
-            "error = %s, timings = %s, config_fingerprint = %s WHERE run_id = %s",
-            (message, json.dumps(timings), config.fingerprint if config else None, run_id),
+            "error = %s, timings = %s, config_fingerprint = %s, source = %s WHERE run_id = %s",
+            (
+                message,
+                json.dumps(timings),
+                config.fingerprint if config else None,
+                json.dumps(source_info),
+                run_id,
+            ),
         )
         metrics.RUNS.labels(status="failed").inc()
         metrics.ERRORS.labels(kind=type(exc).__name__).inc()

@@ -74,6 +74,37 @@ def empty_dsn(pg_server):
         )
 
 
+# The bank-sync side for source tests (postgres_fdw, logical replication): a second cluster,
+# started only when a test asks for it.
+BANK = Cluster(BASE / "bank", settings={"wal_level": "logical", "shared_buffers": "'128MB'"})
+
+
+@pytest.fixture(scope="session")
+def bank_server(pg_server):
+    BANK.ensure()
+    yield BANK
+    BANK.stop()
+
+
+@pytest.fixture
+def bank_dsn(bank_server):
+    """A database on the bank-sync cluster with the SPEC §1 tables, empty."""
+    admin = bank_server.dsn("postgres")
+    name = f"bank_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        demo.init_schema(conn)
+    yield dsn
+    if not bank_server.is_running():
+        bank_server.start()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
+        )
+
+
 def _count():
     n = 0
     while True:

@@ -54,6 +54,7 @@ class Catalog:
 
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     schema: str = BANK_SYNC_SCHEMA
+    where: str = ""  # e.g. "on the bank-sync database (…)": where a missing column is missing
 
     @classmethod
     def from_db(cls, conn: psycopg.Connection, schema: str = BANK_SYNC_SCHEMA) -> Catalog:
@@ -77,21 +78,28 @@ class Catalog:
     def check_required(self) -> None:
         """Every table and column SPEC §1 requires exists; else name what is missing."""
         problems = []
+        where = f" {self.where}" if self.where else ""
         for table, columns in REQUIRED.items():
             have = self.tables.get(table)
             if have is None:
-                problems.append(("", f"table {self.schema}.{table} is missing"))
+                problems.append(
+                    (
+                        "",
+                        f"table {self.schema}.{table} is missing{' or unreadable' * bool(where)}{where}",
+                    )
+                )
                 continue
             for col in columns:
                 if col not in have:
-                    problems.append(("", f"column {self.schema}.{table}.{col} is missing"))
+                    problems.append(("", f"column {self.schema}.{table}.{col} is missing{where}"))
         if problems:
-            problems.append(
-                (
-                    "",
-                    "the bank-sync tables must exist before compiling (for a demo: `sqlcompiler demo init`)",
-                )
+            fix = (
+                "the campaign configuration needs them: restore them on the bank-sync side"
+                if self.where
+                else "the bank-sync tables must exist before compiling (for a demo: "
+                "`sqlcompiler demo init`; for another database: `sqlcompiler source --help`)"
             )
+            problems.append(("", fix))
             raise ConfigError(problems)
 
     def columns(self, table: str) -> dict[str, str]:

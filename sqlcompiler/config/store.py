@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from ..errors import ConfigError
+from ..source import catalog as source_catalog
 from .catalog import Catalog
 from .model import (
     CampaignSpec,
@@ -94,7 +95,7 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
 
 def load_validated(conn: psycopg.Connection, catalog: Catalog | None = None) -> Configuration:
     """The gate in front of the compiler: the stored configuration, validated."""
-    catalog = catalog or Catalog.from_db(conn)
+    catalog = catalog or source_catalog(conn)
     catalog.check_required()
     return validate(load_from_db(conn), catalog)
 
@@ -326,7 +327,7 @@ def apply(
     source: str | None = None,
 ) -> ApplyResult:
     """Make the tables equal to ``new`` in one transaction, or change nothing."""
-    catalog = Catalog.from_db(conn)
+    catalog = source_catalog(conn)
     catalog.check_required()
     validate(new, catalog)  # raises ConfigError before anything is written
     with conn.transaction():
