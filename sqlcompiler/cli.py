@@ -749,12 +749,13 @@ def runs_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
     with connect(ctx.dsn) as conn:
         rows = conn.execute(
             "SELECT run_id, kind, status, dry_run, started_at, finished_at, population_size, assignments, "
-            "contacts, config_fingerprint, error FROM campaign_results.runs ORDER BY run_id DESC LIMIT %s",
+            "contacts, config_fingerprint, error, source FROM campaign_results.runs "
+            "ORDER BY run_id DESC LIMIT %s",
             (limit,),
         ).fetchall()
     if as_json:
         keys = ["run_id", "kind", "status", "dry_run", "started_at", "finished_at", "population",
-                "assignments", "contacts", "fingerprint", "error"]  # fmt: skip
+                "assignments", "contacts", "fingerprint", "error", "source"]  # fmt: skip
         click.echo(
             json.dumps([dict(zip(keys, r, strict=True)) for r in rows], default=str, indent=2)
         )
@@ -762,9 +763,14 @@ def runs_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
     for r in rows:
         took = f"{(r[5] - r[4]).total_seconds():.1f}s" if r[5] else "-"
         err = f"  error: {r[10]}" if r[10] else ""
+        src = r[11] or {}
+        snap = src.get("snapshot")
+        where = f" source={src['mode']}" if src.get("mode", "local") != "local" else ""
+        if snap:
+            where += f" (snapshot {sum(snap['rows'].values()):,} rows in {snap['seconds']:.1f}s)"
         click.echo(
             f"{r[0]:>6} {r[1]:4} {r[2]:9}{' dry' if r[3] else '    '} {r[4]:%Y-%m-%d %H:%M:%S} {took:>8} "
-            f"pop={r[6] or 0:,} assigned={r[7] or 0:,} contacts={r[8] or 0:,}{err}"
+            f"pop={r[6] or 0:,} assigned={r[7] or 0:,} contacts={r[8] or 0:,}{where}{err}"
         )
 
 

@@ -340,3 +340,28 @@ def test_run_in_replica_mode_without_subscription_is_a_clear_error(db, dsn):
         "SELECT status, error FROM campaign_results.runs ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
     assert status == "failed" and "subscription gone does not exist" in error
+
+
+def test_cli_source_commands(db, dsn, bank_dsn):
+    from tests.test_cli import sqlc
+
+    with _bank(bank_dsn) as bank:
+        _scenario().load(bank)
+    res = sqlc("source", "fdw", dsn=dsn)
+    assert res.returncode == 2 and "--server-dsn" in res.stderr
+    res = sqlc("source", "fdw", "--server-dsn", _with_password(bank_dsn), "--sql", dsn=dsn)
+    assert res.returncode == 0, res.stderr
+    assert "IMPORT FOREIGN SCHEMA" in res.stdout and ":'bank_sync_password'" in res.stdout
+    assert PASSWORD not in res.stdout + res.stderr
+    assert source.configured(db).mode == "local"  # --sql ran nothing
+    res = sqlc("source", "fdw", "--server-dsn", _with_password(bank_dsn), dsn=dsn)
+    assert res.returncode == 0 and "source: fdw" in res.stdout and PASSWORD not in res.stdout
+    res = sqlc("source", "status", dsn=dsn)
+    assert res.returncode == 0 and "12 rows" in res.stdout
+    with _bank(bank_dsn) as bank:
+        bank.execute("ALTER TABLE bank_sync_service.customers DROP COLUMN segment")
+    res = sqlc("source", "status", dsn=dsn)
+    assert res.returncode == 1 and "customers.segment is missing" in res.stdout
+    res = sqlc("run", dsn=dsn)
+    assert res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
+    assert "bank_sync_service.customers.segment is missing on the bank-sync database" in res.stderr
