@@ -363,5 +363,7 @@ def test_cli_source_commands(db, dsn, bank_dsn):
     res = sqlc("source", "status", dsn=dsn)
     assert res.returncode == 1 and "customers.segment is missing" in res.stdout
     res = sqlc("run", dsn=dsn)
-    assert res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
+    assert (
+        res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
+    )
     assert "bank_sync_service.customers.segment is missing on the bank-sync database" in res.stderr
