@@ -478,7 +478,7 @@ def cf_upload(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one .sql file per group here.",
+    help="Write the prologue and one .sql file per group here.",
 )
 @click.option(
     "--explain",
@@ -490,24 +490,23 @@ def cf_upload(
 )
 @pass_ctx
 def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
-    """Print the generated SQL, one statement per campaign group."""
+    """Print the generated SQL: the prologue (reads the inputs once), then one statement per group."""
     dsn = ctx.dsn
     compiled = api.compile_statements(dsn, group)
+    statements = compiled.statements()
     plans = (
         api.explain(dsn, compiled, analyze=explain == "analyze")
         if explain
-        else [None] * len(compiled)
+        else [None] * len(statements)
     )
     if out:
         for path in api.write_statements(compiled, out):
             click.echo(f"wrote {path}")
-    for cg, plan in zip(compiled, plans, strict=True):
+    for st, plan in zip(statements, plans, strict=True):
         if not out:
-            click.echo(cg.pretty())
+            click.echo(st.pretty())
         if plan:
-            click.echo(
-                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of group {cg.group.name!r}:"
-            )
+            click.echo(f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.name}:")
             click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
 
 
