@@ -6,10 +6,9 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlglot import exp
 
 from . import migrations, source
-from .compiler import CompiledRun, CompiledStatement, compile_config
+from .compiler import CompiledGroup, compile_config
 from .config import files, store
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
@@ -66,76 +65,40 @@ def export_config(dsn: str, fmt: str = "yaml") -> str:
 
 def compile_statements(
     dsn: str, group: str | None = None, *, population: bool = False
-) -> CompiledRun:
+) -> list[CompiledGroup]:
     with connect(dsn) as conn:
         migrations.require_current(conn)
         config = store.load_validated(conn)
         return compile_config(config, group=group, population=population)
 
 
-def _empty_like(st: CompiledStatement) -> str:
-    """The prologue statement creating its table with no rows (EXPLAIN without ANALYZE)."""
-    tree = st.tree.copy()
-    select = tree.expression
-    tree.set(
-        "expression",
-        exp.select("*")
-        .from_(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier("q"))))
-        .limit(0),
-    )
-    return tree.sql(dialect="postgres")
-
-
-def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
-    """EXPLAIN the prologue, then each group statement, in one transaction rolled back.
-
-    The group statements read the prologue's tables: with ``analyze`` the prologue really runs
-    (and fills them); without, they are created empty, so the group plans show the shape but
-    not the row estimates of a run. Refused while a run is in progress (same tables).
-    """
-    from .runner import DROP_PROLOGUE, RUN_LOCK, settings_for
+def explain(dsn: str, compiled: list[CompiledGroup], analyze: bool = False) -> list[str]:
+    """EXPLAIN each statement; with ``analyze`` it runs inside a transaction rolled back."""
+    from .runner import settings_for
 
     plans = []
-    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
-    with connect(dsn) as conn, conn.transaction(force_rollback=True):
-        if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-            raise SqlCompilerError(
-                "a run is in progress; EXPLAIN uses the same work tables, try after it"
-            )
-        conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-        for name, value in settings_for(compiled.population).items():
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-        conn.execute(DROP_PROLOGUE)
-        if compiled.population:
-            conn.execute(
-                "CREATE TEMP TABLE run_population (cif varchar(50) PRIMARY KEY) ON COMMIT DROP"
-            )
-        for st in compiled.statements():
+    with connect(dsn) as conn:
+        for cg in compiled:
             try:
-                with conn.transaction():
-                    rows = conn.execute(
-                        sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
-                    ).fetchall()
-                if st.table and not analyze:
-                    conn.execute(_empty_like(st))
-                elif st.table:  # as the run does: the group plans use the real statistics
-                    conn.execute(
-                        sql.SQL("ANALYZE {}").format(sql.Identifier("campaign_results", st.table))
-                    )
+                with conn.transaction(force_rollback=True):
+                    conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+                    for name, value in settings_for(False).items():
+                        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
+                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(cg.sql)
+                    rows = conn.execute(stmt).fetchall()
             except psycopg.Error as exc:
-                raise SqlCompilerError(f"EXPLAIN of {st.name} failed: {exc}") from None
+                raise SqlCompilerError(
+                    f"EXPLAIN of group {cg.group.name!r} failed: {exc}"
+                ) from None
             plans.append("\n".join(r[0] for r in rows))
     return plans
 
 
-def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
+def write_statements(compiled: list[CompiledGroup], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, st in enumerate(compiled.prologue):
-        path = out / f"prologue_{i + 1}_{st.table}.sql"
-        path.write_text(st.pretty(), encoding="utf-8")
-        paths.append(path)
-    for cg in compiled.groups:
+    for cg in compiled:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name).strip("_")
         path = out / f"group_{cg.group.id:04d}_{safe or 'unnamed'}.sql"
         path.write_text(cg.pretty(), encoding="utf-8")

@@ -478,7 +478,7 @@ def cf_upload(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the prologue and one .sql file per group here.",
+    help="Write one .sql file per group here.",
 )
 @click.option(
     "--explain",
@@ -490,23 +490,24 @@ def cf_upload(
 )
 @pass_ctx
 def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
-    """Print the generated SQL: the prologue (reads the inputs once), then one statement per group."""
+    """Print the generated SQL, one statement per campaign group."""
     dsn = ctx.dsn
     compiled = api.compile_statements(dsn, group)
-    statements = compiled.statements()
     plans = (
         api.explain(dsn, compiled, analyze=explain == "analyze")
         if explain
-        else [None] * len(statements)
+        else [None] * len(compiled)
     )
     if out:
         for path in api.write_statements(compiled, out):
             click.echo(f"wrote {path}")
-    for st, plan in zip(statements, plans, strict=True):
+    for cg, plan in zip(compiled, plans, strict=True):
         if not out:
-            click.echo(st.pretty())
+            click.echo(cg.pretty())
         if plan:
-            click.echo(f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.name}:")
+            click.echo(
+                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of group {cg.group.name!r}:"
+            )
             click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
 
 

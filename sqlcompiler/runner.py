@@ -1,11 +1,10 @@
-"""The nightly run: compile, read the inputs once (prologue), run each group, publish atomically.
+"""The nightly run: compile, execute each group's statement, publish atomically.
 
-Connections: ``meta`` (autocommit) writes the run record so that "running" and "failed" are
-visible whatever happens to the work; ``work`` holds the run lock and one REPEATABLE READ
-transaction whose snapshot the prologue imports, so the whole run reads one moment of the
-inputs; the prologue and group connections do the reading and writing (see _prologue and
-_groups). Results go to staging tables that become the run's partitions when ``work``
-commits; readers keep seeing the previous run until then.
+Two connections: ``meta`` (autocommit) writes the run record so that "running" and "failed"
+are visible whatever happens to the work; ``work`` holds the run lock and one REPEATABLE READ
+transaction, so every group sees the same snapshot of the inputs and the results become
+visible in one commit (or never). Results go to staging tables that become the run's
+partitions when it commits; readers keep seeing the previous run until then.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ import psycopg
 from psycopg import sql
 
 from . import metrics, migrations, reference, source
-from .compiler import CompiledRun, compile_config
-from .compiler.group import RESULTS, RUN_CUSTOMERS
+from .compiler import compile_config
 from .config.store import load_validated
 from .connection import connect, redact
 from .errors import RunError, RunLocked, SqlCompilerError
@@ -39,10 +37,6 @@ RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 # pick index nested loops over millions of rows (measured: 35.7 s vs 27.4 s per bench group
 # at 1M customers). List runs keep nested loops: there an index lookup is the right plan.
 FULL_RUN_SETTINGS = {"enable_nestloop": "off"}
-# The prologue of a full run aggregates every loan and every phone per customer once; with
-# 256MB its hash aggregates spill (measured at 1M customers: 0.5 GB to disk, +9 s). It runs
-# alone, before the groups, so it may use more.
-PROLOGUE_SETTINGS = {"work_mem": "1GB"}
 
 
 def settings_for(population: bool) -> dict[str, str]:
@@ -166,67 +160,27 @@ def _publish(work: psycopg.Connection, run_id: int) -> None:
         work.execute(sql.SQL("ANALYZE {}.{}").format(schema, part))
 
 
-DROP_PROLOGUE = sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(RESULTS, RUN_CUSTOMERS))
-
-
 def _empty_staging(meta: psycopg.Connection) -> None:
     meta.execute("TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging")
 
 
-def _connect_like(work: psycopg.Connection, application: str) -> psycopg.Connection:
-    return psycopg.connect(work.info.dsn, password=work.info.password, application_name=application)
+def _parallel_groups(
+    work, opts, run_id: int, compiled, groups: list[GroupResult], progress
+) -> None:
+    """Run the group statements on ``opts.jobs`` connections that share the run's snapshot.
 
-
-def _prologue(work, opts: _Options, compiled: CompiledRun, progress: Progress) -> float:
-    """Read the inputs once, in the run's snapshot, into the prologue tables; commit them.
-
-    The prologue runs on its own connection that imports the work transaction's snapshot
-    (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so it reads exactly
-    what the run's transaction sees; it commits so that the group connections can read its
-    tables. Its CREATE TABLE AS statements may use parallel workers (both cores).
-    """
-    snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    t0 = time.monotonic()
-    with _connect_like(work, "sqlcompiler-run-prologue") as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        settings = settings_for(opts.cifs is not None)
-        if opts.cifs is None:
-            settings = {**settings, **PROLOGUE_SETTINGS}
-        for name, value in settings.items():
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-        conn.execute(DROP_PROLOGUE)
-        if opts.cifs is not None:
-            conn.execute(
-                "CREATE TEMP TABLE run_population (cif varchar(50) PRIMARY KEY) ON COMMIT DROP"
-            )
-            with conn.cursor().copy("COPY pg_temp.run_population (cif) FROM STDIN") as cp:
-                for cif in opts.cifs:
-                    cp.write_row((cif,))
-            conn.execute("ANALYZE pg_temp.run_population")
-        for st in compiled.prologue:
-            t1 = time.monotonic()
-            conn.execute(st.sql)
-            progress(f"  {st.name}: {time.monotonic() - t1:.2f}s")
-        for st in compiled.prologue:
-            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(RESULTS, st.table)))
-        conn.commit()
-    return time.monotonic() - t0
-
-
-def _groups(work, opts: _Options, run_id: int, compiled, groups: list[GroupResult], progress):
-    """Run the group statements on up to ``opts.jobs`` connections.
-
-    Group statements write through data-modifying CTEs, which PostgreSQL never runs with
-    parallel workers, so one connection uses one core. They read only the prologue tables,
-    which do not change during the run, so each connection may use its own snapshot. They
-    commit into the staging tables, which no reader sees; the work transaction then turns
-    staging into the run's partitions, or on any failure the staging tables are emptied and
-    nothing is published.
+    Each statement writes through data-modifying CTEs, which PostgreSQL never runs with
+    parallel workers, so one connection uses one core. Workers import the work transaction's
+    snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so every
+    group still sees the same inputs. They commit into the staging tables, which no reader
+    sees; the work transaction then turns staging into the run's partitions, or on any failure
+    the staging tables are emptied and nothing is published.
     """
     import queue
     import threading
 
+    snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    dsn, password = work.info.dsn, work.info.password
     todo: queue.Queue = queue.Queue()
     for item in zip(compiled, groups, strict=True):
         todo.put(item)
@@ -237,9 +191,12 @@ def _groups(work, opts: _Options, run_id: int, compiled, groups: list[GroupResul
 
     def worker() -> None:
         try:
-            with _connect_like(work, "sqlcompiler-run-worker") as conn:
+            with psycopg.connect(
+                dsn, password=password, application_name="sqlcompiler-run-worker"
+            ) as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                for name, value in settings_for(opts.cifs is not None).items():
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                for name, value in settings_for(False).items():
                     conn.execute("SELECT set_config(%s, %s, true)", (name, value))
                 conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
                 while not failed.is_set():
@@ -524,11 +481,20 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
         if opts.engine == "reference":
             _reference_groups(work, config, opts, run_id, population, groups)
-            _counts(work, groups)
-        elif groups:
-            timings["prologue"] = round(_prologue(work, opts, compiled, progress), 3)
-            _groups(work, opts, run_id, compiled.groups, groups, progress)
+            compiled = []
+        parallel = cifs is None and opts.jobs > 1 and len(compiled) > 1
+        if parallel:
+            _parallel_groups(work, opts, run_id, compiled, groups, progress)
+        for i, (cg, gr) in enumerate(
+            zip([] if parallel else compiled, groups, strict=False), start=1
+        ):
+            t0 = time.monotonic()
+            work.execute(cg.sql)
+            gr.seconds = time.monotonic() - t0
+            progress(f"  [{i}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
         timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
+        if not parallel:
+            _counts(work, groups)
         res = RunResult(
             run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown
         )
@@ -551,7 +517,6 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
     except BaseException as exc:
         work.rollback()
         _empty_staging(meta)  # rows committed by workers of a failed run are never published
-        meta.execute(DROP_PROLOGUE)
         message = redact(str(exc).strip() or type(exc).__name__)
         meta.execute(
             "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
@@ -573,7 +538,6 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
                 f"run {run_id} failed and was rolled back; previous results are intact: {message}"
             ) from exc
         raise
-    meta.execute(DROP_PROLOGUE)  # scratch: rebuilt by the next run
     cleanup(meta, keep, progress)
     metrics.record_run(res)
     return res

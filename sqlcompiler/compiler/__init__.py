@@ -1,7 +1,7 @@
-"""Validated configuration -> a prologue reading the inputs once, then one statement per group."""
+"""Validated configuration -> one PostgreSQL statement per campaign group."""
 
 from __future__ import annotations
 
-from .group import CompiledGroup, CompiledRun, CompiledStatement, compile_config
+from .group import CompiledGroup, compile_config, compile_group
 
-__all__ = ["CompiledGroup", "CompiledRun", "CompiledStatement", "compile_config"]
+__all__ = ["CompiledGroup", "compile_config", "compile_group"]

@@ -1,18 +1,15 @@
-"""A run as SQL: a prologue that reads the bank-sync inputs once, then one statement per group.
+"""One statement per campaign group, from the template, as a sqlglot tree.
 
-The prologue materialises, in the run's snapshot, one row per customer with the customer
-columns the conditions use and, for every group, the per-customer OR of its loan-level
-condition-set bitmasks (plus the accounts and per-loan masks to list a winner's accounts),
-and one row per phone a contact rule could name (the customer's own and its references').
-Each group statement then reads only those two tables: a CASE in priority order per customer
-and the contact pipeline. So loans, custom fields, customers, references and phones are each
-scanned once per run whatever the number of groups and campaigns, and a campaign adds a few
-boolean tests per loan and one CASE branch per customer, but no aggregate state.
+Cost grows mildly with the number of campaigns: each input is scanned once per group
+whatever the number of campaigns. A loan-level condition set (a campaign's or a contact
+rule's loan conditions) becomes one bit of a per-loan bigint mask, so a campaign adds a few
+boolean tests per loan and one CASE branch per customer, but no aggregate state: the
+aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -38,26 +35,13 @@ RUN_ID = exp.Cast(
 EMPTY_TEXT_ARRAY = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("TEXT[]"))
 BITS = 62  # bits used per bigint mask (keeps every mask positive)
 MAX_RULES = BITS
-RESULTS = "campaign_results"
-RUN_CUSTOMERS = "run_customers"  # the prologue table: rebuilt by every run, dropped after it
-# per customer, the phones a contact rule could name, as parallel arrays (column, field)
-PHONE_COLUMNS = [
-    (f"__ph_{col}", col)
-    for col in (
-        "party_order", "party_cif", "relationship_type", "phone_id", "contact_type",
-        "phone_number", "is_primary", "is_verified",
-    )
-]  # fmt: skip
-PARTY_ORDER = {"customer": 0, "reference_customer_all": 1, "reference_customer_parent": 1}
-ACCOUNTS = "__accounts"  # prologue column names start with __ so no customer column collides
 
 
 @dataclass(frozen=True)
-class CompiledStatement:
-    name: str
+class CompiledGroup:
+    group: Group
     tree: exp.Expression
     header: str
-    table: str | None = None  # the campaign_results table a prologue statement creates
 
     @property
     def sql(self) -> str:
@@ -66,23 +50,6 @@ class CompiledStatement:
 
     def pretty(self) -> str:
         return self.header + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
-
-
-@dataclass(frozen=True)
-class CompiledGroup(CompiledStatement):
-    group: Group | None = None
-
-
-@dataclass
-class CompiledRun:
-    """The prologue statements (in order), then one statement per group."""
-
-    prologue: list[CompiledStatement]
-    groups: list[CompiledGroup]
-    population: bool = False  # compiled for a list run (pg_temp.run_population)
-
-    def statements(self) -> list[CompiledStatement]:
-        return [*self.prologue, *self.groups]
 
 
 def _sql(e: exp.Expression) -> str:
@@ -101,39 +68,30 @@ def _bit_set(mask: exp.Expression, n: int) -> exp.Expression:
     )
 
 
-def _table(schema: str, name: str) -> str:
-    return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(schema)))
-
-
-@dataclass
-class _Values:
-    """Loan-level values (a loan column, or a custom field extracted from JSONB with its type
-    check), each computed once per loan in the prologue and shared by every group."""
-
-    columns: list[tuple[str, str]] = field(default_factory=list)  # (column, SQL of the value)
-    _index: dict[str, str] = field(default_factory=dict)
-    uses_custom: bool = False
-
-    def column(self, cond) -> exp.Expression:
-        key = _sql(value_expr(cond))
-        if key not in self._index:
-            self._index[key] = f"x{len(self.columns)}"
-            self.columns.append((self._index[key], key))
-        self.uses_custom |= cond.source == "custom"
-        return exp.column(self._index[key], table="v")
-
-
 class _LoanSets:
-    """Loan-level condition sets of one group, one bit each; identical sets share a bit."""
+    """Loan-level condition sets of a group, one bit each; identical sets share a bit.
 
-    def __init__(self, values: _Values, prefix: str) -> None:
-        self.values = values
-        self.prefix = prefix
+    Each distinct loan-level value (a column, or a custom field extracted from JSONB with its
+    type check) is computed once per loan in an inner projection and shared by every
+    condition on it.
+    """
+
+    def __init__(self) -> None:
         self.sets: list[exp.Expression] = []
         self._index: dict[str, int] = {}
+        self.values: list[tuple[str, str]] = []  # (column, SQL of the value expression)
+        self._values: dict[str, str] = {}
+
+    def predicate(self, cond) -> exp.Expression:
+        """A loan-level condition over the extracted value column."""
+        key = _sql(value_expr(cond))
+        if key not in self._values:
+            self._values[key] = f"x{len(self.values)}"
+            self.values.append((self._values[key], key))
+        return predicate(cond, exp.column(self._values[key], table="v"))
 
     def conjunction(self, conds) -> exp.Expression:
-        return conjunction(predicate(c, self.values.column(c)) for c in conds)
+        return conjunction(self.predicate(c) for c in conds)
 
     def add(self, cond: exp.Expression) -> int:
         key = _sql(cond)
@@ -142,11 +100,12 @@ class _LoanSets:
             self.sets.append(cond)
         return self._index[key]
 
-    def column(self, index: int) -> str:
-        return f"{self.prefix}m{index // BITS}"
+    @staticmethod
+    def column(index: int) -> str:
+        return f"m{index // BITS}"
 
     def test(self, index: int) -> exp.Expression:
-        return _bit_set(exp.column(self.column(index), table="c"), index % BITS)
+        return _bit_set(exp.column(self.column(index), table="lm"), index % BITS)
 
     def mask_columns(self) -> list[tuple[str, str]]:
         out = []
@@ -161,9 +120,19 @@ class _LoanSets:
             for t in terms[1:]:
                 mask = exp.BitwiseOr(this=mask, expression=t)
             out.append(
-                (self.column(start), _sql(exp.Cast(this=mask, to=exp.DataType.build("BIGINT"))))
+                (f"m{start // BITS}", _sql(exp.Cast(this=mask, to=exp.DataType.build("BIGINT"))))
             )
         return out
+
+    def any_bit(self) -> str:
+        cols = [
+            exp.NEQ(this=exp.column(name, table="s"), expression=exp.Literal.number(0))
+            for name, _ in self.mask_columns()
+        ]
+        out: exp.Expression = cols[0]
+        for c in cols[1:]:
+            out = exp.Or(this=out, expression=c)
+        return _sql(out)
 
     def accounts(self, index: int) -> exp.Expression:
         """ARRAY(SELECT a FROM unnest(accounts, masks) WHERE bit set ORDER BY a COLLATE "C")."""
@@ -173,8 +142,8 @@ class _LoanSets:
         )
         src = exp.Unnest(
             expressions=[
-                exp.column(ACCOUNTS, table="c"),
-                exp.column(f"{self.column(index)}_loans", table="c"),
+                exp.column("accounts", table="lm"),
+                exp.column(f"{self.column(index)}_loans", table="lm"),
             ],
             alias=alias,
         )
@@ -233,7 +202,7 @@ def _campaign_parts(
     return match, set_index, rule_mask, bits
 
 
-def _header(group: Group, fingerprint: str) -> str:
+def _header(group: Group, fingerprint: str, population: bool) -> str:
     lines = [
         f"-- campaign group {group.name!r} (id {group.id})",
         f"-- configuration fingerprint {fingerprint or 'unknown'}",
@@ -247,41 +216,27 @@ def _header(group: Group, fingerprint: str) -> str:
     if not group.campaigns:
         lines.append("--   (none: the group assigns nobody)")
     lines.append(
-        f"-- reads the prologue's {RESULTS}.{RUN_CUSTOMERS}; run id: "
-        "current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging"
+        "-- population: "
+        + ("the cifs in pg_temp.run_population" if population else "every customer")
     )
-    return _safe_comment(lines)
-
-
-def _safe_comment(lines: list[str]) -> str:
+    lines.append(
+        "-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging"
+    )
     return "\n".join(lines).replace("\r", " ").replace("*/", "* /") + "\n"
 
 
-def _parse(rendered: str, what: str) -> exp.Expression:
-    try:
-        return sqlglot.parse_one(rendered, read="postgres")
-    except sqlglot.errors.ParseError as exc:  # a bug in a template, never user input
-        raise CompileError(
-            f"internal error: generated SQL for {what} does not parse: {exc}"
-        ) from None
-
-
-@dataclass
-class _GroupParts:
-    group: Group
-    loans: _LoanSets
-    customer_fields: set[str]
-    has_outputs: bool
-
-
 def compile_group(
-    group: Group, values: _Values, *, fingerprint: str = ""
-) -> tuple[CompiledGroup, _GroupParts]:
+    group: Group,
+    *,
+    fingerprint: str = "",
+    population: bool = False,
+    source_schema: str = "bank_sync_service",
+) -> CompiledGroup:
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
-    loans = _LoanSets(values, f"__g{group.id}_")
+    loans = _LoanSets()
     ifs, account_cases, rule_cases, outputs = [], [], [], []
-    customer_fields: set[str] = set()
+    uses_custom = False
     for campaign in group.campaigns:
         match, set_index, rule_mask, bits = _campaign_parts(campaign, loans)
         cid = exp.Literal.number(campaign.id)
@@ -294,13 +249,10 @@ def compile_group(
             for o in rule.outputs:
                 outputs.append(exp.Tuple(expressions=[
                     cid.copy(), exp.Literal.number(bit), exp.Literal.number(rule.priority),
-                    exp.Literal.number(PARTY_ORDER[o.party]),
-                    exp.Boolean(this=o.party == "reference_customer_parent"),
-                    exp.Literal.string(o.contact),
+                    exp.Literal.string(o.party), exp.Literal.string(o.contact),
                 ]))  # fmt: skip
-        for c in (*campaign.conditions, *(c for r in campaign.rules for c in r.conditions)):
-            if c.source == "customer":
-                customer_fields.add(c.field)
+        uses_custom |= any(c.source == "custom" for c in campaign.conditions)
+        uses_custom |= any(c.source == "custom" for r in campaign.rules for c in r.conditions)
 
     wid = exp.column("campaign_id", table="w")
     campaign_case = (
@@ -320,9 +272,22 @@ def compile_group(
         if rule_cases
         else exp.Literal.number(0)
     )
+
+    def table(name: str) -> str:
+        return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(source_schema)))
+
+    mask_columns = loans.mask_columns() if loans.sets else []
     rendered = _env.get_template("group.sql.j2").render(
-        run_customers=_table(RESULTS, RUN_CUSTOMERS),
-        phone_columns=PHONE_COLUMNS,
+        mask_columns=mask_columns,
+        value_columns=loans.values,
+        any_bit=loans.any_bit() if loans.sets else "",
+        uses_custom=uses_custom,
+        population=population,
+        loans=table("loans"),
+        custom_fields=table("loan_custom_fields"),
+        customers=table("customers"),
+        references=table("reference_customers"),
+        phones=table("phones"),
         account_numbers=_sql(account_numbers),
         rule_mask=_sql(exp.Cast(this=rule_mask, to=exp.DataType.build("BIGINT"))),
         campaign_case=_sql(campaign_case),
@@ -330,77 +295,13 @@ def compile_group(
         group_id=_sql(exp.Literal.number(group.id)),
         outputs=", ".join(_sql(o) for o in outputs),
     )
-    compiled = CompiledGroup(
-        name=f"group {group.name!r}",
-        tree=_parse(rendered, f"group {group.name!r}"),
-        header=_header(group, fingerprint),
-        group=group,
-    )
-    return compiled, _GroupParts(group, loans, customer_fields, bool(outputs))
-
-
-def compile_prologue(
-    parts: list[_GroupParts],
-    values: _Values,
-    *,
-    fingerprint: str = "",
-    population: bool = False,
-    source_schema: str = "bank_sync_service",
-) -> list[CompiledStatement]:
-    """The statements that read the bank-sync inputs, once per run, for every group."""
-    mask_columns = [m for p in parts if p.loans.sets for m in p.loans.mask_columns()]
-    customer_columns = sorted(set().union(*(p.customer_fields for p in parts)) - {"cif"})
-    for col in customer_columns:
-        if col.startswith("__"):
-            raise CompileError(
-                f"customer column {col!r}: names starting with __ are reserved for the run's "
-                "prologue columns; rename the column or do not use it in conditions"
-            )
-    any_bit: exp.Expression | None = None
-    for name, _ in mask_columns:
-        term = exp.NEQ(this=exp.column(name, table="s"), expression=exp.Literal.number(0))
-        any_bit = term if any_bit is None else exp.Or(this=any_bit, expression=term)
-    where = "the cifs in pg_temp.run_population" if population else "every customer"
-    header = [
-        f"-- prologue: the bank-sync inputs, read once for all {len(parts)} group(s) in the run's snapshot",
-        f"-- configuration fingerprint {fingerprint or 'unknown'}; population: {where}",
-    ]
-    phones = any(p.has_outputs for p in parts)
-    customers = _env.get_template("prologue_customers.sql.j2").render(
-        target=_table(RESULTS, RUN_CUSTOMERS),
-        mask_columns=mask_columns,
-        value_columns=values.columns,
-        any_bit=_sql(any_bit) if any_bit is not None else "",
-        accounts=_sql(exp.to_identifier(ACCOUNTS, quoted=True)),
-        customer_columns=[
-            _sql(exp.column(exp.to_identifier(c, quoted=True), table="c")) for c in customer_columns
-        ],
-        uses_custom=values.uses_custom,
-        population=population,
-        phones=phones,
-        phone_columns=PHONE_COLUMNS if phones else [],
-        loans=_table(source_schema, "loans"),
-        custom_fields=_table(source_schema, "loan_custom_fields"),
-        customers=_table(source_schema, "customers"),
-        references=_table(source_schema, "reference_customers"),
-        phone_table=_table(source_schema, "phones"),
-    )
-    return [
-        CompiledStatement(
-            "prologue",
-            _parse(customers, "the prologue"),
-            _safe_comment(
-                [
-                    *header,
-                    f"-- {RESULTS}.{RUN_CUSTOMERS}: one row per customer with the customer columns the",
-                    "-- conditions use; per group the OR of its loan-level condition-set bitmasks over the",
-                    "-- customer's loans (with the accounts and per-loan masks, to list a winner's accounts);",
-                    "-- and the phones a contact rule could name (own: party_order 0, references': 1)",
-                ]
-            ),
-            RUN_CUSTOMERS,
-        )
-    ]
+    try:
+        tree = sqlglot.parse_one(rendered, read="postgres")
+    except sqlglot.errors.ParseError as exc:  # a bug in the template, never user input
+        raise CompileError(
+            f"internal error: generated SQL for group {group.name!r} does not parse: {exc}"
+        ) from None
+    return CompiledGroup(group=group, tree=tree, header=_header(group, fingerprint, population))
 
 
 def compile_config(
@@ -409,24 +310,16 @@ def compile_config(
     group: str | None = None,
     population: bool = False,
     source_schema: str = "bank_sync_service",
-) -> CompiledRun:
+) -> list[CompiledGroup]:
     groups = config.groups
     if group is not None:
         groups = tuple(g for g in groups if g.name == group)
         if not groups:
             names = ", ".join(repr(g.name) for g in config.groups) or "none"
             raise CompileError(f"no campaign group named {group!r}; groups: {names}")
-    values = _Values()
-    compiled, parts = [], []
-    for g in groups:
-        cg, part = compile_group(g, values, fingerprint=config.fingerprint)
-        compiled.append(cg)
-        parts.append(part)
-    prologue = compile_prologue(
-        parts,
-        values,
-        fingerprint=config.fingerprint,
-        population=population,
-        source_schema=source_schema,
-    )
-    return CompiledRun(prologue, compiled, population)
+    return [
+        compile_group(
+            g, fingerprint=config.fingerprint, population=population, source_schema=source_schema
+        )
+        for g in groups
+    ]

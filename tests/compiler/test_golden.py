@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlglot
 
-from sqlcompiler.compiler import compile_config
-from sqlcompiler.config.model import Campaign, Condition, Configuration, Group, Output, Rule
+from sqlcompiler.compiler import compile_group
+from sqlcompiler.config.model import Campaign, Condition, Group, Output, Rule
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
@@ -52,28 +52,15 @@ def _check(name: str, compiled) -> None:
     assert expected == compiled.tree, f"compiled SQL differs from {path}:\n{compiled.pretty()}"
 
 
-def _compiled(population: bool = False):
-    return compile_config(
-        Configuration((small_group(),), fingerprint="golden"), population=population
-    )
+def test_small_group_full_population():
+    _check("small_group", compile_group(small_group(), fingerprint="golden"))
 
 
-def test_small_group_statement():
-    _check("small_group", _compiled().groups[0])
-
-
-def test_prologue_full_population():
-    (prologue,) = _compiled().prologue
-    _check("small_prologue", prologue)
-
-
-def test_prologue_list_population_and_group_statement_unchanged():
-    run = _compiled(population=True)
-    _check("small_prologue_list", run.prologue[0])
-    assert run.groups[0].tree == _compiled().groups[0].tree
+def test_small_group_list_population():
+    _check("small_group_list", compile_group(small_group(), fingerprint="golden", population=True))
 
 
 def test_tree_comparison_detects_a_changed_operator():
-    compiled = _compiled().prologue[0]
+    compiled = compile_group(small_group())
     other = sqlglot.parse_one(compiled.sql.replace(">= CAST(30", "> CAST(30"), read="postgres")
-    assert ">= CAST(30" in compiled.sql and other != compiled.tree
+    assert other != compiled.tree

@@ -4,8 +4,47 @@
 --       1  'P1' (id 1): 3 conditions, 2 contact rules
 --       2  'P2' (id 2): 1 conditions, 1 contact rules
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
--- reads the prologue's campaign_results.run_customers; run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
-WITH picked AS (
+-- population: every customer
+-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
+WITH loan_sets AS (
+  SELECT
+    v.cif,
+    v.account_number,
+    CAST(CASE
+      WHEN v.x0 >= CAST(30 AS DECIMAL) AND v.x1 > CAST(80.5 AS DECIMAL)
+      THEN 1
+      ELSE 0
+    END | CASE WHEN v.x2 < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
+  FROM (
+    SELECT
+      l.cif,
+      l.account_number,
+      l."dpd" AS x0,
+      CASE
+        WHEN JSONB_TYPEOF(f.fields -> 'risk_score') = 'number'
+        THEN CAST((
+          f.fields ->> 'risk_score'
+        ) AS DECIMAL)
+      END AS x1,
+      CAMPAIGN_ENGINE.JSON_DATE(f.fields -> 'promise') AS x2
+    FROM bank_sync_service.loans AS l
+    LEFT JOIN bank_sync_service.loan_custom_fields AS f
+      ON f.account_number = l.account_number
+    OFFSET 0
+  ) AS v
+  OFFSET 0
+), loan_matches AS (
+  SELECT
+    s.cif,
+    ARRAY_AGG(s.account_number) AS accounts,
+    BIT_OR(s.m0) AS m0,
+    ARRAY_AGG(s.m0) AS m0_loans
+  FROM loan_sets AS s
+  WHERE
+    s.m0 <> 0
+  GROUP BY
+    s.cif
+), picked AS (
   SELECT
     c.cif,
     w.campaign_id,
@@ -13,7 +52,7 @@ WITH picked AS (
       WHEN 1
       THEN ARRAY(SELECT
         u.a
-      FROM UNNEST(c.__accounts, c.__g7_m0_loans) AS u(a, m)
+      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
       WHERE
         (
           u.m & 1
@@ -25,26 +64,20 @@ WITH picked AS (
     CAST(CASE w.campaign_id
       WHEN 1
       THEN 1 | CASE WHEN (
-        c.__g7_m0 & 2
+        lm.m0 & 2
       ) <> 0 THEN 2 ELSE 0 END
       WHEN 2
       THEN 1
       ELSE 0
-    END AS BIGINT) AS rule_mask,
-    c.__ph_party_order,
-    c.__ph_party_cif,
-    c.__ph_relationship_type,
-    c.__ph_phone_id,
-    c.__ph_contact_type,
-    c.__ph_phone_number,
-    c.__ph_is_primary,
-    c.__ph_is_verified
-  FROM campaign_results.run_customers AS c
+    END AS BIGINT) AS rule_mask
+  FROM bank_sync_service.customers AS c
+  LEFT JOIN loan_matches AS lm
+    ON lm.cif = c.cif
   CROSS JOIN LATERAL (
     SELECT
       CASE
         WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND (
-          c.__g7_m0 & 1
+          lm.m0 & 1
         ) <> 0
         THEN 1
         WHEN c."is_vip" IS NULL
@@ -75,52 +108,69 @@ WITH picked AS (
   SELECT
     *
   FROM (VALUES
-    (1, 1, 1, 0, FALSE, 'mobile'),
-    (1, 2, 2, 1, TRUE, 'all'),
-    (2, 1, 1, 0, FALSE, 'all')) AS o(campaign_id, rule_bit, rule_priority, party_order, parent_only, contact_type)
+    (1, 1, 1, 'customer', 'mobile'),
+    (1, 2, 2, 'reference_customer_parent', 'all'),
+    (2, 1, 1, 'customer', 'all')) AS o(campaign_id, rule_bit, rule_priority, related_party_type, contact_type)
 ), wanted AS (
   SELECT
     p.cif,
     p.campaign_id,
     o.rule_priority,
-    o.party_order,
-    o.parent_only,
-    o.contact_type,
-    p.__ph_party_order,
-    p.__ph_party_cif,
-    p.__ph_relationship_type,
-    p.__ph_phone_id,
-    p.__ph_contact_type,
-    p.__ph_phone_number,
-    p.__ph_is_primary,
-    p.__ph_is_verified
+    o.related_party_type,
+    o.contact_type
   FROM picked AS p
   JOIN outputs AS o
     ON o.campaign_id = p.campaign_id AND (
       p.rule_mask & o.rule_bit
     ) <> 0
-), candidates AS (
+), parties AS (
   SELECT
     w.cif,
     w.campaign_id,
     w.rule_priority,
-    ph.party_order,
-    ph.party_cif,
-    ph.relationship_type,
-    ph.phone_id,
-    ph.contact_type,
-    ph.phone_number,
+    w.contact_type,
+    w.cif AS party_cif,
+    CAST(NULL AS TEXT) AS relationship_type,
+    0 AS party_order
+  FROM wanted AS w
+  WHERE
+    w.related_party_type = 'customer'
+  UNION ALL
+  SELECT
+    w.cif,
+    w.campaign_id,
+    w.rule_priority,
+    w.contact_type,
+    r.ref_cif,
+    r.relationship_type,
+    1
+  FROM wanted AS w
+  JOIN bank_sync_service.reference_customers AS r
+    ON r.primary_cif = w.cif
+  WHERE
+    w.related_party_type = 'reference_customer_all'
+    OR (
+      w.related_party_type = 'reference_customer_parent'
+      AND LOWER(r.relationship_type) = 'parent'
+    )
+), candidates AS (
+  SELECT
+    pt.cif,
+    pt.campaign_id,
+    pt.rule_priority,
+    pt.party_order,
+    pt.party_cif,
+    pt.relationship_type,
+    ph.id AS phone_id,
+    ph.type AS contact_type,
+    ph.number AS phone_number,
     ph.is_primary,
     ph.is_verified
-  FROM wanted AS w
-  CROSS JOIN LATERAL UNNEST(w.__ph_party_order, w.__ph_party_cif, w.__ph_relationship_type, w.__ph_phone_id, w.__ph_contact_type, w.__ph_phone_number, w.__ph_is_primary, w.__ph_is_verified) AS ph(party_order, party_cif, relationship_type, phone_id, contact_type, phone_number, is_primary, is_verified)
-  WHERE
-    ph.party_order = w.party_order
+  FROM parties AS pt
+  JOIN bank_sync_service.phones AS ph
+    ON ph.cif = pt.party_cif
     AND (
-      w.contact_type = 'all' OR ph.contact_type = w.contact_type
-    )
-    AND (
-      NOT w.parent_only OR LOWER(ph.relationship_type) = 'parent'
+      pt.contact_type = 'all' OR ph.type = pt.contact_type
     )
 ), firsts AS (
   SELECT DISTINCT ON (k.cif, k.phone_id)

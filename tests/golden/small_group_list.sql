@@ -1,0 +1,230 @@
+-- campaign group 'Early' (id 7)
+-- configuration fingerprint golden
+-- campaigns in priority order (the first match wins):
+--       1  'P1' (id 1): 3 conditions, 2 contact rules
+--       2  'P2' (id 2): 1 conditions, 1 contact rules
+--       3  'Rest' (id 3): 0 conditions, 0 contact rules
+-- population: the cifs in pg_temp.run_population
+-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
+WITH loan_sets AS (
+  SELECT
+    v.cif,
+    v.account_number,
+    CAST(CASE
+      WHEN v.x0 >= CAST(30 AS DECIMAL) AND v.x1 > CAST(80.5 AS DECIMAL)
+      THEN 1
+      ELSE 0
+    END | CASE WHEN v.x2 < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
+  FROM (
+    SELECT
+      l.cif,
+      l.account_number,
+      l."dpd" AS x0,
+      CASE
+        WHEN JSONB_TYPEOF(f.fields -> 'risk_score') = 'number'
+        THEN CAST((
+          f.fields ->> 'risk_score'
+        ) AS DECIMAL)
+      END AS x1,
+      CAMPAIGN_ENGINE.JSON_DATE(f.fields -> 'promise') AS x2
+    FROM bank_sync_service.loans AS l
+    LEFT JOIN bank_sync_service.loan_custom_fields AS f
+      ON f.account_number = l.account_number
+    WHERE
+      l.cif IN (
+        SELECT
+          cif
+        FROM pg_temp.run_population
+      )
+    OFFSET 0
+  ) AS v
+  OFFSET 0
+), loan_matches AS (
+  SELECT
+    s.cif,
+    ARRAY_AGG(s.account_number) AS accounts,
+    BIT_OR(s.m0) AS m0,
+    ARRAY_AGG(s.m0) AS m0_loans
+  FROM loan_sets AS s
+  WHERE
+    s.m0 <> 0
+  GROUP BY
+    s.cif
+), picked AS (
+  SELECT
+    c.cif,
+    w.campaign_id,
+    CASE w.campaign_id
+      WHEN 1
+      THEN ARRAY(SELECT
+        u.a
+      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
+      WHERE
+        (
+          u.m & 1
+        ) <> 0
+      ORDER BY
+        u.a COLLATE "C")
+      ELSE CAST(ARRAY[] AS TEXT[])
+    END AS account_numbers,
+    CAST(CASE w.campaign_id
+      WHEN 1
+      THEN 1 | CASE WHEN (
+        lm.m0 & 2
+      ) <> 0 THEN 2 ELSE 0 END
+      WHEN 2
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS rule_mask
+  FROM bank_sync_service.customers AS c
+  LEFT JOIN loan_matches AS lm
+    ON lm.cif = c.cif
+  CROSS JOIN LATERAL (
+    SELECT
+      CASE
+        WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND (
+          lm.m0 & 1
+        ) <> 0
+        THEN 1
+        WHEN c."is_vip" IS NULL
+        THEN 2
+        WHEN TRUE
+        THEN 3
+      END AS campaign_id
+  ) AS w
+  WHERE
+    w.campaign_id IS NOT NULL
+    AND c.cif IN (
+      SELECT
+        cif
+      FROM pg_temp.run_population
+    )
+), assigned AS (
+  INSERT INTO campaign_results.assignments_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    campaign_id,
+    account_numbers
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    p.cif,
+    7,
+    p.campaign_id,
+    p.account_numbers
+  FROM picked AS p
+  RETURNING 1
+), outputs AS (
+  SELECT
+    *
+  FROM (VALUES
+    (1, 1, 1, 'customer', 'mobile'),
+    (1, 2, 2, 'reference_customer_parent', 'all'),
+    (2, 1, 1, 'customer', 'all')) AS o(campaign_id, rule_bit, rule_priority, related_party_type, contact_type)
+), wanted AS (
+  SELECT
+    p.cif,
+    p.campaign_id,
+    o.rule_priority,
+    o.related_party_type,
+    o.contact_type
+  FROM picked AS p
+  JOIN outputs AS o
+    ON o.campaign_id = p.campaign_id AND (
+      p.rule_mask & o.rule_bit
+    ) <> 0
+), parties AS (
+  SELECT
+    w.cif,
+    w.campaign_id,
+    w.rule_priority,
+    w.contact_type,
+    w.cif AS party_cif,
+    CAST(NULL AS TEXT) AS relationship_type,
+    0 AS party_order
+  FROM wanted AS w
+  WHERE
+    w.related_party_type = 'customer'
+  UNION ALL
+  SELECT
+    w.cif,
+    w.campaign_id,
+    w.rule_priority,
+    w.contact_type,
+    r.ref_cif,
+    r.relationship_type,
+    1
+  FROM wanted AS w
+  JOIN bank_sync_service.reference_customers AS r
+    ON r.primary_cif = w.cif
+  WHERE
+    w.related_party_type = 'reference_customer_all'
+    OR (
+      w.related_party_type = 'reference_customer_parent'
+      AND LOWER(r.relationship_type) = 'parent'
+    )
+), candidates AS (
+  SELECT
+    pt.cif,
+    pt.campaign_id,
+    pt.rule_priority,
+    pt.party_order,
+    pt.party_cif,
+    pt.relationship_type,
+    ph.id AS phone_id,
+    ph.type AS contact_type,
+    ph.number AS phone_number,
+    ph.is_primary,
+    ph.is_verified
+  FROM parties AS pt
+  JOIN bank_sync_service.phones AS ph
+    ON ph.cif = pt.party_cif
+    AND (
+      pt.contact_type = 'all' OR ph.type = pt.contact_type
+    )
+), firsts AS (
+  SELECT DISTINCT ON (k.cif, k.phone_id)
+    k.*
+  FROM candidates AS k
+  ORDER BY
+    k.cif,
+    k.phone_id,
+    k.rule_priority,
+    k.party_order
+)
+INSERT INTO campaign_results.contacts_staging (
+  run_id,
+  cif,
+  campaign_group_id,
+  campaign_id,
+  position,
+  rule_priority,
+  party_type,
+  party_cif,
+  relationship_type,
+  contact_type,
+  phone_number,
+  is_primary,
+  is_verified,
+  phone_id
+)
+SELECT
+  CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+  k.cif,
+  7,
+  k.campaign_id,
+  ROW_NUMBER() OVER (
+    PARTITION BY k.cif
+    ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
+  ),
+  k.rule_priority,
+  CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
+  k.party_cif,
+  k.relationship_type,
+  k.contact_type,
+  k.phone_number,
+  k.is_primary,
+  k.is_verified,
+  k.phone_id
+FROM firsts AS k;
