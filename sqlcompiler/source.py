@@ -693,17 +693,19 @@ def _replica_steps(conn, pub, publisher_dsn: str, remote: str, secret: bool) -> 
             plan.notes.append(
                 "run the campaign part with psql -v publisher_dsn='…' (the DSN is never printed)"
             )
-    plan.steps.append(
-        _record(
-            SourceConfig(
-                "replica",
-                SCHEMA,
-                publication_name=PUBLICATION,
-                subscription_name=SUBSCRIPTION,
-                remote=remote,
-            )
+    record = _record(
+        SourceConfig(
+            "replica",
+            SCHEMA,
+            publication_name=PUBLICATION,
+            subscription_name=SUBSCRIPTION,
+            remote=remote,
         )
     )
+    # after the subscription (which cannot run in a transaction): replica mode is recorded
+    # only once it exists, so a refused CREATE SUBSCRIPTION leaves the database in local mode
+    record.autocommit = True
+    plan.steps.append(record)
     return plan
 
 

@@ -367,3 +367,18 @@ def test_cli_source_commands(db, dsn, bank_dsn):
         res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
     )
     assert "bank_sync_service.customers.segment is missing on the bank-sync database" in res.stderr
+
+
+def test_refused_subscription_leaves_local_mode(db, dsn, bank_dsn):
+    # a replication slot of that name already exists on the publisher: CREATE SUBSCRIPTION fails
+    with _bank(bank_dsn) as bank:
+        bank.execute(
+            "SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (source.SUBSCRIPTION,)
+        )
+    try:
+        with pytest.raises(SourceError, match="already exists"):
+            api.source_replica(dsn, bank_dsn, wait=10)
+        assert source.configured(db).mode == "local"
+    finally:
+        with _bank(bank_dsn) as bank:
+            bank.execute("SELECT pg_drop_replication_slot(%s)", (source.SUBSCRIPTION,))
