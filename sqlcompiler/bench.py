@@ -380,7 +380,9 @@ class BenchReport:
                     f"{s['seconds']:.2f}",
                     f"{s['customers'] / s['seconds']:,.0f}",
                     "-",
-                    s.get("note", ""),
+                    f"{s['assignments']:,} assignments, {s['contacts']:,} contacts"
+                    if "assignments" in s
+                    else "",
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -483,6 +485,9 @@ def bench(
                         "name": f"run, {groups * per_group} campaigns",
                         "seconds": m.seconds,
                         "customers": m.customers,
+                        # more campaigns match more customers: the output grows too
+                        "assignments": m.details["assignments"],
+                        "contacts": m.details["contacts"],
                     }
                 )
                 progress(f"scaling: {groups * per_group} campaigns {m.seconds:.2f}s")
@@ -497,6 +502,8 @@ def bench(
                         "name": f"run, {n:,} customers",
                         "seconds": m.seconds,
                         "customers": m.customers,
+                        "assignments": m.details["assignments"],
+                        "contacts": m.details["contacts"],
                     }
                 )
                 progress(f"scaling: {n:,} customers {m.seconds:.2f}s")
