@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,14 @@ from .connection import connect
 from .errors import SqlCompilerError
 
 
+@contextlib.contextmanager
+def _migrated(dsn: str, **kw) -> Iterator[psycopg.Connection]:
+    """A connection to a database whose sqlcompiler schema is current."""
+    with connect(dsn, **kw) as conn:
+        migrations.require_current(conn)
+        yield conn
+
+
 def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
     catalog = source.catalog(conn)
     catalog.check_required()
@@ -24,23 +34,20 @@ def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
 
 def validate_file(dsn: str, path: str | Path) -> Configuration:
     cfg = files.load(path)
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         return validate_config(conn, cfg)
 
 
 def plan_file(dsn: str, path: str | Path) -> list[store.Change]:
     cfg = files.load(path)
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         validate_config(conn, cfg)
         return store.plan(conn, cfg)
 
 
 def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> store.ApplyResult:
     cfg = files.load(path)
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         return store.apply(conn, cfg, applied_by=applied_by, source=str(path))
 
 
@@ -48,8 +55,7 @@ def lint(dsn: str, path: str | Path | None = None) -> list:
     """Lint FILE, or the stored configuration when no file is given."""
     from .config.lint import lint as run_lint
 
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         if path is None:
             config = store.load_validated(conn)
         else:
@@ -58,16 +64,14 @@ def lint(dsn: str, path: str | Path | None = None) -> list:
 
 
 def export_config(dsn: str, fmt: str = "yaml") -> str:
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         return files.dump(store.load_from_db(conn), fmt)
 
 
 def compile_statements(
     dsn: str, group: str | None = None, *, population: bool = False
 ) -> list[CompiledGroup]:
-    with connect(dsn) as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn) as conn:
         config = store.load_validated(conn)
         return compile_config(config, group=group, population=population)
 
@@ -116,8 +120,7 @@ def source_fdw(
     progress=lambda _m: None,
 ) -> str:
     """Set up (or with ``sql_only`` print) the postgres_fdw source; returns what to show."""
-    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
         if sql_only:
             return source.fdw_plan(
                 conn, server_dsn, remote_schema, refresh=refresh, secret=True
@@ -134,8 +137,7 @@ def source_replica(
     wait: float | None = 3600.0,
     progress=lambda _m: None,
 ) -> str:
-    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
         if sql_only:
             plan, pub = source.replica_plan(conn, publisher_dsn, secret=True)
             with pub:
@@ -160,8 +162,7 @@ def _replica_lines(state: dict) -> str:
 
 
 def source_status(dsn: str) -> tuple[bool, str]:
-    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
         st = source.status(conn)
     lines = [f"mode: {st['description']}"]
     for t, v in st["tables"].items():
@@ -178,6 +179,5 @@ def source_status(dsn: str) -> tuple[bool, str]:
 
 
 def source_local(dsn: str) -> list[str]:
-    with connect(dsn, autocommit=True, application="sqlcompiler-source") as conn:
-        migrations.require_current(conn)
+    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
         return source.use_local(conn)

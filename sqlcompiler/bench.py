@@ -292,6 +292,21 @@ def measure_run(dsn: str, progress: Progress) -> tuple[Measurement, runner.RunRe
     ), res  # fmt: skip
 
 
+def _scaling_run(dsn: str, name: str, progress: Progress) -> dict[str, Any]:
+    """One scaling point: a warm-up run, then the measured one."""
+    measure_run(dsn, lambda _m: None)
+    m, _ = measure_run(dsn, lambda _m: None)
+    progress(f"scaling: {name.removeprefix('run, ')} {m.seconds:.2f}s")
+    return {
+        "name": name,
+        "seconds": m.seconds,
+        "customers": m.customers,
+        # more campaigns match more customers: the output grows too
+        "assignments": m.details["assignments"],
+        "contacts": m.details["contacts"],
+    }
+
+
 def measure_literal(
     conn: psycopg.Connection, config: Configuration, run_id: int, population: int
 ) -> Measurement:
@@ -478,35 +493,12 @@ def bench(
             for total in (20, 100, 400):
                 per_group = max(1, total // groups)
                 _apply(dsn, synthetic_config(groups, per_group, conditions, rules, seed))
-                measure_run(dsn, lambda _m: None)  # warm-up
-                m, _ = measure_run(dsn, lambda _m: None)
-                scale.append(
-                    {
-                        "name": f"run, {groups * per_group} campaigns",
-                        "seconds": m.seconds,
-                        "customers": m.customers,
-                        # more campaigns match more customers: the output grows too
-                        "assignments": m.details["assignments"],
-                        "contacts": m.details["contacts"],
-                    }
-                )
-                progress(f"scaling: {groups * per_group} campaigns {m.seconds:.2f}s")
+                scale.append(_scaling_run(dsn, f"run, {groups * per_group} campaigns", progress))
             small = max(1000, customers // 10)
             for n in (small, customers):
                 _generate(dsn, n, seed, progress)
                 _apply(dsn, synthetic_config(groups, campaigns, conditions, rules, seed))
-                measure_run(dsn, lambda _m: None)
-                m, _ = measure_run(dsn, lambda _m: None)
-                scale.append(
-                    {
-                        "name": f"run, {n:,} customers",
-                        "seconds": m.seconds,
-                        "customers": m.customers,
-                        "assignments": m.details["assignments"],
-                        "contacts": m.details["contacts"],
-                    }
-                )
-                progress(f"scaling: {n:,} customers {m.seconds:.2f}s")
+                scale.append(_scaling_run(dsn, f"run, {n:,} customers", progress))
     finally:
         with connect(dsn) as conn:
             store.apply(conn, saved, applied_by="bench (restore)", source="bench")

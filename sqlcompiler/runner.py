@@ -445,11 +445,12 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
     ).fetchone()[0]
     timings: dict[str, object] = {}
     config = None
-    source_info: dict[str, object] = {"mode": source.configured(meta).mode}
+    data_source = source.configured(meta)
+    source_info: dict[str, object] = {"mode": data_source.mode}  # what a failure records
     try:
         # before the work transaction's first statement: an fdw snapshot must be committed
         # before the run's REPEATABLE READ snapshot (and its workers') is taken
-        catalog, source_info = source.prepare_run(meta, cifs, progress)
+        catalog, source_info = source.prepare_run(meta, cifs, progress, data_source)
         meta.execute(
             "UPDATE campaign_results.runs SET source = %s WHERE run_id = %s",
             (json.dumps(source_info), run_id),

@@ -154,6 +154,15 @@ def _record(cfg: SourceConfig) -> Step:
     )
 
 
+def _dsn_params(dsn: str, option: str) -> dict[str, str]:
+    """The connection parameters a DSN sets (empty ones dropped); an error names the option."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise SourceError(f"{option} is not a valid connection string: {_first(exc)}") from None
+    return {k: str(v) for k, v in params.items() if v not in (None, "")}
+
+
 def _describe_remote(params: dict[str, str]) -> str:
     keep = ("service", "host", "hostaddr", "port", "dbname")
     return " ".join(f"{k}={params[k]}" for k in keep if params.get(k)) or "libpq defaults"
@@ -253,13 +262,7 @@ def fdw_plan(
         remote = current.remote
         server = sql.Identifier(current.server_name or SERVER)
     else:
-        try:
-            params = psycopg.conninfo.conninfo_to_dict(server_dsn)
-        except psycopg.ProgrammingError as exc:
-            raise SourceError(
-                f"--server-dsn is not a valid connection string: {_first(exc)}"
-            ) from None
-        params = {k: str(v) for k, v in params.items() if v not in (None, "")}
+        params = _dsn_params(server_dsn, "--server-dsn")
         mapping = {k: params.pop(k) for k in MAPPING_OPTIONS if k in params}
         remote = _describe_remote(params)
         # postgres_fdw fetches 100 rows per round trip by default; the snapshot reads millions
@@ -476,14 +479,17 @@ def _snapshot_filter(
 
 
 def prepare_run(
-    conn: psycopg.Connection, cifs: Sequence[str] | None, progress: Progress
+    conn: psycopg.Connection,
+    cifs: Sequence[str] | None,
+    progress: Progress,
+    cfg: SourceConfig | None = None,
 ) -> tuple[Catalog, dict[str, object]]:
     """Before the run's snapshot: check the source and (fdw) copy its data; return the catalog.
 
     ``conn`` must be in autocommit mode: the fdw snapshot commits before the run's own
     REPEATABLE READ transaction (and its parallel workers) start, so they all see it.
     """
-    cfg = configured(conn)
+    cfg = cfg or configured(conn)
     info: dict[str, object] = {"mode": cfg.mode}
     if cfg.mode == "fdw":
         cat = catalog(conn, cfg)
@@ -577,13 +583,7 @@ def replica_plan(
             "this database reads the bank-sync data over postgres_fdw; switch back with "
             "`sqlcompiler source local` before making it a replica"
         )
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(publisher_dsn)
-    except psycopg.ProgrammingError as exc:
-        raise SourceError(
-            f"--publisher-dsn is not a valid connection string: {_first(exc)}"
-        ) from None
-    remote = _describe_remote({k: str(v) for k, v in params.items() if v})
+    remote = _describe_remote(_dsn_params(publisher_dsn, "--publisher-dsn"))
     try:
         pub = connect(publisher_dsn, autocommit=True, application="sqlcompiler-source")
     except ConnectionFailed as exc:
@@ -618,6 +618,7 @@ def _replica_steps(conn, pub, publisher_dsn: str, remote: str, secret: bool) -> 
         (SUBSCRIPTION,),
     ).fetchone()
     local = _local_tables(conn)
+    have = Catalog.from_db(conn, SCHEMA)
     plan.steps.append(
         Step("campaign", sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
     )
@@ -625,8 +626,7 @@ def _replica_steps(conn, pub, publisher_dsn: str, remote: str, secret: bool) -> 
         if t not in local:
             plan.steps.append(Step("campaign", _create_table(t, spec[t])))
             continue
-        have = Catalog.from_db(conn, SCHEMA).columns(t)
-        lacking = [c for c, _ty, _nn in spec[t]["columns"] if c not in have]
+        lacking = [c for c, _ty, _nn in spec[t]["columns"] if c not in have.columns(t)]
         if lacking:
             raise SourceError(
                 f"{SCHEMA}.{t} in this database lacks column(s) {', '.join(lacking)} that the "

@@ -65,9 +65,21 @@ def empty_dsn(pg_server):
     """A database with nothing in it (for migration tests)."""
     admin = pg_server.dsn("postgres")
     name = f"empty_{os.getpid()}_{next(_counter)}"
+    yield create_database(admin, name)
+    drop_database(admin, name)
+
+
+def create_database(admin: str, name: str, template: str | None = None) -> str:
+    """A new database on the cluster of ``admin`` (a DSN); returns its DSN."""
+    q = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+    if template:
+        q += psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+        conn.execute(q)
+    return psycopg.conninfo.make_conninfo(admin, dbname=name)
+
+
+def drop_database(admin: str, name: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
@@ -91,18 +103,13 @@ def bank_dsn(bank_server):
     """A database on the bank-sync cluster with the SPEC §1 tables, empty."""
     admin = bank_server.dsn("postgres")
     name = f"bank_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
+    dsn = create_database(admin, name)
     with psycopg.connect(dsn, autocommit=True) as conn:
         demo.init_schema(conn)
     yield dsn
     if not bank_server.is_running():
         bank_server.start()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
-        )
+    drop_database(admin, name)
 
 
 def _count():

@@ -13,6 +13,7 @@ import pytest
 from sqlcompiler import api, runner, source
 from sqlcompiler.config import store
 from sqlcompiler.errors import ConfigError, SourceError
+from tests.conftest import create_database, drop_database
 from tests.scenario import Scenario, cond, configure, results, run_and_compare
 
 PASSWORD = "s3cret-Pa55"  # the test clusters trust local connections: present, never used
@@ -124,14 +125,7 @@ def test_three_modes_give_identical_results(db, dsn, bank_dsn, postgresql_proc, 
     admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
     for mode in ("fdw", "replica"):
         name = f"{psycopg.conninfo.conninfo_to_dict(dsn)['dbname']}_{mode}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    psycopg.sql.Identifier(name),
-                    psycopg.sql.Identifier(postgresql_proc.template_dbname),
-                )
-            )
-        other = psycopg.conninfo.make_conninfo(dsn, dbname=name)
+        other = create_database(admin, name, template=postgresql_proc.template_dbname)
         try:
             if mode == "fdw":
                 api.source_fdw(other, bank_dsn, "bank_sync_service")
@@ -149,12 +143,7 @@ def test_three_modes_give_identical_results(db, dsn, bank_dsn, postgresql_proc, 
         finally:
             with psycopg.connect(other, autocommit=True) as conn:
                 conn.execute(f"DROP SUBSCRIPTION IF EXISTS {source.SUBSCRIPTION}")
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(
-                    psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                        psycopg.sql.Identifier(name)
-                    )
-                )
+            drop_database(admin, name)
 
 
 def test_compiled_sql_is_the_same_in_every_mode(fdw_db, dsn, db):

@@ -78,16 +78,13 @@ class Catalog:
     def check_required(self) -> None:
         """Every table and column SPEC §1 requires exists; else name what is missing."""
         problems = []
+        # remotely, a table the fdw user may not read is absent from information_schema too
         where = f" {self.where}" if self.where else ""
+        missing = f"is missing or unreadable{where}" if self.where else "is missing"
         for table, columns in REQUIRED.items():
             have = self.tables.get(table)
             if have is None:
-                problems.append(
-                    (
-                        "",
-                        f"table {self.schema}.{table} is missing{' or unreadable' * bool(where)}{where}",
-                    )
-                )
+                problems.append(("", f"table {self.schema}.{table} {missing}"))
                 continue
             for col in columns:
                 if col not in have:
