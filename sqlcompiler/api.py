@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from . import migrations, source
-from .compiler import CompiledGroup, compile_config
+from .compiler import CompiledRun, compile_config
 from .config import files, store
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
@@ -70,39 +70,54 @@ def export_config(dsn: str, fmt: str = "yaml") -> str:
 
 def compile_statements(
     dsn: str, group: str | None = None, *, population: bool = False
-) -> list[CompiledGroup]:
+) -> CompiledRun:
     with _migrated(dsn) as conn:
         config = store.load_validated(conn)
         return compile_config(config, group=group, population=population)
 
 
-def explain(dsn: str, compiled: list[CompiledGroup], analyze: bool = False) -> list[str]:
-    """EXPLAIN each statement; with ``analyze`` it runs inside a transaction rolled back."""
+def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
+    """EXPLAIN each of ``compiled.statements``, all in one transaction that is rolled back.
+
+    The prologue is executed even without ``analyze``: the group statements read its
+    temporary table, and their plans should see its real size and statistics.
+    """
     from .runner import settings_for
 
     plans = []
-    with connect(dsn) as conn:
-        for cg in compiled:
+    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
+    with connect(dsn) as conn, conn.transaction(force_rollback=True):
+        conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+        for name, value in settings_for(False).items():
+            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        for st in compiled.statements:
             try:
-                with conn.transaction(force_rollback=True):
-                    conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-                    for name, value in settings_for(False).items():
-                        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-                    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
-                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(cg.sql)
+                if st is compiled.prologue:
+                    drop, create, analyze_table = st.statements()
+                    conn.execute(drop)
+                    rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
+                    rows = rows.fetchall()
+                    if not analyze:
+                        conn.execute(create)
+                    conn.execute(analyze_table)
+                else:
+                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
                     rows = conn.execute(stmt).fetchall()
             except psycopg.Error as exc:
-                raise SqlCompilerError(
-                    f"EXPLAIN of group {cg.group.name!r} failed: {exc}"
-                ) from None
+                raise SqlCompilerError(f"EXPLAIN of {st.title} failed: {exc}") from None
             plans.append("\n".join(r[0] for r in rows))
     return plans
 
 
-def write_statements(compiled: list[CompiledGroup], out: Path) -> list[Path]:
+def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
+    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for cg in compiled:
+    if compiled.prologue is not None:
+        path = out / "00_prologue.sql"
+        path.write_text(compiled.prologue.pretty(), encoding="utf-8")
+        paths.append(path)
+    for cg in compiled.groups:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name).strip("_")
         path = out / f"group_{cg.group.id:04d}_{safe or 'unnamed'}.sql"
         path.write_text(cg.pretty(), encoding="utf-8")

@@ -478,7 +478,7 @@ def cf_upload(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one .sql file per group here.",
+    help="Write one .sql file per statement here (00_prologue.sql, then one per group).",
 )
 @click.option(
     "--explain",
@@ -486,28 +486,31 @@ def cf_upload(
     is_flag=False,
     flag_value="plan",
     default=None,
-    help="Print the EXPLAIN plan under each statement; --explain=analyze runs it in a rolled-back transaction.",
+    help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
 )
 @pass_ctx
 def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
-    """Print the generated SQL, one statement per campaign group."""
+    """Print the generated SQL: the run prologue, then one statement per campaign group.
+
+    The prologue creates a temporary table of every loan's condition values (custom fields
+    extracted from JSONB once); each group's statement scans it.
+    """
     dsn = ctx.dsn
     compiled = api.compile_statements(dsn, group)
+    statements = compiled.statements
     plans = (
         api.explain(dsn, compiled, analyze=explain == "analyze")
         if explain
-        else [None] * len(compiled)
+        else [None] * len(statements)
     )
     if out:
         for path in api.write_statements(compiled, out):
             click.echo(f"wrote {path}")
-    for cg, plan in zip(compiled, plans, strict=True):
+    for st, plan in zip(statements, plans, strict=True):
         if not out:
-            click.echo(cg.pretty())
+            click.echo(st.pretty())
         if plan:
-            click.echo(
-                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of group {cg.group.name!r}:"
-            )
+            click.echo(f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.title}:")
             click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
 
 

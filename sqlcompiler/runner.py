@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from . import metrics, migrations, reference, source
-from .compiler import compile_config
+from .compiler import CompiledRun, compile_config
 from .config.store import load_validated
 from .connection import connect, redact
 from .errors import RunError, RunLocked, SqlCompilerError
@@ -173,9 +173,21 @@ def _empty_staging(meta: psycopg.Connection) -> None:
     meta.execute("TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging")
 
 
+def _prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Progress) -> float:
+    """Create the run prologue's table on this connection (see compiler/prologue.py)."""
+    if compiled.prologue is None:
+        return 0.0
+    t0 = time.monotonic()
+    for statement in compiled.prologue.statements():
+        conn.execute(statement)
+    seconds = time.monotonic() - t0
+    progress(f"  run prologue (loan values for every group): {seconds:.2f}s")
+    return seconds
+
+
 def _parallel_groups(
-    work, opts, run_id: int, compiled, groups: list[GroupResult], progress
-) -> None:
+    work, opts, run_id: int, compiled: CompiledRun, groups: list[GroupResult], progress
+) -> list[float]:
     """Run the group statements on ``opts.jobs`` connections that share the run's snapshot.
 
     Each statement writes through data-modifying CTEs, which PostgreSQL never runs with
@@ -183,7 +195,8 @@ def _parallel_groups(
     snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so every
     group still sees the same inputs. They commit into the staging tables, which no reader
     sees; the work transaction then turns staging into the run's partitions, or on any failure
-    the staging tables are emptied and nothing is published.
+    the staging tables are emptied and nothing is published. Each connection first creates
+    the run prologue's temporary table; returns the seconds that took on each.
     """
     import queue
     import threading
@@ -191,8 +204,9 @@ def _parallel_groups(
     snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
     dsn, password = work.info.dsn, work.info.password
     todo: queue.Queue = queue.Queue()
-    for item in zip(compiled, groups, strict=True):
+    for item in zip(compiled.groups, groups, strict=True):
         todo.put(item)
+    prologue_seconds: list[float] = []
     failed = threading.Event()
     errors: list[BaseException] = []
     done = [0]
@@ -208,6 +222,9 @@ def _parallel_groups(
                 for name, value in settings_for(False).items():
                     conn.execute("SELECT set_config(%s, %s, true)", (name, value))
                 conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+                seconds = _prologue(conn, compiled, progress)
+                with lock:
+                    prologue_seconds.append(round(seconds, 3))
                 while not failed.is_set():
                     try:
                         cg, gr = todo.get_nowait()
@@ -220,7 +237,7 @@ def _parallel_groups(
                     with lock:
                         done[0] += 1
                         progress(
-                            f"  [{done[0]}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
+                            f"  [{done[0]}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
                         )
                 if failed.is_set():
                     conn.rollback()
@@ -231,7 +248,8 @@ def _parallel_groups(
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=worker, daemon=True) for _ in range(min(opts.jobs, len(compiled)))
+        threading.Thread(target=worker, daemon=True)
+        for _ in range(min(opts.jobs, len(compiled.groups)))
     ]
     for t in threads:
         t.start()
@@ -239,6 +257,7 @@ def _parallel_groups(
         t.join()
     if errors:
         raise errors[0]
+    return prologue_seconds
 
 
 def _counts(work: psycopg.Connection, result: list[GroupResult]) -> None:
@@ -491,17 +510,19 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
         if opts.engine == "reference":
             _reference_groups(work, config, opts, run_id, population, groups)
-            compiled = []
-        parallel = cifs is None and opts.jobs > 1 and len(compiled) > 1
+            compiled = CompiledRun(prologue=None, groups=[])
+        parallel = cifs is None and opts.jobs > 1 and len(compiled.groups) > 1
         if parallel:
-            _parallel_groups(work, opts, run_id, compiled, groups, progress)
+            timings["prologue"] = _parallel_groups(work, opts, run_id, compiled, groups, progress)
+        elif compiled.groups:
+            timings["prologue"] = [round(_prologue(work, compiled, progress), 3)]
         for i, (cg, gr) in enumerate(
-            zip([] if parallel else compiled, groups, strict=False), start=1
+            zip([] if parallel else compiled.groups, groups, strict=False), start=1
         ):
             t0 = time.monotonic()
             work.execute(cg.sql)
             gr.seconds = time.monotonic() - t0
-            progress(f"  [{i}/{len(compiled)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
+            progress(f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
         timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
         if not parallel:
             _counts(work, groups)

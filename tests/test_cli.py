@@ -107,9 +107,12 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     assert compiled.returncode == 0
     assert "-- campaign group 'Early delinquency'" in compiled.stdout
     assert "-- EXPLAIN of group 'Early delinquency':" in compiled.stdout
+    assert "-- EXPLAIN of the run prologue:" in compiled.stdout
+    assert "CREATE TEMPORARY TABLE pg_temp.run_loans AS" in compiled.stdout
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
     assert analyzed.returncode == 0 and "actual time" in analyzed.stdout
-    assert len(list((tmp_path / "sql").glob("*.sql"))) == 3
+    files = sorted(p.name for p in (tmp_path / "sql").glob("*.sql"))
+    assert len(files) == 4 and files[0] == "00_prologue.sql"
     assert (
         db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
     )

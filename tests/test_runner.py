@@ -13,7 +13,7 @@ import pytest
 import sqlglot
 
 from sqlcompiler import runner
-from sqlcompiler.compiler import CompiledGroup
+from sqlcompiler.compiler import CompiledGroup, CompiledRun
 from sqlcompiler.errors import RunError, RunLocked
 from tests.scenario import Scenario, cond, configure, results
 
@@ -84,7 +84,8 @@ def test_failure_marks_run_failed_and_keeps_previous_results(db, dsn, monkeypatc
         bad = sqlglot.parse_one(
             "SELECT 1 / (SELECT count(*) - count(*) FROM campaign_results.assignments_staging)"
         )
-        return [compiled[0], CompiledGroup(compiled[1].group, bad, "")]
+        groups = [compiled.groups[0], CompiledGroup(compiled.groups[1].group, bad, "")]
+        return CompiledRun(compiled.prologue, groups)
 
     monkeypatch.setattr(runner, "compile_config", broken)
     with pytest.raises(RunError, match="previous results are intact"):

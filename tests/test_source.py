@@ -147,10 +147,10 @@ def test_three_modes_give_identical_results(db, dsn, bank_dsn, postgresql_proc, 
 
 
 def test_compiled_sql_is_the_same_in_every_mode(fdw_db, dsn, db):
-    fdw_sql = [c.sql for c in api.compile_statements(dsn)]
+    fdw_sql = [c.sql for c in api.compile_statements(dsn).statements]
     api.source_local(dsn)
     _scenario().load(db)
-    assert [c.sql for c in api.compile_statements(dsn)] == fdw_sql
+    assert [c.sql for c in api.compile_statements(dsn).statements] == fdw_sql
 
 
 def test_column_dropped_on_the_bank_sync_side_fails_validation_and_the_run(fdw_db, dsn, bank_dsn):

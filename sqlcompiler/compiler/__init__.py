@@ -1,7 +1,15 @@
-"""Validated configuration -> one PostgreSQL statement per campaign group."""
+"""Validated configuration -> a run prologue and one PostgreSQL statement per campaign group."""
 
 from __future__ import annotations
 
-from .group import CompiledGroup, compile_config, compile_group
+from .group import CompiledGroup, CompiledRun, compile_config, compile_group
+from .prologue import CompiledPrologue, LoanValues
 
-__all__ = ["CompiledGroup", "compile_config", "compile_group"]
+__all__ = [
+    "CompiledGroup",
+    "CompiledPrologue",
+    "CompiledRun",
+    "LoanValues",
+    "compile_config",
+    "compile_group",
+]

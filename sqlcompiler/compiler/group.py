@@ -18,7 +18,8 @@ from sqlglot import exp
 
 from ..config.model import Campaign, Configuration, Group
 from ..errors import CompileError
-from .conditions import collate_c, conjunction, predicate, split, value_expr
+from .conditions import collate_c, conjunction, predicate, split
+from .prologue import CompiledPrologue, LoanValues, compile_prologue
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 _env = jinja2.Environment(
@@ -48,12 +49,20 @@ class CompiledGroup:
         """The statement as executed (no header)."""
         return self.tree.sql(dialect="postgres")
 
+    @property
+    def title(self) -> str:
+        return f"group {self.group.name!r}"
+
     def pretty(self) -> str:
         return self.header + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
 
 
 def _sql(e: exp.Expression) -> str:
     return e.sql(dialect="postgres")
+
+
+def _table(schema: str, name: str) -> str:
+    return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(schema)))
 
 
 def _bit(n: int) -> exp.Expression:
@@ -71,24 +80,18 @@ def _bit_set(mask: exp.Expression, n: int) -> exp.Expression:
 class _LoanSets:
     """Loan-level condition sets of a group, one bit each; identical sets share a bit.
 
-    Each distinct loan-level value (a column, or a custom field extracted from JSONB with its
-    type check) is computed once per loan in an inner projection and shared by every
-    condition on it.
+    The values they test are columns of the run prologue's table (``values``), extracted
+    once per loan for all groups.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, values: LoanValues) -> None:
         self.sets: list[exp.Expression] = []
         self._index: dict[str, int] = {}
-        self.values: list[tuple[str, str]] = []  # (column, SQL of the value expression)
-        self._values: dict[str, str] = {}
+        self.values = values
 
     def predicate(self, cond) -> exp.Expression:
-        """A loan-level condition over the extracted value column."""
-        key = _sql(value_expr(cond))
-        if key not in self._values:
-            self._values[key] = f"x{len(self.values)}"
-            self.values.append((self._values[key], key))
-        return predicate(cond, exp.column(self._values[key], table="v"))
+        """A loan-level condition over the prologue's value column."""
+        return predicate(cond, self.values.column(cond))
 
     def conjunction(self, conds) -> exp.Expression:
         return conjunction(self.predicate(c) for c in conds)
@@ -231,12 +234,13 @@ def compile_group(
     fingerprint: str = "",
     population: bool = False,
     source_schema: str = "bank_sync_service",
+    values: LoanValues | None = None,
 ) -> CompiledGroup:
+    """The group's statement; its loan-level values are added to ``values`` (the run's)."""
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
-    loans = _LoanSets()
+    loans = _LoanSets(values if values is not None else LoanValues())
     ifs, account_cases, rule_cases, outputs = [], [], [], []
-    uses_custom = False
     for campaign in group.campaigns:
         match, set_index, rule_mask, bits = _campaign_parts(campaign, loans)
         cid = exp.Literal.number(campaign.id)
@@ -251,8 +255,6 @@ def compile_group(
                     cid.copy(), exp.Literal.number(bit), exp.Literal.number(rule.priority),
                     exp.Literal.string(o.party), exp.Literal.string(o.contact),
                 ]))  # fmt: skip
-        uses_custom |= any(c.source == "custom" for c in campaign.conditions)
-        uses_custom |= any(c.source == "custom" for r in campaign.rules for c in r.conditions)
 
     wid = exp.column("campaign_id", table="w")
     campaign_case = (
@@ -273,21 +275,14 @@ def compile_group(
         else exp.Literal.number(0)
     )
 
-    def table(name: str) -> str:
-        return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(source_schema)))
-
     mask_columns = loans.mask_columns() if loans.sets else []
     rendered = _env.get_template("group.sql.j2").render(
         mask_columns=mask_columns,
-        value_columns=loans.values,
         any_bit=loans.any_bit() if loans.sets else "",
-        uses_custom=uses_custom,
         population=population,
-        loans=table("loans"),
-        custom_fields=table("loan_custom_fields"),
-        customers=table("customers"),
-        references=table("reference_customers"),
-        phones=table("phones"),
+        customers=_table(source_schema, "customers"),
+        references=_table(source_schema, "reference_customers"),
+        phones=_table(source_schema, "phones"),
         account_numbers=_sql(account_numbers),
         rule_mask=_sql(exp.Cast(this=rule_mask, to=exp.DataType.build("BIGINT"))),
         campaign_case=_sql(campaign_case),
@@ -304,22 +299,44 @@ def compile_group(
     return CompiledGroup(group=group, tree=tree, header=_header(group, fingerprint, population))
 
 
+@dataclass(frozen=True)
+class CompiledRun:
+    """What a run executes: the prologue (on each connection, first), then one statement per group."""
+
+    prologue: CompiledPrologue | None
+    groups: list[CompiledGroup]
+
+    @property
+    def statements(self) -> list[CompiledPrologue | CompiledGroup]:
+        return ([self.prologue] if self.prologue else []) + list(self.groups)
+
+
 def compile_config(
     config: Configuration,
     *,
     group: str | None = None,
     population: bool = False,
     source_schema: str = "bank_sync_service",
-) -> list[CompiledGroup]:
+) -> CompiledRun:
+    """The run's statements; with ``group``, that group's and the prologue it needs."""
     groups = config.groups
     if group is not None:
         groups = tuple(g for g in groups if g.name == group)
         if not groups:
             names = ", ".join(repr(g.name) for g in config.groups) or "none"
             raise CompileError(f"no campaign group named {group!r}; groups: {names}")
-    return [
+    values = LoanValues()
+    compiled = [
         compile_group(
-            g, fingerprint=config.fingerprint, population=population, source_schema=source_schema
+            g,
+            fingerprint=config.fingerprint,
+            population=population,
+            source_schema=source_schema,
+            values=values,
         )
         for g in groups
     ]
+    prologue = compile_prologue(
+        _env, values, population=population, table=lambda name: _table(source_schema, name)
+    )
+    return CompiledRun(prologue=prologue, groups=compiled)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlglot
 
-from sqlcompiler.compiler import compile_group
-from sqlcompiler.config.model import Campaign, Condition, Group, Output, Rule
+from sqlcompiler.compiler import compile_config, compile_group
+from sqlcompiler.config.model import Campaign, Condition, Configuration, Group, Output, Rule
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
@@ -58,6 +58,23 @@ def test_small_group_full_population():
 
 def test_small_group_list_population():
     _check("small_group_list", compile_group(small_group(), fingerprint="golden", population=True))
+
+
+def test_prologue_holds_every_groups_loan_values_once():
+    other = Group("Other", (Campaign("O1", 1, (
+        Condition("loan", "dpd", "number", "<", Decimal(5)),  # same value as Early's dpd >= 30
+        Condition("loan", "product_type", "string", "=", "AUTO"),
+    ), (), id=4),), id=8)  # fmt: skip
+    run = compile_config(Configuration((small_group(), other), fingerprint="golden"))
+    _check("small_prologue", run.prologue)
+    assert [e.alias_or_name for e in run.prologue.tree.expression.expressions] == [
+        "cif", "account_number",
+        "loan_dpd", "custom_risk_score", "custom_promise", "loan_product_type"
+    ]  # fmt: skip
+    assert run.groups[0].tree == compile_group(small_group(), fingerprint="golden").tree
+    lst = compile_config(Configuration((small_group(),)), population=True)
+    _check("small_prologue_list", lst.prologue)
+    assert compile_config(Configuration((other,)), group="Other").prologue is not None
 
 
 def test_tree_comparison_detects_a_changed_operator():

@@ -11,33 +11,11 @@ WITH loan_sets AS (
     v.cif,
     v.account_number,
     CAST(CASE
-      WHEN v.x0 >= CAST(30 AS DECIMAL) AND v.x1 > CAST(80.5 AS DECIMAL)
+      WHEN v.loan_dpd >= CAST(30 AS DECIMAL) AND v.custom_risk_score > CAST(80.5 AS DECIMAL)
       THEN 1
       ELSE 0
-    END | CASE WHEN v.x2 < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
-  FROM (
-    SELECT
-      l.cif,
-      l.account_number,
-      l."dpd" AS x0,
-      CASE
-        WHEN JSONB_TYPEOF(f.fields -> 'risk_score') = 'number'
-        THEN CAST((
-          f.fields ->> 'risk_score'
-        ) AS DECIMAL)
-      END AS x1,
-      CAMPAIGN_ENGINE.JSON_DATE(f.fields -> 'promise') AS x2
-    FROM bank_sync_service.loans AS l
-    LEFT JOIN bank_sync_service.loan_custom_fields AS f
-      ON f.account_number = l.account_number
-    WHERE
-      l.cif IN (
-        SELECT
-          cif
-        FROM pg_temp.run_population
-      )
-    OFFSET 0
-  ) AS v
+    END | CASE WHEN v.custom_promise < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
+  FROM pg_temp.run_loans AS v
   OFFSET 0
 ), loan_matches AS (
   SELECT
