@@ -142,6 +142,12 @@ def _lock_holder(meta: psycopg.Connection) -> str:
     return f"another run is in progress ({what}, server pid {pid}, {app})"
 
 
+# Result tables are written once, ANALYZEd when published and dropped whole by retention, so
+# autovacuum has nothing to reclaim; left on, it rescanned every new partition after each run
+# (see alembic revision 0005).
+NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = false")
+
+
 def _publish(work: psycopg.Connection, run_id: int) -> None:
     """Turn the staging tables into the run's partitions and leave fresh empty ones behind."""
     for base in ("assignments", "contacts"):
@@ -162,8 +168,8 @@ def _publish(work: psycopg.Connection, run_id: int) -> None:
             )
         )
         work.execute(
-            sql.SQL("CREATE TABLE {}.{} (LIKE {}.{})").format(
-                schema, staging, schema, sql.Identifier(base)
+            sql.SQL("CREATE TABLE {}.{} (LIKE {}.{}) WITH ({})").format(
+                schema, staging, schema, sql.Identifier(base), NO_AUTOVACUUM
             )
         )
         work.execute(sql.SQL("ANALYZE {}.{}").format(schema, part))

@@ -59,6 +59,15 @@ def test_run_record_counts_and_views(db, dsn):
     assert groups["G1"]["assigned"] == 4 and groups["G1"]["contacts"] == 4
     assert len(results(db)[0]) == 10
     assert "G1" in res.summary() and "total" in res.summary()
+    # the published partitions and the next run's staging tables are kept out of autovacuum
+    options = dict(
+        db.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            ([f"assignments_r{res.run_id}", f"contacts_r{res.run_id}", "contacts_staging"],),
+        ).fetchall()
+    )
+    assert len(options) == 3
+    assert all("autovacuum_enabled=false" in (o or []) for o in options.values())
 
 
 def test_second_concurrent_run_is_refused(db, dsn):
