@@ -37,7 +37,7 @@ RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 # pick index nested loops over millions of rows (measured: 35.7 s vs 27.4 s per bench group
 # at 1M customers). List runs keep nested loops: there an index lookup is the right plan.
 #
-# Hash joins off too: the loan pass joins loans to loan_custom_fields 1:1 on account_number,
+# Hash joins off too: the run prologue joins loans to loan_custom_fields 1:1 on account_number,
 # and a merge join over the two primary-key indexes beats probing a 300 MB hash table with
 # 1.8M rows (bench group 09 at 1M: 30.4 s vs 35.5 s; whole bench run 157.0 s vs 185.5 s, demo
 # configuration 18.2 s vs 21.1 s). The fdw snapshot builds the same indexes for that reason.

@@ -1,7 +1,8 @@
 """One statement per campaign group, from the template, as a sqlglot tree.
 
 Cost grows mildly with the number of campaigns: each input is scanned once per group
-whatever the number of campaigns. A loan-level condition set (a campaign's or a contact
+whatever the number of campaigns (the loans through the run prologue's table, see
+prologue.py). A loan-level condition set (a campaign's or a contact
 rule's loan conditions) becomes one bit of a per-loan bigint mask, so a campaign adds a few
 boolean tests per loan and one CASE branch per customer, but no aggregate state: the
 aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
