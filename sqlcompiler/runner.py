@@ -148,20 +148,95 @@ def _lock_holder(meta: psycopg.Connection) -> str:
 NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = false")
 
 
-def _publish(work: psycopg.Connection, run_id: int) -> None:
-    """Turn the staging tables into the run's partitions and leave fresh empty ones behind."""
-    for base in ("assignments", "contacts"):
-        part = sql.Identifier(f"{base}_r{run_id}")
-        staging = sql.Identifier(f"{base}_staging")
-        schema = sql.Identifier("campaign_results")
-        work.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(schema, staging, part))
-        work.execute(
-            sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} CHECK (run_id = {})").format(
-                schema, part, sql.Identifier(f"{base}_r{run_id}_run_check"), sql.Literal(run_id)
+RESULTS = sql.Identifier("campaign_results")
+BASES = ("assignments", "contacts")
+
+
+def _staging(base: str, what: str = "") -> sql.Identifier:
+    return sql.Identifier(f"{base}_staging{what}")
+
+
+def _prepare_staging(meta: psycopg.Connection, run_id: int) -> None:
+    """Empty the staging tables and constrain them to this run, before the work snapshot.
+
+    With CHECK (run_id = N) in place while the rows go in, ATTACH PARTITION needs no
+    validation scan when the run publishes (3 s at 1M customers, bench configuration). No
+    index while the groups insert: it is built once, at the end (_index_staging).
+    """
+    for base in BASES:
+        meta.execute(
+            sql.SQL("DROP INDEX IF EXISTS {}.{}").format(RESULTS, _staging(base, "_cif_idx"))
+        )
+        meta.execute(
+            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+                RESULTS, _staging(base), _staging(base, "_run_check")
             )
         )
-        # (cif, group): the views' per-customer lookups and the relay's keyset order
-        work.execute(sql.SQL("CREATE INDEX ON {}.{} (cif, campaign_group_id)").format(schema, part))
+    _empty_staging(meta)
+    for base in BASES:
+        meta.execute(
+            sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} CHECK (run_id = {})").format(
+                RESULTS, _staging(base), _staging(base, "_run_check"), sql.Literal(run_id)
+            )
+        )
+
+
+def _index_staging(work: psycopg.Connection, committed: bool) -> None:
+    """Index and ANALYZE both staging tables: (cif, group) serves the views' per-customer
+    lookups and the relay's keyset order.
+
+    When the group connections committed the rows (``committed``), the two tables are done at
+    the same time on two connections of their own (16 s -> 10 s at 1M customers, bench
+    configuration); otherwise the rows exist only in the work transaction, which does both.
+    """
+
+    def index(conn: psycopg.Connection, base: str) -> None:
+        conn.execute(
+            sql.SQL("CREATE INDEX {} ON {}.{} (cif, campaign_group_id)").format(
+                _staging(base, "_cif_idx"), RESULTS, _staging(base)
+            )
+        )
+        conn.execute(sql.SQL("ANALYZE {}.{}").format(RESULTS, _staging(base)))
+
+    if not committed:
+        for base in BASES:
+            index(work, base)
+        return
+
+    def own_connection(base: str) -> None:
+        with psycopg.connect(
+            work.info.dsn,
+            password=work.info.password,
+            autocommit=True,
+            application_name="sqlcompiler-run-index",
+        ) as conn:
+            index(conn, base)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(BASES)) as pool:
+        for future in [pool.submit(own_connection, base) for base in BASES]:
+            future.result()
+
+
+def _publish(work: psycopg.Connection, run_id: int) -> None:
+    """Turn the indexed staging tables into the run's partitions; leave fresh empty ones behind."""
+    schema = RESULTS
+    for base in BASES:
+        name = f"{base}_r{run_id}"
+        part = sql.Identifier(name)
+        staging = _staging(base)
+        work.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(schema, staging, part))
+        work.execute(
+            sql.SQL("ALTER TABLE {}.{} RENAME CONSTRAINT {} TO {}").format(
+                schema, part, _staging(base, "_run_check"), sql.Identifier(f"{name}_run_check")
+            )
+        )
+        work.execute(
+            sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+                schema, _staging(base, "_cif_idx"), sql.Identifier(f"{name}_cif_idx")
+            )
+        )
         work.execute(
             sql.SQL("ALTER TABLE {}.{} ATTACH PARTITION {}.{} FOR VALUES IN ({})").format(
                 schema, sql.Identifier(base), schema, part, sql.Literal(run_id)
@@ -172,7 +247,6 @@ def _publish(work: psycopg.Connection, run_id: int) -> None:
                 schema, staging, schema, sql.Identifier(base), NO_AUTOVACUUM
             )
         )
-        work.execute(sql.SQL("ANALYZE {}.{}").format(schema, part))
 
 
 def _empty_staging(meta: psycopg.Connection) -> None:
@@ -462,12 +536,13 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
         "error = coalesce(error, 'abandoned: the process running it ended without finishing') "
         "WHERE status = 'running'"
     )
-    _empty_staging(meta)  # before the work snapshot; we hold the run lock, nobody else writes it
     run_id = meta.execute(
         "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine, request_ids) "
         "VALUES (%s, 'running', %s, %s, %s, %s) RETURNING run_id",
         (kind, getpass.getuser(), dry_run, opts.engine, opts.request_ids),
     ).fetchone()[0]
+    # before the work snapshot; we hold the run lock, nobody else writes them
+    _prepare_staging(meta, run_id)
     timings: dict[str, object] = {}
     config = None
     data_source = source.configured(meta)
@@ -540,6 +615,7 @@ def _run(work, meta, kind, opts: _Options, t_start) -> RunResult:
             work.rollback()
             _empty_staging(meta)
         else:
+            _index_staging(work, committed=parallel)
             _publish(work, run_id)
         timings["publish"] = round(time.monotonic() - t0, 3)
         res.seconds = time.monotonic() - t_start

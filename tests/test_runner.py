@@ -68,6 +68,21 @@ def test_run_record_counts_and_views(db, dsn):
     )
     assert len(options) == 3
     assert all("autovacuum_enabled=false" in (o or []) for o in options.values())
+    # indexed (built before publishing) and constrained to the run (so ATTACH needed no scan)
+    for base in ("assignments", "contacts"):
+        part = f"{base}_r{res.run_id}"
+        assert (
+            db.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", (part,))
+            .fetchone()[0]
+            .endswith("(cif, campaign_group_id)")
+        )
+        assert (
+            db.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s",
+                (f"{part}_run_check",),
+            ).fetchone()[0]
+            == f"CHECK ((run_id = {res.run_id}))"
+        )
 
 
 def test_second_concurrent_run_is_refused(db, dsn):
