@@ -11,24 +11,15 @@ aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import jinja2
-import sqlglot
 from sqlglot import exp
 
 from ..config.model import Campaign, Configuration, Group
 from ..errors import CompileError
 from .conditions import collate_c, conjunction, predicate, split
 from .prologue import CompiledPrologue, LoanValues, compile_prologue
-
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,  # noqa: S701 - renders SQL built by sqlglot, parsed back right away
-    keep_trailing_newline=True,
-)
+from .render import render, table
+from .render import sql as _sql
 
 RUN_ID = exp.Cast(
     this=exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")),
@@ -56,14 +47,6 @@ class CompiledGroup:
 
     def pretty(self) -> str:
         return self.header + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
-
-
-def _sql(e: exp.Expression) -> str:
-    return e.sql(dialect="postgres")
-
-
-def _table(schema: str, name: str) -> str:
-    return _sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(schema)))
 
 
 def _bit(n: int) -> exp.Expression:
@@ -277,13 +260,15 @@ def compile_group(
     )
 
     mask_columns = loans.mask_columns() if loans.sets else []
-    rendered = _env.get_template("group.sql.j2").render(
+    tree = render(
+        "group.sql.j2",
+        f"group {group.name!r}",
         mask_columns=mask_columns,
         any_bit=loans.any_bit() if loans.sets else "",
         population=population,
-        customers=_table(source_schema, "customers"),
-        references=_table(source_schema, "reference_customers"),
-        phones=_table(source_schema, "phones"),
+        customers=table(source_schema, "customers"),
+        references=table(source_schema, "reference_customers"),
+        phones=table(source_schema, "phones"),
         account_numbers=_sql(account_numbers),
         rule_mask=_sql(exp.Cast(this=rule_mask, to=exp.DataType.build("BIGINT"))),
         campaign_case=_sql(campaign_case),
@@ -291,12 +276,6 @@ def compile_group(
         group_id=_sql(exp.Literal.number(group.id)),
         outputs=", ".join(_sql(o) for o in outputs),
     )
-    try:
-        tree = sqlglot.parse_one(rendered, read="postgres")
-    except sqlglot.errors.ParseError as exc:  # a bug in the template, never user input
-        raise CompileError(
-            f"internal error: generated SQL for group {group.name!r} does not parse: {exc}"
-        ) from None
     return CompiledGroup(group=group, tree=tree, header=_header(group, fingerprint, population))
 
 
@@ -337,7 +316,5 @@ def compile_config(
         )
         for g in groups
     ]
-    prologue = compile_prologue(
-        _env, values, population=population, table=lambda name: _table(source_schema, name)
-    )
+    prologue = compile_prologue(values, population=population, source_schema=source_schema)
     return CompiledRun(prologue=prologue, groups=compiled)

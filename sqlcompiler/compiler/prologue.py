@@ -13,16 +13,13 @@ is not WAL-logged either.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import jinja2
-import sqlglot
 from sqlglot import exp
 
 from ..config.model import Condition
-from ..errors import CompileError
 from .conditions import value_expr
+from .render import render, table
 
 RUN_LOANS = exp.table_(exp.to_identifier("run_loans"), db=exp.to_identifier("pg_temp"))
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
@@ -81,27 +78,19 @@ class CompiledPrologue:
 
 
 def compile_prologue(
-    env: jinja2.Environment,
-    values: LoanValues,
-    *,
-    population: bool,
-    table: Callable[[str], str],
+    values: LoanValues, *, population: bool, source_schema: str
 ) -> CompiledPrologue | None:
     if not values.columns:
         return None
-    rendered = env.get_template("prologue.sql.j2").render(
+    select = render(
+        "prologue.sql.j2",
+        "the run prologue",
         value_columns=values.columns,
         uses_custom=values.uses_custom,
         population=population,
-        loans=table("loans"),
-        custom_fields=table("loan_custom_fields"),
+        loans=table(source_schema, "loans"),
+        custom_fields=table(source_schema, "loan_custom_fields"),
     )
-    try:
-        select = sqlglot.parse_one(rendered, read="postgres")
-    except sqlglot.errors.ParseError as exc:  # a bug in the template, never user input
-        raise CompileError(
-            f"internal error: the generated run prologue does not parse: {exc}"
-        ) from None
     create = exp.Create(
         kind="TABLE",
         this=RUN_LOANS.copy(),

@@ -1,0 +1,39 @@
+"""Templates render SQL that sqlglot built; the output is parsed back with sqlglot at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+
+from ..errors import CompileError
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # noqa: S701 - renders SQL built by sqlglot, parsed back right away
+    keep_trailing_newline=True,
+)
+
+
+def sql(e: exp.Expression) -> str:
+    return e.sql(dialect="postgres")
+
+
+def table(schema: str, name: str) -> str:
+    return sql(exp.table_(exp.to_identifier(name), db=exp.to_identifier(schema)))
+
+
+def render(template: str, what: str, **slots: Any) -> exp.Expression:
+    """Render ``template`` and parse it; ``what`` names the statement in the error."""
+    rendered = _env.get_template(template).render(**slots)
+    try:
+        return sqlglot.parse_one(rendered, read="postgres")
+    except sqlglot.errors.ParseError as exc:  # a bug in the template, never user input
+        raise CompileError(
+            f"internal error: generated SQL for {what} does not parse: {exc}"
+        ) from None
