@@ -1,21 +1,39 @@
-"""The library API the CLI is a thin layer over; tests call these too."""
+"""The library API: one function per CLI command, each returning a typed result.
+
+The CLI (``sqlcompiler.cli``) parses options, calls one of these and hands the result to
+``console`` for text or JSON; tests and a web page call the same functions. Functions taking a
+``dsn`` open their own connections; those taking a ``conn`` work inside the caller's.
+Nothing here prints.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from . import migrations, source
+from . import source
 from .compiler import CompiledRun, compile_config
 from .config import files, store
+from .config.lint import Finding
+from .config.lint import lint as lint_config
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
-from .connection import connect
 from .errors import SqlCompilerError
+from .infra import migrations
+from .infra.connection import connect
+from .infra.resources import resource_path
+from .progress import Progress, quiet
+from .reference.trace import trace_customer as _trace
+from .run import RunOptions, RunResult, settings_for
+from .run import run as _run
+from .run.record import RunRecord, list_runs
+from .source.custom_fields import UploadResult
 
 
 @contextlib.contextmanager
@@ -26,10 +44,54 @@ def _migrated(dsn: str, **kw) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+# -- schema ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaRevision:
+    current: str | None
+    head: str
+
+
+def db_upgrade(dsn: str, revision: str = "head") -> None:
+    migrations.upgrade(dsn, revision)
+
+
+def db_downgrade(dsn: str, revision: str = "-1") -> None:
+    migrations.downgrade(dsn, revision)
+
+
+def db_sql(revision: str = "head") -> str:
+    return migrations.offline_sql(revision)
+
+
+def db_current(dsn: str) -> SchemaRevision:
+    with connect(dsn) as conn:
+        return SchemaRevision(migrations.current_revision(conn), migrations.head_revision())
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def load_config(conn: psycopg.Connection) -> Configuration:
+    """The stored configuration, validated against the catalog of where the data really is."""
+    return store.load_validated(conn, source.catalog(conn))
+
+
 def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
     catalog = source.catalog(conn)
     catalog.check_required()
     return validate(cfg, catalog)
+
+
+def apply_config(
+    conn: psycopg.Connection,
+    cfg: ConfigFile,
+    *,
+    applied_by: str | None = None,
+    source_name: str | None = None,
+) -> store.ApplyResult:
+    return store.apply(conn, cfg, source.catalog(conn), applied_by=applied_by, source=source_name)
 
 
 def validate_file(dsn: str, path: str | Path) -> Configuration:
@@ -48,19 +110,17 @@ def plan_file(dsn: str, path: str | Path) -> list[store.Change]:
 def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> store.ApplyResult:
     cfg = files.load(path)
     with _migrated(dsn) as conn:
-        return store.apply(conn, cfg, applied_by=applied_by, source=str(path))
+        return apply_config(conn, cfg, applied_by=applied_by, source_name=str(path))
 
 
-def lint(dsn: str, path: str | Path | None = None) -> list:
+def lint(dsn: str, path: str | Path | None = None) -> list[Finding]:
     """Lint FILE, or the stored configuration when no file is given."""
-    from .config.lint import lint as run_lint
-
     with _migrated(dsn) as conn:
         if path is None:
-            config = store.load_validated(conn)
+            config = load_config(conn)
         else:
             config = validate_config(conn, files.load(path))
-        return run_lint(config, conn)
+        return lint_config(config, conn)
 
 
 def export_config(dsn: str, fmt: str = "yaml") -> str:
@@ -68,22 +128,68 @@ def export_config(dsn: str, fmt: str = "yaml") -> str:
         return files.dump(store.load_from_db(conn), fmt)
 
 
+# -- custom fields ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomField:
+    name: str
+    data_type: str
+    description: str
+
+
+def add_custom_field(dsn: str, name: str, data_type: str, description: str | None) -> None:
+    from .source import custom_fields
+
+    with _migrated(dsn) as conn:
+        custom_fields.add(conn, name, data_type, description)
+
+
+def list_custom_fields(dsn: str) -> list[CustomField]:
+    with _migrated(dsn) as conn:
+        rows = conn.execute(
+            "SELECT field_name, data_type, coalesce(description, '') "
+            "FROM campaign_engine.custom_fields ORDER BY 1"
+        ).fetchall()
+    return [CustomField(*r) for r in rows]
+
+
+def upload_custom_fields(
+    dsn: str,
+    path: str | Path,
+    *,
+    source_system: str,
+    uploaded_by: str,
+    mode: str = "merge",
+    reject_file: str | Path | None = None,
+    progress: Progress = quiet,
+) -> UploadResult:
+    from .source import custom_fields
+
+    with _migrated(dsn) as conn:
+        return custom_fields.upload(
+            conn, path, source_system=source_system, uploaded_by=uploaded_by, mode=mode,
+            reject_file=reject_file, progress=progress,
+        )  # fmt: skip
+
+
+# -- compile ---------------------------------------------------------------------------------
+
+
 def compile_statements(
     dsn: str, group: str | None = None, *, population: bool = False
 ) -> CompiledRun:
     with _migrated(dsn) as conn:
-        config = store.load_validated(conn)
+        config = load_config(conn)
         return compile_config(config, group=group, population=population)
 
 
-def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
+def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
     """EXPLAIN each of ``compiled.statements``, all in one transaction that is rolled back.
 
     The prologue is executed even without ``analyze``: the group statements read its
     temporary table, and their plans should see its real size and statistics.
     """
-    from .runner import settings_for
-
     plans = []
     opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
     with connect(dsn) as conn, conn.transaction(force_rollback=True):
@@ -125,6 +231,88 @@ def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
     return paths
 
 
+# -- run and results -------------------------------------------------------------------------
+
+
+def run(dsn: str, options: RunOptions | None = None, *, progress: Progress = quiet) -> RunResult:
+    return _run(dsn, options, progress=progress)
+
+
+def runs(dsn: str, limit: int = 10) -> list[RunRecord]:
+    with _migrated(dsn) as conn:
+        return list_runs(conn, limit)
+
+
+def trace_customer(dsn: str, cif: str, run_id: int | None = None) -> dict[str, Any]:
+    """Why ``cif`` got its campaigns (``explain CIF``): the reference trace beside the stored run."""
+    with _migrated(dsn) as conn:
+        return _trace(conn, load_config(conn), cif, run_id)
+
+
+# -- demo and bench --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    applied: store.ApplyResult
+    run: RunResult | None
+
+
+def demo(
+    dsn: str,
+    customers: int,
+    seed: int,
+    *,
+    run_after: bool = True,
+    force: bool = False,
+    progress: Progress = quiet,
+) -> DemoResult:
+    """Synthetic bank-sync data, the packaged demo configuration, then (optionally) a run."""
+    from .demo import generate
+
+    migrations.upgrade(dsn)
+    progress(f"generating {customers:,} customers (seed {seed})")
+    example = resource_path("examples", "demo.yaml")
+    with connect(dsn) as conn:
+        generate.generate(conn, customers, seed, force=force, progress=progress)
+        applied = apply_config(
+            conn, files.load(example), applied_by="demo", source_name=str(example)
+        )
+    progress(f"configuration {applied.fingerprint[:12]} applied ({len(applied.changes)} changes)")
+    return DemoResult(applied, _run(dsn, progress=progress) if run_after else None)
+
+
+def demo_init(dsn: str) -> None:
+    from .demo import generate
+
+    with connect(dsn) as conn:
+        generate.init_schema(conn)
+        conn.commit()
+
+
+def bench(dsn: str, *, progress: Progress = quiet, **params):
+    """The benchmark (demo/bench.py); returns its report."""
+    from .demo import bench as bench_mod
+
+    return bench_mod.bench(dsn, progress=progress, **params)
+
+
+# -- bank-sync source ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSetup:
+    """What a ``source`` command did: the statements (``--sql``), or the resulting mode."""
+
+    statements: str | None = None
+    config: source.SourceConfig | None = None
+    replica: source.ReplicaState | None = None
+
+
+def _source_conn(dsn: str):
+    return _migrated(dsn, autocommit=True, application="sqlcompiler-source")
+
+
 def source_fdw(
     dsn: str,
     server_dsn: str | None,
@@ -132,16 +320,15 @@ def source_fdw(
     *,
     refresh: bool = False,
     sql_only: bool = False,
-    progress=lambda _m: None,
-) -> str:
-    """Set up (or with ``sql_only`` print) the postgres_fdw source; returns what to show."""
-    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+    progress: Progress = quiet,
+) -> SourceSetup:
+    """Set up (or with ``sql_only`` print) the postgres_fdw source."""
+    with _source_conn(dsn) as conn:
         if sql_only:
-            return source.fdw_plan(
-                conn, server_dsn, remote_schema, refresh=refresh, secret=True
-            ).render(conn)
+            plan = source.fdw_plan(conn, server_dsn, remote_schema, refresh=refresh, secret=True)
+            return SourceSetup(statements=plan.render(conn))
         cfg = source.setup_fdw(conn, server_dsn, remote_schema, refresh=refresh, progress=progress)
-        return f"source: {cfg.describe()}"
+        return SourceSetup(config=cfg)
 
 
 def source_replica(
@@ -150,49 +337,57 @@ def source_replica(
     *,
     sql_only: bool = False,
     wait: float | None = 3600.0,
-    progress=lambda _m: None,
-) -> str:
-    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+    progress: Progress = quiet,
+) -> SourceSetup:
+    with _source_conn(dsn) as conn:
         if sql_only:
             plan, pub = source.replica_plan(conn, publisher_dsn, secret=True)
             with pub:
-                return plan.render(conn)
+                return SourceSetup(statements=plan.render(conn))
         state = source.setup_replica(conn, publisher_dsn, wait=wait, progress=progress)
-        return f"source: {source.configured(conn).describe()}\n" + _replica_lines(state)
+        return SourceSetup(config=source.configured(conn), replica=state)
 
 
-def _replica_lines(state: dict) -> str:
-    lines = [
-        f"subscription {state['subscription']}: "
-        + ("enabled" if state["enabled"] else "DISABLED")
-        + (", worker running" if state["worker_running"] else ", worker NOT running")
-        + (
-            f", last confirmed by the publisher {state['lag_seconds']:.1f}s ago"
-            if state["lag_seconds"] is not None
-            else ""
-        )
-    ]
-    lines += [f"  {t:<20} {s}" for t, s in state["tables"].items()]
-    return "\n".join(lines)
-
-
-def source_status(dsn: str) -> tuple[bool, str]:
-    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
-        st = source.status(conn)
-    lines = [f"mode: {st['description']}"]
-    for t, v in st["tables"].items():
-        lines.append(
-            f"  {t:<20} {v['rows']:>12,} rows"
-            if v["reachable"]
-            else f"  {t:<20} UNREACHABLE: {v['error']}"
-        )
-    lines.append(f"columns: {st['columns']}")
-    if "replica" in st:
-        rep = st["replica"]
-        lines.append(rep["error"] if "error" in rep else _replica_lines(rep))
-    return bool(st["ok"]), "\n".join(lines)
+def source_status(dsn: str) -> source.SourceStatus:
+    with _source_conn(dsn) as conn:
+        return source.status(conn)
 
 
 def source_local(dsn: str) -> list[str]:
-    with _migrated(dsn, autocommit=True, application="sqlcompiler-source") as conn:
+    with _source_conn(dsn) as conn:
         return source.use_local(conn)
+
+
+# -- Kafka -----------------------------------------------------------------------------------
+
+
+def relay(
+    dsn: str,
+    settings,
+    *,
+    run_id: int | None = None,
+    follow: bool = False,
+    batch: int = 5000,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress = quiet,
+):
+    """Publish run results to Kafka (kafka/relay.py); returns its RelayStats."""
+    from .kafka import relay as relay_mod
+
+    return relay_mod.relay(
+        dsn, settings, run_id=run_id, follow=follow, batch=batch, stop=stop, progress=progress
+    )
+
+
+def serve(
+    dsn: str,
+    settings,
+    *,
+    group_id: str = "sqlcompiler-serve",
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress = quiet,
+):
+    """Answer processing requests from Kafka (kafka/serve.py); returns its ServeStats."""
+    from .kafka import serve as serve_mod
+
+    return serve_mod.serve(dsn, settings, group_id=group_id, stop=stop, progress=progress)

@@ -61,4 +61,12 @@ class RelayError(SqlCompilerError):
 
 
 class SourceError(SqlCompilerError):
-    """The bank-sync source (postgres_fdw server, replica) cannot be set up or read."""
+    """The bank-sync source (postgres_fdw server, replica) cannot be set up or read.
+
+    ``sqlstate`` carries the database's error class when one caused it, so callers classify
+    (a missing privilege, say) by code rather than by message text.
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None):
+        super().__init__(message)
+        self.sqlstate = sqlstate

@@ -16,8 +16,9 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 
-from sqlcompiler import demo, migrations
-from sqlcompiler.embedded import SUPERUSER, Cluster
+from sqlcompiler.demo import generate as demo
+from sqlcompiler.infra import migrations
+from sqlcompiler.infra.embedded import SUPERUSER, Cluster
 
 BASE = Path(tempfile.mkdtemp(prefix="sqlcompiler-tests-", dir="/tmp"))
 os.chmod(BASE, 0o755)

@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 
-from sqlcompiler import reference
+from sqlcompiler import api, reference
 from sqlcompiler.config import store
 from sqlcompiler.config.model import ConfigFile
-from sqlcompiler.runner import run
+from sqlcompiler.run import run
 
 LOAN_DEFAULTS = {
     "product_type": "CARD", "original_amount": 1000, "outstanding": 500, "due_amount": 50,
@@ -95,7 +95,7 @@ class Scenario:
 
 
 def configure(conn: psycopg.Connection, doc: dict[str, Any]) -> store.ApplyResult:
-    return store.apply(conn, ConfigFile.model_validate(doc), applied_by="tests")
+    return api.apply_config(conn, ConfigFile.model_validate(doc), applied_by="tests")
 
 
 def cond(source: str, field: str, op: str, value: Any = None) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def expected(
     conn: psycopg.Connection, cifs: list[str] | None = None
 ) -> tuple[set[tuple], list[tuple]]:
     """The reference evaluator's answer in the same shape as ``results``."""
-    config = store.load_validated(conn)
+    config = api.load_config(conn)
     data = reference.load_data(conn)
     groups = {g.id: g.name for g in config.groups}
     out = reference.evaluate(config, data, cifs)

@@ -46,7 +46,7 @@ def test_compose_commands_and_env_match_the_cli():
 
 
 def test_dashboard_queries_name_exported_metrics():
-    from sqlcompiler import metrics
+    from sqlcompiler.infra import metrics
 
     names = {m.name for m in metrics.REGISTRY.collect()}
     exported = names | {f"{n}_total" for n in names}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -10,10 +9,10 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import CompileError
+from ..infra.resources import resource_path
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    loader=jinja2.FileSystemLoader(str(resource_path("templates"))),
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # noqa: S701 - renders SQL built by sqlglot, parsed back right away
     keep_trailing_newline=True,

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from ..errors import ConfigError
-from ..source import catalog as source_catalog
 from .catalog import Catalog
 from .model import (
     CampaignSpec,
@@ -93,9 +92,12 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
     return ConfigFile(custom_fields=fields, groups=groups)
 
 
-def load_validated(conn: psycopg.Connection, catalog: Catalog | None = None) -> Configuration:
-    """The gate in front of the compiler: the stored configuration, validated."""
-    catalog = catalog or source_catalog(conn)
+def load_validated(conn: psycopg.Connection, catalog: Catalog) -> Configuration:
+    """The gate in front of the compiler: the stored configuration, validated.
+
+    ``catalog`` is the bank-sync catalog the caller read (``source.catalog``): in fdw mode it
+    comes from the bank-sync database, which this package does not know how to reach.
+    """
     catalog.check_required()
     return validate(load_from_db(conn), catalog)
 
@@ -322,12 +324,12 @@ class ApplyResult:
 def apply(
     conn: psycopg.Connection,
     new: ConfigFile,
+    catalog: Catalog,
     *,
     applied_by: str | None = None,
     source: str | None = None,
 ) -> ApplyResult:
     """Make the tables equal to ``new`` in one transaction, or change nothing."""
-    catalog = source_catalog(conn)
     catalog.check_required()
     validate(new, catalog)  # raises ConfigError before anything is written
     with conn.transaction():

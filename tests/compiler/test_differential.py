@@ -17,7 +17,7 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sqlcompiler import runner
+from sqlcompiler import run as runner
 from sqlcompiler.config.validate import operators_for
 from tests.scenario import configure, expected, results
 

@@ -6,7 +6,8 @@ import psycopg
 import pytest
 import yaml
 
-from sqlcompiler import api, runner
+from sqlcompiler import api
+from sqlcompiler import run as runner
 from sqlcompiler.config import files, store
 from sqlcompiler.config.model import ConfigFile
 from sqlcompiler.errors import ConfigError
@@ -37,7 +38,7 @@ def test_apply_plan_export_round_trip(db, tmp_path):
     assert store.plan(db, ConfigFile.model_validate(DOC)) == []
     exported = files.dump(store.load_from_db(db))
     assert yaml.safe_load(exported) == DOC  # the file form is what the user wrote
-    again = store.apply(db, files.parse(exported))
+    again = api.apply_config(db, files.parse(exported))
     assert again.changes == [] and again.fingerprint == first.fingerprint
     hist = db.execute(
         "SELECT applied_by, fingerprint FROM campaign_engine.config_history"

@@ -6,6 +6,7 @@ from sqlcompiler import api
 from sqlcompiler.config import files
 from sqlcompiler.config.model import ConfigFile
 from sqlcompiler.errors import ConfigError
+from tests.paths import REPO
 from tests.scenario import cond
 
 
@@ -146,11 +147,10 @@ def test_gate_rejects_bad_rows_written_by_another_tool(db, dsn):
 
 def test_published_json_schema_is_current():
     import json
-    from pathlib import Path
 
     from sqlcompiler.config.model import json_schema
 
-    published = Path(__file__).resolve().parents[2] / "docs" / "config.schema.json"
+    published = REPO / "docs" / "config.schema.json"
     assert json.loads(published.read_text()) == json_schema(), (
         "run: sqlcompiler config schema > docs/config.schema.json"
     )

@@ -1,0 +1,156 @@
+"""Administration: schema migrations, the embedded cluster, demo data and the benchmark."""
+
+from __future__ import annotations
+
+import click
+
+from .. import api, console
+from ..console import echo_err
+from .options import Ctx, pass_ctx
+
+
+@click.group()
+def db() -> None:
+    """Schema migrations (campaign_engine, campaign_results)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: Ctx, revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head). Never touches bank_sync_service."""
+    api.db_upgrade(ctx.dsn, revision)
+    click.echo(f"schema at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@pass_ctx
+def db_downgrade(ctx: Ctx, revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step; 'base' removes everything)."""
+    api.db_downgrade(ctx.dsn, revision)
+    click.echo(f"schema downgraded to {revision}")
+
+
+@db.command("sql")
+@click.option("--revision", default="head", show_default=True)
+def db_sql(revision: str) -> None:
+    """Print the migration DDL for a DBA to review (offline; connects to nothing)."""
+    click.echo(api.db_sql(revision), nl=False)
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Ctx) -> None:
+    """Show the schema revision of the target database."""
+    rev = api.db_current(ctx.dsn)
+    click.echo(f"current: {rev.current or 'none'}  head: {rev.head}")
+
+
+@click.group()
+def embedded() -> None:
+    """The project-managed local PostgreSQL used when no DSN is given."""
+
+
+@embedded.command("status")
+def embedded_status() -> None:
+    """Show where the embedded cluster lives and whether it runs."""
+    from ..infra.embedded import Cluster
+
+    for k, v in Cluster.default().status().items():
+        click.echo(f"{k:12} {v}")
+
+
+@embedded.command("start")
+def embedded_start() -> None:
+    """Initialise (first time) and start the embedded cluster."""
+    from ..infra.embedded import Cluster
+
+    click.echo(Cluster.default().ensure())
+
+
+@embedded.command("stop")
+def embedded_stop() -> None:
+    """Stop the embedded cluster."""
+    from ..infra.embedded import Cluster
+
+    click.echo("stopped" if Cluster.default().stop() else "not running")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--customers", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--no-run", is_flag=True, help="Only load data and configuration.")
+@click.option("--force", is_flag=True, help="Overwrite bank_sync_service data not made by demo.")
+@click.pass_context
+def demo(click_ctx: click.Context, customers: int, seed: int, no_run: bool, force: bool) -> None:
+    """Load synthetic bank-sync data and the sample configuration, then run.
+
+    Creates the schema and the bank_sync_service tables where missing. Deterministic for a
+    given --seed. Refuses to overwrite bank_sync_service data it did not create.
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Ctx = click_ctx.obj
+    res = api.demo(ctx.dsn, customers, seed, run_after=not no_run, force=force, progress=click.echo)
+    if res.run is not None:
+        click.echo(console.run_summary(res.run))
+
+
+@demo.command("init")
+@pass_ctx
+def demo_init(ctx: Ctx) -> None:
+    """Create the bank_sync_service reference tables (empty) where missing."""
+    api.demo_init(ctx.dsn)
+    click.echo("bank_sync_service tables ready")
+
+
+@click.command("bench")
+@click.option("--customers", type=click.IntRange(min=100), default=1_000_000, show_default=True)
+@click.option("--groups", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--campaigns", type=click.IntRange(min=1), default=20, show_default=True, help="Per group."
+)
+@click.option(
+    "--conditions", type=click.IntRange(min=0), default=4, show_default=True, help="Per campaign."
+)
+@click.option(
+    "--rules",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Contact rules per campaign.",
+)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=10),
+    default=2000,
+    show_default=True,
+    help="Customers for the per-customer evaluator.",
+)
+@click.option("--no-scaling", is_flag=True, help="Skip the campaign and population scaling runs.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@pass_ctx
+def bench(
+    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, report
+) -> None:
+    """Measure the run against the floor, the literal plan and a per-customer evaluator.
+
+    Use a scratch database: it (re)generates demo bank-sync data and runs a synthetic
+    configuration (the configuration in place is restored afterwards). Fails if the run and the
+    literal plan disagree.
+    """
+    from ..demo.bench import write_report
+
+    rep = api.bench(
+        ctx.dsn, customers=customers, groups=groups, campaigns=campaigns, conditions=conditions,
+        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, progress=echo_err,
+    )  # fmt: skip
+    click.echo(rep.table())
+    if report:
+        write_report(rep, report)
+        click.echo(f"report written to {report}")
+
+
+COMMANDS = (db, embedded, demo, bench)

@@ -1,0 +1,162 @@
+"""The declarative configuration and the custom-field registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..console import echo_err
+from .options import FILE, Ctx, pass_ctx
+
+
+@click.group()
+def config() -> None:
+    """Declarative campaign configuration: validate, plan, apply, export."""
+
+
+@config.command("validate")
+@FILE
+@pass_ctx
+def config_validate(ctx: Ctx, file: str) -> None:
+    """Check FILE's structure and semantics against the live catalog."""
+    cfg = api.validate_file(ctx.dsn, file)
+    n = sum(len(g.campaigns) for g in cfg.groups)
+    click.echo(
+        f"{file}: valid ({len(cfg.groups)} groups, {n} campaigns, fingerprint {cfg.fingerprint[:12]})"
+    )
+
+
+@config.command("plan")
+@FILE
+@pass_ctx
+def config_plan(ctx: Ctx, file: str) -> None:
+    """Show what `config apply FILE` would change."""
+    changes = api.plan_file(ctx.dsn, file)
+    if not changes:
+        click.echo("no changes: the database already holds this configuration")
+    for c in changes:
+        click.echo(str(c))
+
+
+@config.command("apply")
+@FILE
+@click.option("--applied-by", help="Who applies it (default: the OS user).")
+@pass_ctx
+def config_apply(ctx: Ctx, file: str, applied_by: str | None) -> None:
+    """Make the configuration tables equal FILE, all or nothing, and record it."""
+    res = api.apply_file(ctx.dsn, file, applied_by)
+    for c in res.changes:
+        click.echo(str(c))
+    click.echo(
+        f"applied {len(res.changes)} changes, fingerprint {res.fingerprint[:12]}"
+        if res.changes
+        else "no changes"
+    )
+
+
+@config.command("lint")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--strict", is_flag=True, help="Exit with code 1 when there are warnings.")
+@pass_ctx
+def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
+    """Warn about legal but suspicious configuration (FILE, or the stored one).
+
+    Campaigns that can never win, contradictory or duplicate conditions, campaigns without
+    contact rules, rules without outputs, custom fields never used or never uploaded.
+    """
+    findings = api.lint(ctx.dsn, file)
+    for f in findings:
+        click.echo(str(f))
+    click.echo(f"{len(findings)} warning(s)" if findings else "no warnings")
+    if strict and findings:
+        sys.exit(1)
+
+
+@config.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration file (for editors)."""
+    from ..config.model import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@config.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@pass_ctx
+def config_export(ctx: Ctx, file: str | None, fmt: str) -> None:
+    """Write the database configuration as a file (stdout without FILE)."""
+    text = api.export_config(ctx.dsn, fmt)
+    if file:
+        Path(file).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {file}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group("custom-fields")
+def custom_fields() -> None:
+    """Register custom fields and upload their per-loan values."""
+
+
+@custom_fields.command("add")
+@click.argument("name")
+@click.option(
+    "--type", "data_type", required=True, type=click.Choice(["string", "number", "date", "boolean"])
+)
+@click.option("--description")
+@pass_ctx
+def cf_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None:
+    """Register custom field NAME (a key of loan_custom_fields.fields)."""
+    api.add_custom_field(ctx.dsn, name, data_type, description)
+    click.echo(f"registered {name} ({data_type})")
+
+
+@custom_fields.command("list")
+@pass_ctx
+def cf_list(ctx: Ctx) -> None:
+    """List the registered custom fields."""
+    for f in api.list_custom_fields(ctx.dsn):
+        click.echo(f"{f.name:30} {f.data_type:8} {f.description}")
+
+
+@custom_fields.command("upload")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--source-system", required=True, help="System that computed the values.")
+@click.option("--uploaded-by", required=True, help="Who uploads them.")
+@click.option(
+    "--mode",
+    type=click.Choice(["merge", "replace"]),
+    default="merge",
+    show_default=True,
+    help="merge: update the given keys of each loan; replace: the loan's fields become the line's.",
+)
+@click.option(
+    "--reject-file", type=click.Path(dir_okay=False), help="Write bad lines here and load the rest."
+)
+@pass_ctx
+def cf_upload(
+    ctx: Ctx, file: str, source_system: str, uploaded_by: str, mode: str, reject_file: str | None
+) -> None:
+    """Upload values from FILE: CSV (account_number + one column per field) or JSON lines.
+
+    Every value is checked against its field's data_type; unknown fields and unknown account
+    numbers are reported. Any bad line and nothing is written, unless --reject-file is given.
+    """
+    res = api.upload_custom_fields(
+        ctx.dsn, file, source_system=source_system, uploaded_by=uploaded_by, mode=mode,
+        reject_file=reject_file, progress=echo_err,
+    )  # fmt: skip
+    click.echo(
+        f"loaded {res.loaded:,} loans ({res.inserted:,} new, {res.updated:,} updated) in {res.seconds:.1f}s"
+        + (f"; {res.rejected:,} bad lines written to {reject_file}" if res.rejected else "")
+    )
+
+
+COMMANDS = (config, custom_fields)

@@ -1,0 +1,51 @@
+"""What the commands share: the context object, common options and the SIGTERM helper."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import click
+
+from ..infra.connection import resolve_dsn
+
+
+class Ctx:
+    def __init__(self, dsn: str | None, debug: bool):
+        self._dsn = dsn
+        self.debug = debug
+
+    @property
+    def dsn(self) -> str:
+        """The target database: --dsn, SQLCOMPILER_DSN, or the embedded cluster (started lazily)."""
+        return resolve_dsn(self._dsn)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+FILE = click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+
+
+def kafka_options(f: Callable) -> Callable:
+    """--bootstrap, --metrics-port and --metrics-addr, as relay and serve take them."""
+    f = click.option(
+        "--metrics-addr", default="127.0.0.1", envvar="SQLCOMPILER_METRICS_ADDR", show_default=True
+    )(f)
+    f = click.option(
+        "--metrics-port",
+        type=int,
+        envvar="SQLCOMPILER_METRICS_PORT",
+        help="Serve /metrics on this port (relay: with --follow).",
+    )(f)
+    return click.option(
+        "--bootstrap",
+        envvar="SQLCOMPILER_KAFKA_BOOTSTRAP",
+        help="Kafka bootstrap servers (env SQLCOMPILER_KAFKA_BOOTSTRAP).",
+    )(f)
+
+
+def stop_on_sigterm() -> Callable[[], bool]:
+    """A ``stop()`` callable that turns true once SIGTERM arrives (long-running commands)."""
+    stopping = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    return lambda: stopping["now"]

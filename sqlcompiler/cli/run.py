@@ -1,0 +1,146 @@
+"""Compile, run and look at the results: compile, run, runs, explain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import api, console
+from ..console import echo_err
+from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
+from .options import Ctx, pass_ctx
+
+
+@click.command("compile")
+@click.option("--group", help="Only this campaign group.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one .sql file per statement here (00_prologue.sql, then one per group).",
+)
+@click.option(
+    "--explain",
+    type=click.Choice(["plan", "analyze"]),
+    is_flag=False,
+    flag_value="plan",
+    default=None,
+    help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
+)
+@pass_ctx
+def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
+    """Print the generated SQL: the run prologue, then one statement per campaign group.
+
+    The prologue creates a temporary table of every loan's condition values (custom fields
+    extracted from JSONB once); each group's statement scans it.
+    """
+    dsn = ctx.dsn
+    compiled = api.compile_statements(dsn, group)
+    statements = compiled.statements
+    plans = (
+        api.explain_plans(dsn, compiled, analyze=explain == "analyze")
+        if explain
+        else [None] * len(statements)
+    )
+    if out:
+        for path in api.write_statements(compiled, out):
+            click.echo(f"wrote {path}")
+    for st, plan in zip(statements, plans, strict=True):
+        if not out:
+            click.echo(st.pretty())
+        if plan:
+            click.echo(f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.title}:")
+            click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
+
+
+@click.command("run")
+@click.option(
+    "--cifs",
+    type=click.File("r"),
+    help="Restrict the population to these cifs (one per line; - for stdin).",
+)
+@click.option("--dry-run", is_flag=True, help="Run and report counts without publishing results.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    envvar="SQLCOMPILER_KEEP_RUNS",
+    help="Runs to keep (env SQLCOMPILER_KEEP_RUNS).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["sql", "reference"]),
+    default="sql",
+    show_default=True,
+    help="reference: evaluate in Python customer by customer, for debugging small populations "
+    "(refused above --reference-limit customers).",
+)
+@click.option(
+    "--reference-limit",
+    type=click.IntRange(min=1),
+    default=REFERENCE_LIMIT,
+    show_default=True,
+    envvar="SQLCOMPILER_REFERENCE_LIMIT",
+    help="Most customers the reference engine accepts (env SQLCOMPILER_REFERENCE_LIMIT).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="SQLCOMPILER_JOBS",
+    help="Connections running group statements at once in a full run, all on one snapshot "
+    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
+)
+@pass_ctx
+def run_cmd(
+    ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str, reference_limit: int, jobs: int | None
+) -> None:
+    """The nightly job: assign campaigns and contacts, publish atomically."""
+    options = RunOptions(
+        cifs=read_cifs(cifs) if cifs is not None else None,
+        dry_run=dry_run,
+        keep=keep,
+        engine=engine,
+        reference_limit=reference_limit,
+        jobs=jobs or default_jobs(),
+    )
+    try:
+        res = api.run(ctx.dsn, options, progress=echo_err)
+    finally:
+        from ..infra import metrics
+
+        metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
+    click.echo(console.run_summary(res))
+
+
+@click.command("runs")
+@click.option("--limit", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def runs_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
+    """List recent runs with their status."""
+    records = api.runs(ctx.dsn, limit)
+    text = console.runs_json(records) if as_json else console.runs_table(records)
+    if text:
+        click.echo(text)
+
+
+@click.command("explain")
+@click.argument("cif")
+@click.option(
+    "--run", "run_id", type=int, help="Compare with this run instead of the current results."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str) -> None:
+    """Why customer CIF got its campaigns: every condition with its actual values."""
+    result = api.trace_customer(ctx.dsn, cif, run_id)
+    click.echo(
+        json.dumps(result, indent=2, default=str) if fmt == "json" else console.trace(result)
+    )
+
+
+COMMANDS = (compile_cmd, run_cmd, runs_cmd, explain_cmd)

@@ -1,0 +1,199 @@
+"""Everything the CLI shows: results rendered as text or JSON, progress and errors on stderr.
+
+The library returns typed results (api.py); this module is the only place that turns them
+into lines for a person or a log shipper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from .api import SourceSetup
+from .run import RunResult
+from .run.record import RunRecord
+from .source import ReplicaState, SourceStatus
+
+LOG = {"format": "text"}
+
+
+def set_log_format(fmt: str) -> None:
+    LOG["format"] = fmt
+
+
+def echo_err(msg: str, level: str = "info") -> None:
+    """Progress and errors on stderr: plain lines, or one JSON object per line for log shippers."""
+    if LOG["format"] == "json":
+        record = {
+            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "msg": msg.strip(),
+        }
+        click.echo(json.dumps(record), err=True)
+    else:
+        click.echo(msg, err=True)
+
+
+def to_json(value: Any) -> str:
+    """Dataclasses, lists of them and plain data as indented JSON (dates as ISO text)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return dataclasses.asdict(v)
+        return str(v)
+
+    return json.dumps(value, default=plain, indent=2)
+
+
+def run_summary(res: RunResult) -> str:
+    """The table ``run`` prints: per group assigned, contacts and seconds."""
+    rows = [("group", "assigned", "contacts", "seconds")]
+    rows += [(g.name, f"{g.assigned:,}", f"{g.contacts:,}", f"{g.seconds:.2f}") for g in res.groups]
+    rows.append(("total", f"{res.assigned:,}", f"{res.contacts:,}", f"{res.seconds:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    fmt = lambda r: "  ".join(  # noqa: E731
+        r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(4)
+    )
+    lines = [
+        f"run {res.run_id} {res.status}{' (dry run, nothing published)' if res.dry_run else ''}: "
+        f"{res.population:,} customers ({res.kind}), configuration {res.fingerprint[:12]}",
+        fmt(rows[0]),
+        *(fmt(r) for r in rows[1:]),
+    ]
+    if res.unknown_cifs:
+        lines.append(
+            f"note: {res.unknown_cifs:,} requested cifs are not in bank_sync_service.customers"
+        )
+    return "\n".join(lines)
+
+
+def runs_table(records: list[RunRecord]) -> str:
+    lines = []
+    for r in records:
+        took = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
+        err = f"  error: {r.error}" if r.error else ""
+        src = r.source or {}
+        snap = src.get("snapshot")
+        where = f" source={src['mode']}" if src.get("mode", "local") != "local" else ""
+        if snap:
+            where += f" (snapshot {sum(snap['rows'].values()):,} rows in {snap['seconds']:.1f}s)"
+        lines.append(
+            f"{r.run_id:>6} {r.kind:4} {r.status:9}{' dry' if r.dry_run else '    '} "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S} {took:>8} pop={r.population or 0:,} "
+            f"assigned={r.assignments or 0:,} contacts={r.contacts or 0:,}{where}{err}"
+        )
+    return "\n".join(lines)
+
+
+def runs_json(records: list[RunRecord]) -> str:
+    return json.dumps([dataclasses.asdict(r) for r in records], default=str, indent=2)
+
+
+def replica_lines(state: ReplicaState) -> str:
+    lines = [
+        f"subscription {state.subscription}: "
+        + ("enabled" if state.enabled else "DISABLED")
+        + (", worker running" if state.worker_running else ", worker NOT running")
+        + (
+            f", last confirmed by the publisher {state.lag_seconds:.1f}s ago"
+            if state.lag_seconds is not None
+            else ""
+        )
+    ]
+    lines += [f"  {t:<20} {s}" for t, s in state.tables.items()]
+    return "\n".join(lines)
+
+
+def source_setup(result: SourceSetup) -> str:
+    if result.statements is not None:
+        return result.statements.rstrip()
+    text = f"source: {result.config.describe()}" if result.config else "source: unchanged"
+    if result.replica is not None:
+        text += "\n" + replica_lines(result.replica)
+    return text
+
+
+def source_status(st: SourceStatus) -> str:
+    lines = [f"mode: {st.description}"]
+    for t, v in st.tables.items():
+        lines.append(
+            f"  {t:<20} {v.rows:>12,} rows" if v.reachable else f"  {t:<20} UNREACHABLE: {v.error}"
+        )
+    lines.append(f"columns: {st.columns}")
+    if st.replica_error:
+        lines.append(st.replica_error)
+    elif st.replica is not None:
+        lines.append(replica_lines(st.replica))
+    return "\n".join(lines)
+
+
+def _mark(ok: bool) -> str:
+    return "✔" if ok else "✘"
+
+
+def trace(result: dict[str, Any]) -> str:
+    """``explain CIF`` as a tree: every campaign tried, every condition with its values."""
+    lines = [f"customer {result['cif']} (configuration {result['fingerprint'][:12]})"]
+    for g in result["groups"]:
+        lines.append(f"group {g['group']!r}")
+        for t in g["tried"]:
+            verdict = "MATCH" if t["matches"] else "no match"
+            lines.append(f"  ├─ {t['priority']:>4} {t['campaign']!r}: {verdict}")
+            if not t["conditions"]:
+                lines.append("  │     (no conditions: matches everyone)")
+            for c in t["conditions"]:
+                if c["level"] == "customer":
+                    lines.append(
+                        f"  │     {_mark(c['holds'])} {c['condition']}   value: {c['value']!r}"
+                    )
+                else:
+                    lines.append(f"  │     {_mark(c['holds'])} {c['condition']}")
+                    if not c["loans"]:
+                        lines.append("  │         (customer has no loans)")
+                    for ln in c["loans"]:
+                        lines.append(
+                            f"  │         {_mark(ln['holds'])} loan {ln['account_number']}: {ln['value']!r}"
+                        )
+            if t["same_loan"] is not None:
+                lines.append(
+                    f"  │     loans meeting all loan conditions: {t['same_loan'] or 'none'}"
+                )
+        a = g["assigned"]
+        if a is None:
+            lines.append("  └─ not assigned in this group")
+        else:
+            lines.append(
+                f"  └─ assigned to {a['campaign']!r}, account numbers {a['account_numbers']}"
+            )
+            for r in g["contact_rules"]:
+                applies = "applies" if r["matches"] else "does not apply"
+                lines.append(
+                    f"       rule {r['rule_priority']} ({', '.join(r['outputs']) or 'no outputs'}): {applies}"
+                )
+                for c in r["conditions"]:
+                    lines.append(f"         {_mark(c['holds'])} {c['condition']}")
+                for p in r["phones"]:
+                    lines.append(f"         + {p['number']} ({p['type']}, {p['party']})")
+                for p in r["already_taken"]:
+                    lines.append(
+                        f"         = {p['number']} ({p['type']}, {p['party']}) already taken by rule {p['taken_by_rule']}"
+                    )
+                if r["matches"] and not r["phones"] and not r["already_taken"]:
+                    lines.append("         (its outputs name no existing phone)")
+            if g["contacts"]:
+                order = ", ".join(f"#{k['position']} {k['phone_number']}" for k in g["contacts"])
+                lines.append(f"       contacts in order: {order}")
+        s = g["stored"]
+        stored_txt = (
+            "nothing stored"
+            if s is None
+            else f"run {s['run_id']} stored campaign id {s['campaign_id']}"
+        )
+        lines.append(f"     stored: {stored_txt} — {'agrees' if g['agrees'] else 'DISAGREES'}")
+        if g.get("note"):
+            lines.append(f"     note: {g['note']}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Synthetic bank-sync data (generate.py) and the benchmark against the floor (bench.py)."""

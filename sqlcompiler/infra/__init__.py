@@ -1,0 +1,2 @@
+"""Infrastructure every stage uses: connections, the embedded cluster, metrics, migrations and
+the packaged resources (SQL templates, alembic scripts, the demo configuration)."""

@@ -1,0 +1,49 @@
+"""Where the target database is: ``--dsn``, ``SQLCOMPILER_DSN`` or the embedded cluster."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import psycopg
+
+from ..errors import ConnectionFailed
+
+DSN_ENV = "SQLCOMPILER_DSN"
+
+
+def resolve_dsn(dsn: str | None = None) -> str:
+    dsn = dsn or os.environ.get(DSN_ENV)
+    if dsn:
+        return dsn
+    from .embedded import Cluster
+
+    return Cluster.default().ensure()
+
+
+def redact(text: str) -> str:
+    """Remove passwords from DSNs and libpq messages before they reach logs or errors."""
+    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.I)
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+
+
+def connect(
+    dsn: str, *, autocommit: bool = False, application: str = "sqlcompiler"
+) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, application_name=application)
+    except psycopg.OperationalError as exc:
+        msg = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        raise ConnectionFailed(f"cannot connect to the database: {msg}") from None
+
+
+def connect_like(
+    conn: psycopg.Connection, application: str, autocommit: bool = False
+) -> psycopg.Connection:
+    """Another connection as ``conn``'s user to ``conn``'s database (run workers, indexing)."""
+    return psycopg.connect(
+        conn.info.dsn,
+        password=conn.info.password,
+        autocommit=autocommit,
+        application_name=application,
+    )

@@ -1,0 +1,1 @@
+"""Kafka: the relay publishes run results (relay.py); serve answers processing requests (serve.py)."""

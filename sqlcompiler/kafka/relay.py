@@ -1,0 +1,363 @@
+"""Publish run results to Kafka: at-least-once, resumable, never a gap.
+
+Assignments are read in (cif, campaign_group_id) order in batches; each message is built in
+SQL (docs/kafka.md). A batch counts as published only when every delivery report came back
+without error; then the watermark in campaign_results.relay_progress moves past it in one
+commit. A crash re-sends at most the batch in flight (duplicates carry the same message_id).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from ..errors import RelayError
+from ..infra import metrics
+from ..infra.connection import connect
+from ..progress import Progress, quiet
+
+SCHEMA = "sqlcompiler.assignment.v1"
+NOTIFY_CHANNEL = "sqlcompiler_runs"
+
+MESSAGES = """
+SELECT a.cif, a.campaign_group_id,
+  jsonb_build_object(
+    'schema', %(schema)s::text,
+    'message_id', a.run_id || ':' || a.campaign_group_id || ':' || a.cif,
+    'run_id', a.run_id,
+    'configuration_fingerprint', r.config_fingerprint,
+    'request_ids', to_jsonb(r.request_ids),
+    'cif', a.cif,
+    'campaign_group', jsonb_build_object('id', a.campaign_group_id, 'name', g.name),
+    'campaign', jsonb_build_object('id', a.campaign_id, 'name', c.name),
+    'account_numbers', to_jsonb(a.account_numbers),
+    'contacts', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'position', k.position, 'rule_priority', k.rule_priority, 'party_type', k.party_type,
+               'party_cif', k.party_cif, 'relationship_type', k.relationship_type,
+               'contact_type', k.contact_type, 'phone_number', k.phone_number,
+               'is_primary', k.is_primary, 'is_verified', k.is_verified) ORDER BY k.position)
+      FROM campaign_results.contacts k
+      WHERE k.run_id = a.run_id AND k.cif = a.cif AND k.campaign_group_id = a.campaign_group_id), '[]'::jsonb)
+  )::text
+FROM campaign_results.assignments a
+JOIN campaign_results.runs r ON r.run_id = a.run_id
+LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
+LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
+WHERE a.run_id = %(run)s AND (a.cif, a.campaign_group_id) > (%(cif)s, %(group)s)
+ORDER BY a.cif, a.campaign_group_id
+LIMIT %(limit)s
+"""
+
+
+@dataclass
+class KafkaSettings:
+    bootstrap: str
+    topic: str = "campaign-assignments"
+    request_topic: str = "campaign-requests"
+    dead_letter_topic: str = "campaign-requests-dlq"
+    partitions: int = 6
+    create_topics: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, bootstrap: str | None = None, topic: str | None = None) -> KafkaSettings:
+        boot = bootstrap or os.environ.get("SQLCOMPILER_KAFKA_BOOTSTRAP")
+        if not boot:
+            raise RelayError(
+                "no Kafka bootstrap servers: pass --bootstrap or set SQLCOMPILER_KAFKA_BOOTSTRAP"
+            )
+        extra: dict[str, str] = {}
+        path = os.environ.get("SQLCOMPILER_KAFKA_CONFIG")
+        if path:
+            try:
+                for n, line in enumerate(open(path, encoding="utf-8"), start=1):
+                    line = line.strip()
+                    if not line or line.startswith("#"):
+                        continue
+                    if "=" not in line:
+                        raise RelayError(f"{path}:{n}: expected key=value")
+                    k, v = line.split("=", 1)
+                    extra[k.strip()] = v.strip()
+            except OSError as exc:
+                raise RelayError(
+                    f"cannot read SQLCOMPILER_KAFKA_CONFIG {path}: {exc.strerror}"
+                ) from None
+        return cls(
+            bootstrap=boot,
+            topic=topic or os.environ.get("SQLCOMPILER_KAFKA_TOPIC", "campaign-assignments"),
+            request_topic=os.environ.get("SQLCOMPILER_KAFKA_REQUEST_TOPIC", "campaign-requests"),
+            dead_letter_topic=os.environ.get(
+                "SQLCOMPILER_KAFKA_DLQ_TOPIC", "campaign-requests-dlq"
+            ),
+            partitions=int(os.environ.get("SQLCOMPILER_KAFKA_PARTITIONS", "6")),
+            create_topics=os.environ.get("SQLCOMPILER_KAFKA_CREATE_TOPICS", "1") != "0",
+            extra=extra,
+        )
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, **self.extra, **overrides}
+
+    def producer(self):
+        from confluent_kafka import Producer
+
+        return Producer(
+            self.client_config(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20})
+        )
+
+
+def ensure_topic(settings: KafkaSettings, topic: str) -> None:
+    """The topic exists afterwards, or a RelayError says why it can't."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(settings.client_config())
+    try:
+        meta = admin.list_topics(timeout=10)
+    except Exception as exc:  # KafkaException: broker unreachable
+        raise RelayError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from None
+    if topic in meta.topics and not meta.topics[topic].error:
+        return
+    if not settings.create_topics:
+        raise RelayError(
+            f"topic {topic!r} does not exist and topic creation is disabled; create it first"
+        )
+    fut = admin.create_topics(
+        [NewTopic(topic, num_partitions=settings.partitions, replication_factor=1)]
+    )[topic]
+    try:
+        fut.result(15)
+    except Exception as exc:
+        if "TOPIC_ALREADY_EXISTS" in str(exc):
+            return
+        raise RelayError(
+            f"topic {topic!r} does not exist and could not be created ({exc}); create it or grant the "
+            "relay's principal CREATE on the cluster"
+        ) from None
+
+
+@dataclass
+class RelayStats:
+    runs: int = 0
+    messages: int = 0
+    seconds: float = 0.0
+
+
+def _progress_row(
+    conn: psycopg.Connection, run_id: int, topic: str
+) -> tuple[str, int, int, int, bool]:
+    row = conn.execute(
+        "SELECT coalesce(last_cif, ''), coalesce(last_group, -1), published, total, completed_at IS NOT NULL "
+        "FROM campaign_results.relay_progress WHERE run_id = %s AND topic = %s",
+        (run_id, topic),
+    ).fetchone()
+    if row is None:
+        total = conn.execute(
+            "SELECT count(*) FROM campaign_results.assignments WHERE run_id = %s", (run_id,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO campaign_results.relay_progress (run_id, topic, total) VALUES (%s, %s, %s)",
+            (run_id, topic, total),
+        )
+        conn.commit()
+        return "", -1, 0, total, False
+    return row
+
+
+def publish_run(
+    conn: psycopg.Connection,
+    producer,
+    run_id: int,
+    topic: str,
+    *,
+    batch: int = 5000,
+    flush_timeout: float = 60.0,
+    progress: Progress = quiet,
+    on_batch: Callable[[int], None] = lambda _n: None,
+) -> int:
+    """Publish one run from its watermark on; return the number of messages sent now."""
+    last_cif, last_group, published, total, done = _progress_row(conn, run_id, topic)
+    if done:
+        return 0
+    sent = 0
+    while True:
+        rows = conn.execute(
+            MESSAGES,
+            {"schema": SCHEMA, "run": run_id, "cif": last_cif, "group": last_group, "limit": batch},
+        ).fetchall()
+        conn.commit()
+        errors: list[str] = []
+
+        def report(err, _msg, errors=errors) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        for cif, group, value in rows:
+            message_id = f"{run_id}:{group}:{cif}"
+            headers = [
+                ("run_id", str(run_id).encode()),
+                ("message_id", message_id.encode()),
+                ("schema", SCHEMA.encode()),
+            ]
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        key=cif.encode(),
+                        value=value.encode(),
+                        headers=headers,
+                        on_delivery=report,
+                    )
+                    break
+                except BufferError:  # local queue full: let deliveries drain
+                    producer.poll(0.5)
+            producer.poll(0)
+        remaining = producer.flush(flush_timeout)
+        if remaining or errors:
+            why = (
+                errors[0]
+                if errors
+                else f"{remaining} messages not acknowledged within {flush_timeout:.0f}s"
+            )
+            raise RelayError(
+                f"run {run_id}: publishing to {topic!r} failed: {why}; the watermark stays before this batch"
+            )
+        if rows:
+            last_cif, last_group = rows[-1][0], rows[-1][1]
+            published += len(rows)
+            sent += len(rows)
+        complete = len(rows) < batch
+        conn.execute(
+            "UPDATE campaign_results.relay_progress SET last_cif = %s, last_group = %s, published = %s, "
+            "updated_at = now(), completed_at = CASE WHEN %s THEN now() END WHERE run_id = %s AND topic = %s",
+            (
+                last_cif or None,
+                last_group if last_group >= 0 else None,
+                published,
+                complete,
+                run_id,
+                topic,
+            ),
+        )
+        conn.commit()
+        on_batch(len(rows))
+        progress(f"  run {run_id}: {published:,}/{total:,} published")
+        if complete:
+            return sent
+
+
+def pending_runs(conn: psycopg.Connection, topic: str, run_id: int | None = None) -> list[int]:
+    rows = conn.execute(
+        """SELECT r.run_id FROM campaign_results.runs r
+           LEFT JOIN campaign_results.relay_progress p ON p.run_id = r.run_id AND p.topic = %s
+           WHERE r.status = 'succeeded' AND NOT r.dry_run AND p.completed_at IS NULL
+             AND (%s::bigint IS NULL OR r.run_id = %s::bigint)
+           ORDER BY r.run_id""",
+        (topic, run_id, run_id),
+    ).fetchall()
+    conn.commit()
+    return [r[0] for r in rows]
+
+
+def lag(conn: psycopg.Connection, topic: str) -> int:
+    """Assignments of succeeded runs not yet acknowledged by the broker."""
+    row = conn.execute(
+        """SELECT coalesce(sum(coalesce(p.total, r.assignments) - coalesce(p.published, 0)), 0)
+           FROM campaign_results.runs r
+           LEFT JOIN campaign_results.relay_progress p ON p.run_id = r.run_id AND p.topic = %s
+           WHERE r.status = 'succeeded' AND NOT r.dry_run AND p.completed_at IS NULL""",
+        (topic,),
+    ).fetchone()
+    conn.commit()
+    return int(row[0])
+
+
+def relay(
+    dsn: str,
+    settings: KafkaSettings,
+    *,
+    run_id: int | None = None,
+    follow: bool = False,
+    batch: int = 5000,
+    poll_seconds: float = 30.0,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress = quiet,
+    max_attempts: int = 5,
+    flush_timeout: float = 60.0,
+) -> RelayStats:
+    """Publish pending runs; with ``follow``, wait for new runs (LISTEN) until ``stop()``."""
+
+    stats = RelayStats()
+    t0 = time.monotonic()
+    ensure_topic(settings, settings.topic)
+    producer = settings.producer()
+    attempt = 0
+    with connect(dsn, application="sqlcompiler-relay") as conn:
+        if (
+            run_id is not None
+            and not conn.execute(
+                "SELECT 1 FROM campaign_results.runs WHERE run_id = %s AND status = 'succeeded' AND NOT dry_run",
+                (run_id,),
+            ).fetchone()
+        ):
+            raise RelayError(f"run {run_id} is not a succeeded run (see `sqlcompiler runs`)")
+        conn.rollback()
+        listener = None
+        if follow:
+            listener = connect(dsn, autocommit=True, application="sqlcompiler-relay-listen")
+            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        try:
+            while True:
+                try:
+                    for rid in pending_runs(conn, settings.topic, run_id):
+                        t_run = time.monotonic()
+                        n = publish_run(conn, producer, rid, settings.topic, batch=batch, progress=progress,
+                                        flush_timeout=flush_timeout,
+                                        on_batch=metrics.RELAYED.inc)  # fmt: skip
+                        metrics.BROKER_LATENCY.observe(time.monotonic() - t_run)
+                        stats.runs += 1
+                        stats.messages += n
+                        progress(f"run {rid}: {n:,} messages published to {settings.topic}")
+                    metrics.RELAY_LAG.set(lag(conn, settings.topic))
+                    attempt = 0
+                except (psycopg.OperationalError, RelayError) as exc:
+                    attempt += 1
+                    metrics.ERRORS.labels(kind=type(exc).__name__).inc()
+                    conn.rollback() if not conn.closed else None
+                    if attempt >= max_attempts or not follow:
+                        raise RelayError(
+                            f"relay gave up after {attempt} attempt(s): {exc}"
+                        ) from None
+                    delay = min(30.0, 0.5 * 2**attempt)
+                    progress(f"relay: {exc}; retrying in {delay:.1f}s ({attempt}/{max_attempts})")
+                    time.sleep(delay)
+                    continue
+                if not follow or stop():
+                    break
+                _wait(listener, poll_seconds, stop)
+                if stop():
+                    break
+        finally:
+            if listener is not None:
+                listener.close()
+            producer.flush(10)
+    stats.seconds = time.monotonic() - t0
+    return stats
+
+
+def _wait(listener: psycopg.Connection, seconds: float, stop: Callable[[], bool]) -> None:
+    """Sleep until a run commits (NOTIFY), ``seconds`` pass, or ``stop()``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stop():
+        ready, _, _ = select.select(
+            [listener.fileno()], [], [], min(1.0, deadline - time.monotonic())
+        )
+        if ready:
+            notifies = list(listener.notifies(timeout=0, stop_after=100))
+            if notifies:
+                return

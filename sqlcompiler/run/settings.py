@@ -1,0 +1,28 @@
+"""The session settings a run's statements execute under (SET LOCAL: they end with the
+transaction). ``compile`` prints them and ``compile --explain`` applies them, so the plan a DBA
+reviews is the plan that runs."""
+
+from __future__ import annotations
+
+# Per-run session settings: hash aggregates over the loans want memory; JIT compiles each
+# of the long CASE expressions for seconds and buys little on these plans.
+RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+# Full-population runs touch every row: hash and merge joins win, but the planner can't
+# estimate CTE scans filtered by rule masks and party types (it guesses ~0.5%) and would
+# pick index nested loops over millions of rows (measured: 35.7 s vs 27.4 s per bench group
+# at 1M customers). List runs keep nested loops: there an index lookup is the right plan.
+#
+# Hash joins off too: the run prologue joins loans to loan_custom_fields 1:1 on account_number,
+# and a merge join over the two primary-key indexes beats probing a 300 MB hash table with
+# 1.8M rows (bench group 09 at 1M: 30.4 s vs 35.5 s; whole bench run 157.0 s vs 185.5 s, demo
+# configuration 18.2 s vs 21.1 s). The fdw snapshot builds the same indexes for that reason.
+# Hash aggregation off: the planner sizes ARRAY_AGG states pessimistically and pre-partitions
+# the per-customer HashAggregate to disk; sorting the loans by cif instead also hands the merge
+# join with customers its order (demo configuration 16.7-17.0 s vs 18.2-18.6 s; bench 155.5 s
+# vs 157.0 s).
+FULL_RUN_SETTINGS = {"enable_nestloop": "off", "enable_hashjoin": "off", "enable_hashagg": "off"}
+
+
+def settings_for(population: bool) -> dict[str, str]:
+    """Session settings for a run's statements (SET LOCAL: they end with the transaction)."""
+    return RUN_SETTINGS if population else {**RUN_SETTINGS, **FULL_RUN_SETTINGS}

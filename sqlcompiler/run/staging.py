@@ -1,0 +1,119 @@
+"""Staging tables and publishing: a run's rows become its partitions in one commit.
+
+Results go to ``*_staging`` tables constrained to the run; publishing renames them into the
+run's partitions of ``assignments`` / ``contacts`` and leaves fresh empty ones behind, so
+readers of the views keep seeing the previous run until the run commits.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+from psycopg import sql
+
+from ..infra.connection import connect_like
+
+# Result tables are written once, ANALYZEd when published and dropped whole by retention, so
+# autovacuum has nothing to reclaim; left on, it rescanned every new partition after each run
+# (see alembic revision 0005).
+NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = false")
+
+
+RESULTS = sql.Identifier("campaign_results")
+BASES = ("assignments", "contacts")
+
+
+def staging_name(base: str, what: str = "") -> sql.Identifier:
+    return sql.Identifier(f"{base}_staging{what}")
+
+
+def prepare_staging(meta: psycopg.Connection, run_id: int) -> None:
+    """Empty the staging tables and constrain them to this run, before the work snapshot.
+
+    With CHECK (run_id = N) in place while the rows go in, ATTACH PARTITION needs no
+    validation scan when the run publishes (3 s at 1M customers, bench configuration). No
+    index while the groups insert: it is built once, at the end (_index_staging).
+    """
+    for base in BASES:
+        meta.execute(
+            sql.SQL("DROP INDEX IF EXISTS {}.{}").format(RESULTS, staging_name(base, "_cif_idx"))
+        )
+        meta.execute(
+            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+                RESULTS, staging_name(base), staging_name(base, "_run_check")
+            )
+        )
+    empty_staging(meta)
+    for base in BASES:
+        meta.execute(
+            sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} CHECK (run_id = {})").format(
+                RESULTS, staging_name(base), staging_name(base, "_run_check"), sql.Literal(run_id)
+            )
+        )
+
+
+def index_staging(work: psycopg.Connection, committed: bool) -> None:
+    """Index and ANALYZE both staging tables: (cif, group) serves the views' per-customer
+    lookups and the relay's keyset order.
+
+    When the group connections committed the rows (``committed``), the two tables are done at
+    the same time on two connections of their own (with the CHECK above: publishing took
+    20.0 s instead of 22.5 s at 1M customers, bench configuration); otherwise the rows exist
+    only in the work transaction, which does both.
+    """
+
+    def index(conn: psycopg.Connection, base: str) -> None:
+        conn.execute(
+            sql.SQL("CREATE INDEX {} ON {}.{} (cif, campaign_group_id)").format(
+                staging_name(base, "_cif_idx"), RESULTS, staging_name(base)
+            )
+        )
+        conn.execute(sql.SQL("ANALYZE {}.{}").format(RESULTS, staging_name(base)))
+
+    if not committed:
+        for base in BASES:
+            index(work, base)
+        return
+
+    def own_connection(base: str) -> None:
+        with connect_like(work, "sqlcompiler-run-index", autocommit=True) as conn:
+            index(conn, base)
+
+    with ThreadPoolExecutor(max_workers=len(BASES)) as pool:
+        for future in [pool.submit(own_connection, base) for base in BASES]:
+            future.result()
+
+
+def publish(work: psycopg.Connection, run_id: int) -> None:
+    """Turn the indexed staging tables into the run's partitions; leave fresh empty ones behind."""
+    schema = RESULTS
+    for base in BASES:
+        name = f"{base}_r{run_id}"
+        part = sql.Identifier(name)
+        staging = staging_name(base)
+        work.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(schema, staging, part))
+        work.execute(
+            sql.SQL("ALTER TABLE {}.{} RENAME CONSTRAINT {} TO {}").format(
+                schema, part, staging_name(base, "_run_check"), sql.Identifier(f"{name}_run_check")
+            )
+        )
+        work.execute(
+            sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+                schema, staging_name(base, "_cif_idx"), sql.Identifier(f"{name}_cif_idx")
+            )
+        )
+        work.execute(
+            sql.SQL("ALTER TABLE {}.{} ATTACH PARTITION {}.{} FOR VALUES IN ({})").format(
+                schema, sql.Identifier(base), schema, part, sql.Literal(run_id)
+            )
+        )
+        work.execute(
+            sql.SQL("CREATE TABLE {}.{} (LIKE {}.{}) WITH ({})").format(
+                schema, staging, schema, sql.Identifier(base), NO_AUTOVACUUM
+            )
+        )
+
+
+def empty_staging(meta: psycopg.Connection) -> None:
+    meta.execute("TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging")

@@ -1,0 +1,161 @@
+"""The command line as a user meets it: help, errors without tracebacks, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from sqlcompiler.cli import cli
+from tests.paths import REPO
+from tests.scenario import Scenario, cond, configure
+
+EXAMPLE = REPO / "examples" / "demo.yaml"
+
+
+def sqlc(
+    *args: str, dsn: str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    env = os.environ.copy()
+    env.pop("SQLCOMPILER_DSN", None)
+    if dsn:
+        env["SQLCOMPILER_DSN"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "sqlcompiler", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=300,
+    )
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, cmd in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*prefix, name))
+
+
+def test_help_lists_commands_with_explanations():
+    out = sqlc("--help")
+    assert out.returncode == 0
+    for name in ("compile", "config", "db", "demo", "embedded", "run", "runs"):
+        assert f"  {name} " in out.stdout
+
+
+@pytest.mark.parametrize("path", list(_commands(cli)), ids=" ".join)
+def test_every_command_has_help(path):
+    res = CliRunner().invoke(cli, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage:" in res.output and len(res.output.splitlines()) > 3
+
+
+def test_usage_error_exits_2():
+    out = sqlc("run", "--no-such-option")
+    assert out.returncode == 2 and "No such option" in out.stderr
+
+
+def test_bad_input_is_one_line_error_without_traceback(dsn, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "groups:\n  - name: G\n    campaigns:\n      - {name: A, priority: 1, conditions: [{data_source: bank_sync_service.loans, field_name: dpd, operator: LIKE, field_value: '1%'}]}\n"
+    )
+    out = sqlc("config", "validate", str(bad), dsn=dsn)
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: groups[0].campaigns[0].conditions[0]")
+    assert "operator LIKE does not apply to number field dpd" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = sqlc("--debug", "config", "validate", str(bad), dsn=dsn)
+    assert out.returncode == 1 and "Traceback" in out.stderr
+    out = sqlc("config", "validate", str(tmp_path / "missing.yaml"), dsn=dsn)
+    assert out.returncode == 1 and "cannot read the file" in out.stderr
+
+
+def test_unreachable_database_is_a_clear_error():
+    out = sqlc("runs", dsn="host=/nonexistent-dir port=1 user=x password=s3cret dbname=x")
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: cannot connect to the database")
+    assert "s3cret" not in out.stderr
+
+
+def test_db_sql_prints_ddl():
+    out = sqlc("db", "sql")
+    assert out.returncode == 0 and "CREATE TABLE campaign_engine.campaign_groups" in out.stdout
+
+
+def test_config_compile_run_flow(db, dsn, tmp_path):
+    Scenario().customer("C", segment="MASS", is_vip=True).loan(
+        "C", "L", dpd=45, custom={"risk_score": 90}
+    ).phone("C", 1, "mobile", "+1", primary=True).load(db)
+    assert sqlc("config", "validate", str(EXAMPLE), dsn=dsn).returncode == 0
+    plan = sqlc("config", "plan", str(EXAMPLE), dsn=dsn)
+    assert "+ group 'Early delinquency': 3 campaigns" in plan.stdout
+    applied = sqlc("config", "apply", str(EXAMPLE), dsn=dsn)
+    assert applied.returncode == 0 and "applied" in applied.stdout
+    assert "no changes" in sqlc("config", "plan", str(EXAMPLE), dsn=dsn).stdout
+    exported = sqlc("config", "export", dsn=dsn)
+    assert "Legal escalation" in exported.stdout
+    (tmp_path / "exported.yaml").write_text(exported.stdout)
+    assert "no changes" in sqlc("config", "plan", str(tmp_path / "exported.yaml"), dsn=dsn).stdout
+
+    compiled = sqlc("compile", "--group", "Early delinquency", "--explain", dsn=dsn)
+    assert compiled.returncode == 0
+    assert "-- campaign group 'Early delinquency'" in compiled.stdout
+    assert "-- EXPLAIN of group 'Early delinquency':" in compiled.stdout
+    assert "-- EXPLAIN of the run prologue:" in compiled.stdout
+    assert "CREATE TEMPORARY TABLE pg_temp.run_loans AS" in compiled.stdout
+    analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
+    assert analyzed.returncode == 0 and "actual time" in analyzed.stdout
+    files = sorted(p.name for p in (tmp_path / "sql").glob("*.sql"))
+    assert len(files) == 4 and files[0] == "00_prologue.sql"
+    assert (
+        db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
+    )
+    assert "no campaign group named 'Nope'" in sqlc("compile", "--group", "Nope", dsn=dsn).stderr
+
+    out = sqlc("run", dsn=dsn)
+    assert out.returncode == 0, out.stderr
+    assert "succeeded" in out.stdout and "High risk early" not in out.stdout
+    assert "[3/3] group" in out.stderr  # progress per group
+    out = sqlc("run", "--cifs", "-", stdin="C\n", dsn=dsn)
+    assert out.returncode == 0 and "1 customers (list)" in out.stdout
+    assert "succeeded" in sqlc("runs", dsn=dsn).stdout
+    out = sqlc("run", "--engine", "reference", dsn=dsn)
+    assert out.returncode == 0 and "reference engine" in out.stderr
+    explained = sqlc("explain", "C", "--format", "json", dsn=dsn)
+    assert explained.returncode == 0 and '"agrees": true' in explained.stdout
+
+
+def test_run_refuses_an_empty_configuration_cleanly(db, dsn):
+    configure(
+        db,
+        {
+            "groups": [
+                {
+                    "name": "G",
+                    "campaigns": [
+                        {"name": "A", "priority": 1, "conditions": [cond("l", "dpd", ">", 1)]}
+                    ],
+                }
+            ]
+        },
+    )
+    db.execute("ALTER TABLE bank_sync_service.loans RENAME COLUMN dpd TO days_past_due")
+    out = sqlc("run", dsn=dsn)
+    assert out.returncode == 1
+    assert "column bank_sync_service.loans.dpd is missing" in out.stderr
+    assert "failed" in sqlc("runs", dsn=dsn).stdout
+
+
+def test_json_log_format(dsn):
+    import json as _json
+
+    out = sqlc("--log-format", "json", "config", "validate", "/nonexistent.yaml", dsn=dsn)
+    assert out.returncode == 1
+    record = _json.loads(out.stderr.strip().splitlines()[-1])
+    assert record["level"] == "error" and record["msg"].startswith("Error: /nonexistent.yaml")

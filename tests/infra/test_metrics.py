@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from sqlcompiler import run as runner
+from sqlcompiler.infra import metrics
+from tests.scenario import Scenario, configure
+
+
+def test_run_metrics_written_to_textfile(db, dsn, tmp_path, monkeypatch):
+    Scenario().customer("C1").customer("C2").load(db)
+    configure(db, {"groups": [{"name": "G", "campaigns": [{"name": "all", "priority": 1}]}]})
+    res = runner.run(dsn)
+    path = tmp_path / "sqlcompiler.prom"
+    monkeypatch.setenv("SQLCOMPILER_METRICS_TEXTFILE", str(path))
+    assert metrics.export_one_shot() == str(path)
+    text = path.read_text()
+    assert "sqlcompiler_run_duration_seconds" in text and "sqlcompiler_processing_rate" in text
+    campaign = res.groups[0].campaigns
+    (cid,) = campaign
+    assert f'sqlcompiler_assigned_customers{{campaign="{cid}",group="G"}} 2.0' in text
+
+
+def test_metrics_endpoint_exposes_counts(db, dsn):
+    import urllib.request
+
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    metrics.serve(port)
+
+    def scrape() -> dict[str, float]:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    Scenario().customer("C1").customer("C2").customer("C3").load(db)
+    configure(db, {"groups": [{"name": "G", "campaigns": [{"name": "all", "priority": 1}]}]})
+    before = scrape()
+    res = runner.run(dsn)
+    after = scrape()
+    key = "sqlcompiler_customers_processed_total"
+    assert after[key] - before.get(key, 0) == 3
+    ok = 'sqlcompiler_runs_total{status="succeeded"}'
+    assert after[ok] - before.get(ok, 0) == 1
+    (cid,) = res.groups[0].campaigns
+    assert after[f'sqlcompiler_assigned_customers{{campaign="{cid}",group="G"}}'] == 3
+    for name in (
+        "sqlcompiler_run_duration_seconds",
+        "sqlcompiler_processing_rate",
+        "sqlcompiler_relay_lag_rows",
+    ):
+        assert name in after

@@ -1,0 +1,238 @@
+"""The relay against a real Kafka-protocol broker (tansu)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from sqlcompiler import run as runner
+from sqlcompiler.errors import RelayError
+from sqlcompiler.kafka import relay
+from tests.paths import REPO
+from tests.scenario import Scenario, cond, configure
+
+_topics = itertools.count()
+
+
+def _settings(kafka, **kw) -> relay.KafkaSettings:
+    return relay.KafkaSettings(
+        bootstrap=kafka, topic=f"assignments-{time.time_ns()}-{next(_topics)}", partitions=3, **kw
+    )
+
+
+def _setup(db, n=7):
+    s = Scenario()
+    for i in range(n):
+        s.customer(f"C{i}").loan(f"C{i}", f"L{i}", dpd=40 + i)
+        s.phone(f"C{i}", 10 * i + 1, "mobile", f"+{i}1", primary=True).phone(
+            f"C{i}", 10 * i + 2, "home", f"+{i}2"
+        )
+    s.load(db)
+    configure(db, {"groups": [
+        {"name": "G1", "campaigns": [{"name": "late", "priority": 1, "conditions": [cond("l", "dpd", ">", 30)],
+                                       "contact_rules": [{"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]}]}]},
+        {"name": "G2", "campaigns": [{"name": "all", "priority": 1}]},
+    ]})  # fmt: skip
+
+
+def consume(kafka: str, topic: str, idle: float = 3.0, limit: float = 60.0) -> list:
+    """Every message of the topic, read by partition assignment (no consumer group needed)."""
+    c = Consumer(
+        {"bootstrap.servers": kafka, "group.id": "tests-reader", "enable.auto.commit": False}
+    )
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    out, last, start = [], time.monotonic(), time.monotonic()
+    while time.monotonic() - last < idle and time.monotonic() - start < limit:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        out.append(m)
+        last = time.monotonic()
+    c.close()
+    return out
+
+
+def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
+    _setup(db)
+    run = runner.run(dsn)
+    settings = _settings(kafka)
+    stats = relay.relay(dsn, settings, batch=3)
+    assert (stats.runs, stats.messages) == (1, run.assigned) == (1, 14)
+    msgs = consume(kafka, settings.topic)
+    assert len(msgs) == 14
+    m = next(
+        x
+        for x in msgs
+        if json.loads(x.value())["campaign_group"]["name"] == "G1" and x.key() == b"C3"
+    )
+    value = json.loads(m.value())
+    headers = {k: v.decode() for k, v in m.headers()}
+    assert headers == {
+        "run_id": str(run.run_id),
+        "message_id": value["message_id"],
+        "schema": "sqlcompiler.assignment.v1",
+    }
+    assert value["message_id"] == f"{run.run_id}:{value['campaign_group']['id']}:C3"
+    assert value["campaign"]["name"] == "late" and value["account_numbers"] == ["L3"]
+    assert value["configuration_fingerprint"] == run.fingerprint
+    assert [(k["position"], k["phone_number"]) for k in value["contacts"]] == [
+        (1, "+31"),
+        (2, "+32"),
+    ]
+    schema = json.loads((REPO / "docs" / "kafka-message.schema.json").read_text())
+    assert (
+        set(value) == set(schema["required"])
+        and value["schema"] == schema["properties"]["schema"]["const"]
+    )
+    assert set(value["contacts"][0]) == set(schema["properties"]["contacts"]["items"]["required"])
+    assert relay.relay(dsn, settings).messages == 0  # nothing left: progress is stored
+    assert relay.lag(db, settings.topic) == 0
+
+
+class _WrappedProducer:
+    """A real producer with a hook after each flush (to inject a failure at a chosen moment)."""
+
+    def __init__(self, real):
+        self.real, self.flushes = real, 0
+
+    def produce(self, *a, **kw):
+        return self.real.produce(*a, **kw)
+
+    def poll(self, t=0):
+        return self.real.poll(t)
+
+    def flush(self, t=None):
+        left = self.real.flush(t if t is not None else 10)
+        self.flushes += 1
+        self.after_flush(self.flushes)
+        return left
+
+    def after_flush(self, n: int) -> None:
+        pass
+
+
+class _FlakyProducer(_WrappedProducer):
+    """Delivers the second batch, then 'crashes' before the relay records it."""
+
+    def after_flush(self, n: int) -> None:
+        if n == 2:
+            raise ConnectionError("simulated crash after delivery, before the watermark moved")
+
+
+def test_relay_resumes_after_a_crash_without_gaps(db, dsn, kafka, monkeypatch):
+    _setup(db)
+    run = runner.run(dsn)
+    settings = _settings(kafka)
+    real = relay.KafkaSettings.producer
+    monkeypatch.setattr(relay.KafkaSettings, "producer", lambda self: _FlakyProducer(real(self)))
+    with pytest.raises(ConnectionError):
+        relay.relay(dsn, settings, batch=4)
+    published = db.execute(
+        "SELECT published, completed_at FROM campaign_results.relay_progress WHERE run_id = %s AND topic = %s",
+        (run.run_id, settings.topic),
+    ).fetchone()
+    assert published == (4, None)  # only the first acknowledged batch counts
+    monkeypatch.setattr(relay.KafkaSettings, "producer", real)
+    assert relay.relay(dsn, settings, batch=4).messages == 10
+    msgs = consume(kafka, settings.topic)
+    ids = [json.loads(m.value())["message_id"] for m in msgs]
+    assert len(set(ids)) == run.assigned == 14  # no gap
+    assert len(ids) == 18  # the batch in flight was sent twice: duplicates share their message_id
+
+
+def test_follow_publishes_new_runs_as_they_commit(db, dsn, kafka):
+    _setup(db, n=3)
+    settings = _settings(kafka)
+    stop = threading.Event()
+    result = {}
+    t = threading.Thread(
+        target=lambda: result.update(
+            stats=relay.relay(dsn, settings, follow=True, poll_seconds=30, stop=stop.is_set)
+        )
+    )
+    t.start()
+    try:
+        time.sleep(1.0)
+        first = runner.run(dsn)
+        second = runner.run(dsn, cifs=["C1"])
+        deadline = time.monotonic() + 30
+        while relay.lag(db, settings.topic) > 0 or len(relay.pending_runs(db, settings.topic)) > 0:
+            assert time.monotonic() < deadline, "relay --follow did not pick up the runs"
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(30)
+    assert result["stats"].messages == first.assigned + second.assigned == 6 + 2
+    runs = {json.loads(m.value())["run_id"] for m in consume(kafka, settings.topic)}
+    assert runs == {first.run_id, second.run_id}
+
+
+def test_missing_topic_without_permission_and_unreachable_broker(db, dsn, kafka):
+    _setup(db, n=1)
+    runner.run(dsn)
+    with pytest.raises(RelayError, match="does not exist and topic creation is disabled"):
+        relay.relay(dsn, _settings(kafka, create_topics=False))
+    with pytest.raises(RelayError, match="cannot reach Kafka"):
+        relay.relay(dsn, relay.KafkaSettings(bootstrap="127.0.0.1:1", topic="x"))
+
+
+class _StopBrokerAfterFirstBatch(_WrappedProducer):
+    def __init__(self, real, broker):
+        super().__init__(real)
+        self.broker = broker
+
+    def after_flush(self, n: int) -> None:
+        if n == 1:
+            self.broker.kill()  # the broker goes away right after acknowledging batch 1
+            self.broker.wait()
+
+
+def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
+    from tests.conftest import _free_port, start_tansu
+
+    _setup(db)
+    run = runner.run(dsn)
+    port = _free_port()
+    broker = start_tansu(port)
+    settings = relay.KafkaSettings(
+        bootstrap=f"127.0.0.1:{port}", topic="assignments-restart", partitions=1
+    )
+    settings.extra = {"message.timeout.ms": "4000", "reconnect.backoff.max.ms": "500"}
+    real = relay.KafkaSettings.producer
+    monkeypatch.setattr(
+        relay.KafkaSettings, "producer", lambda self: _StopBrokerAfterFirstBatch(real(self), broker)
+    )
+    try:
+        with pytest.raises(RelayError, match="not acknowledged|failed"):
+            relay.relay(dsn, settings, batch=4, flush_timeout=8)
+        # nothing is marked published without an acknowledgement
+        row = db.execute(
+            "SELECT published, completed_at FROM campaign_results.relay_progress WHERE run_id = %s AND topic = %s",
+            (run.run_id, settings.topic),
+        ).fetchone()
+        assert row == (4, None)
+        broker = start_tansu(port)  # back again (memory storage: the old log is gone with it)
+        monkeypatch.setattr(relay.KafkaSettings, "producer", real)
+        assert relay.relay(dsn, settings, batch=4).messages == run.assigned - 4
+        resent = {
+            json.loads(m.value())["message_id"] for m in consume(settings.bootstrap, settings.topic)
+        }
+        all_ids = {
+            f"{run.run_id}:{g}:{c}"
+            for c, g in db.execute(
+                "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
+                (run.run_id,),
+            )
+        }
+        assert (
+            len(all_ids - resent) == 4 and resent <= all_ids
+        )  # the first 4 went to the first broker, acknowledged
+    finally:
+        broker.kill()
+        broker.wait()

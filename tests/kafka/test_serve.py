@@ -1,0 +1,92 @@
+"""sqlcompiler serve against a real Kafka-protocol broker (tansu)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from sqlcompiler.kafka import relay, serve
+from tests.kafka.test_relay import _settings, _setup, consume
+
+
+def test_parse_requests():
+    assert serve.parse(b'{"request_id": "r1", "cifs": ["C1", " C2 "]}') == ("r1", ["C1", "C2"])
+    assert serve.parse(b'{"request_id": "r2", "all": true}') == ("r2", None)
+    for bad, why in [(b"not json", "not valid JSON"), (b"[]", "JSON object"), (b'{"cifs": ["C1"]}', "request_id"),
+                     (b'{"request_id": "r", "cifs": []}', "non-empty list")]:  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            serve.parse(bad)
+
+
+def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
+    _setup(db, n=4)
+    settings = _settings(kafka)
+    stamp = time.time_ns()
+    settings.request_topic = f"requests-{stamp}"
+    settings.dead_letter_topic = f"dlq-{stamp}"
+    for t in (settings.request_topic, settings.dead_letter_topic, settings.topic):
+        relay.ensure_topic(settings, t)
+    p = Producer({"bootstrap.servers": kafka})
+    for payload in [
+        {"request_id": "r1", "cifs": ["C1", "C2", "C3"]},
+        {"request_id": "r2", "all": True},
+        "this is not json",
+        {"cifs": ["C1"]},
+        {"request_id": "r3", "cifs": ["NOPE"]},
+    ]:
+        p.produce(
+            settings.request_topic,
+            value=payload.encode() if isinstance(payload, str) else json.dumps(payload).encode(),
+        )
+    p.flush(10)
+
+    stop = threading.Event()
+    out = {}
+    group = f"serve-{stamp}"
+    t = threading.Thread(
+        target=lambda: out.update(
+            stats=serve.serve(dsn, settings, group_id=group, stop=stop.is_set)
+        )
+    )
+    t.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not (out.get("stats") or _done(db)):
+            assert time.monotonic() < deadline, "serve did not answer the requests"
+            time.sleep(0.5)
+        time.sleep(2)
+    finally:
+        stop.set()
+        t.join(60)
+    stats = out["stats"]
+    assert stats.dead_lettered == 3
+    answered = [json.loads(m.value()) for m in consume(kafka, settings.topic)]
+    by_request = {r: {m["cif"] for m in answered if r in m["request_ids"]} for r in ("r1", "r2")}
+    assert by_request["r1"] >= {"C1", "C2", "C3"}
+    assert by_request["r2"] == {"C0", "C1", "C2", "C3"}  # "all": every customer
+    assert all(set(m["request_ids"]) <= {"r1", "r2"} and m["request_ids"] for m in answered)
+    dead = {json.loads(m.value())["reason"] for m in consume(kafka, settings.dead_letter_topic)}
+    assert dead == {
+        "not valid JSON",
+        "missing field request_id (a non-empty string)",
+        "unknown cifs: NOPE",
+    }
+    c = Consumer({"bootstrap.servers": kafka, "group.id": group})
+    committed = c.committed(
+        [TopicPartition(settings.request_topic, p) for p in range(settings.partitions)], timeout=10
+    )
+    c.close()
+    assert (
+        sum(max(tp.offset, 0) for tp in committed) == 5
+    )  # every request's offset, after the results
+
+
+def _done(db) -> bool:
+    row = db.execute(
+        "SELECT count(*) FROM campaign_results.runs WHERE request_ids <> '{}' AND status = 'succeeded'"
+    ).fetchone()
+    return row[0] > 0

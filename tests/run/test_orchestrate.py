@@ -1,0 +1,239 @@
+"""The run: atomic publication, one run at a time, failures, retention."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import sqlglot
+
+from sqlcompiler import console
+from sqlcompiler.compiler import CompiledGroup, CompiledRun
+from sqlcompiler.errors import RunError, RunLocked
+from sqlcompiler.run import orchestrate as runner
+from tests.scenario import Scenario, cond, configure, results
+
+CONFIG = {
+    "groups": [
+        {"name": "G1", "campaigns": [{"name": "late", "priority": 1, "conditions": [cond("l", "dpd", ">", 30)],
+                                       "contact_rules": [{"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]}]}]},
+        {"name": "G2", "campaigns": [{"name": "everyone", "priority": 1}]},
+    ]
+}  # fmt: skip
+
+
+def _setup(db):
+    s = Scenario()
+    for i in range(6):
+        s.customer(f"C{i}").loan(f"C{i}", f"L{i}", dpd=i * 20).phone(
+            f"C{i}", i + 1, "mobile", f"+{i}"
+        )
+    s.load(db)
+    configure(db, CONFIG)
+
+
+def _status(db, run_id):
+    return db.execute(
+        "SELECT status, error FROM campaign_results.runs WHERE run_id = %s", (run_id,)
+    ).fetchone()
+
+
+def test_run_record_counts_and_views(db, dsn):
+    _setup(db)
+    res = runner.run(dsn)
+    assert res.status == "succeeded" and res.population == 6
+    assert {g.name: g.assigned for g in res.groups} == {"G1": 4, "G2": 6}
+    row = db.execute(
+        "SELECT status, kind, population_size, assignments, contacts, config_fingerprint, counts, finished_at > started_at "
+        "FROM campaign_results.runs WHERE run_id = %s",
+        (res.run_id,),
+    ).fetchone()
+    assert row[:5] == ("succeeded", "full", 6, 10, 4)
+    assert row[5] == res.fingerprint and len(row[5]) == 64
+    assert row[7] is True
+    groups = {g["name"]: g for g in row[6]["groups"].values()}
+    assert groups["G1"]["assigned"] == 4 and groups["G1"]["contacts"] == 4
+    assert len(results(db)[0]) == 10
+    assert "G1" in console.run_summary(res) and "total" in console.run_summary(res)
+    # the published partitions and the next run's staging tables are kept out of autovacuum
+    options = dict(
+        db.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            ([f"assignments_r{res.run_id}", f"contacts_r{res.run_id}", "contacts_staging"],),
+        ).fetchall()
+    )
+    assert len(options) == 3
+    assert all("autovacuum_enabled=false" in (o or []) for o in options.values())
+    # indexed (built before publishing) and constrained to the run (so ATTACH needed no scan)
+    for base in ("assignments", "contacts"):
+        part = f"{base}_r{res.run_id}"
+        assert (
+            db.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", (part,))
+            .fetchone()[0]
+            .endswith("(cif, campaign_group_id)")
+        )
+        assert (
+            db.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s",
+                (f"{part}_run_check",),
+            ).fetchone()[0]
+            == f"CHECK ((run_id = {res.run_id}))"
+        )
+
+
+def test_second_concurrent_run_is_refused(db, dsn):
+    _setup(db)
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (runner.RUN_LOCK,))
+        with pytest.raises(RunLocked, match="another run is in progress"):
+            runner.run(dsn)
+        cur.execute("SELECT pg_advisory_unlock(%s)", (runner.RUN_LOCK,))
+    assert runner.run(dsn).status == "succeeded"
+
+
+def test_failure_marks_run_failed_and_keeps_previous_results(db, dsn, monkeypatch):
+    _setup(db)
+    first = runner.run(dsn)
+    before = results(db)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # the next run would change results
+    # a real database error in the second group's statement, after the first group wrote rows
+    real = runner.compile_config
+
+    def broken(*args, **kwargs):
+        compiled = real(*args, **kwargs)
+        bad = sqlglot.parse_one(
+            "SELECT 1 / (SELECT count(*) - count(*) FROM campaign_results.assignments_staging)"
+        )
+        groups = [compiled.groups[0], CompiledGroup(compiled.groups[1].group, bad, "")]
+        return CompiledRun(compiled.prologue, groups)
+
+    monkeypatch.setattr(runner, "compile_config", broken)
+    with pytest.raises(RunError, match="previous results are intact"):
+        runner.run(dsn)
+    failed = db.execute("SELECT max(run_id) FROM campaign_results.runs").fetchone()[0]
+    status, error = _status(db, failed)
+    assert status == "failed" and "division by zero" in error
+    assert results(db) == before  # readers still see the first run
+    assert {
+        r[0] for r in db.execute("SELECT run_id FROM campaign_results.current_assignments")
+    } == {first.run_id}
+    assert (
+        db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
+    )
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys, time
+    from sqlcompiler import run as runner
+    def progress(msg):
+        if "[1/" in msg:
+            open(sys.argv[2], "w").write("paused")
+            time.sleep(120)
+    runner.run(sys.argv[1], progress=progress)
+    """
+)
+
+
+def test_killed_run_leaves_previous_results_and_is_marked_failed(db, dsn, tmp_path):
+    _setup(db)
+    first = runner.run(dsn)
+    before = results(db)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0")
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, dsn, str(marker)], env=os.environ.copy()
+    )
+    try:
+        for _ in range(300):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the run in the subprocess did not reach its first group"
+        # while it is mid-way, a second run is refused and readers see the first run
+        with pytest.raises(RunLocked):
+            runner.run(dsn)
+        assert results(db) == before
+        running = db.execute(
+            "SELECT run_id FROM campaign_results.runs WHERE status = 'running'"
+        ).fetchone()[0]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(0.5)  # the server notices the closed connection and rolls back
+    assert results(db) == before
+    third = runner.run(dsn)
+    assert third.status == "succeeded"
+    status, error = _status(db, running)
+    assert status == "failed" and "abandoned" in error
+    assert first.run_id < running < third.run_id
+
+
+def test_dry_run_publishes_nothing(db, dsn):
+    _setup(db)
+    first = runner.run(dsn)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0")
+    dry = runner.run(dsn, dry_run=True)
+    assert dry.dry_run and {g.name: g.assigned for g in dry.groups} == {"G1": 0, "G2": 6}
+    assert {
+        r[0] for r in db.execute("SELECT run_id FROM campaign_results.current_assignments")
+    } == {first.run_id}
+    assert _status(db, dry.run_id)[0] == "succeeded"
+
+
+def test_retention_keeps_last_runs_and_the_current_full_run(db, dsn):
+    _setup(db)
+    full = runner.run(dsn, keep=2)
+    lists = [runner.run(dsn, cifs=["C1"], keep=2) for _ in range(3)]
+    runs = [r[0] for r in db.execute("SELECT run_id FROM campaign_results.runs ORDER BY run_id")]
+    # the full run is older than the 2 newest but the views still read it: kept
+    assert full.run_id in runs
+    assert runs[-2:] == [lists[-2].run_id, lists[-1].run_id]
+    assert len(results(db)[0]) == 10
+    newer = runner.run(dsn, keep=2)
+    runs = [r[0] for r in db.execute("SELECT run_id FROM campaign_results.runs ORDER BY run_id")]
+    assert runs == [lists[-1].run_id, newer.run_id]
+    parts = db.execute(
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'assignments'"
+    ).fetchone()[0]
+    assert parts == 2
+
+
+def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, dsn):
+    _setup(db)
+    runner.run(dsn)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C3', 'C4')")
+    runner.run(dsn, cifs=["C3"])
+    current = {(a[0], a[1]) for a in results(db)[0]}
+    assert ("C3", "G1") not in current  # removed: C3 no longer matches
+    assert ("C4", "G1") in current  # not in the list: unchanged
+    assert ("C3", "G2") in current
+
+
+def test_read_cifs():
+    assert runner.read_cifs(["C1\n", "  C2 # comment\n", "\n", "# all comment\n", "C1\n"]) == [
+        "C1",
+        "C2",
+    ]
+
+
+def test_reference_engine_gives_the_same_results_and_refuses_large_populations(db, dsn):
+    _setup(db)
+    Scenario().reference("C3", "R3", "parent").phone("R3", 99, "home", "+99").load(db)
+    sql_run = runner.run(dsn)
+    by_sql = results(db)
+    ref_run = runner.run(dsn, engine="reference")
+    assert results(db) == by_sql
+    assert ref_run.assigned == sql_run.assigned and ref_run.contacts == sql_run.contacts
+    engine = db.execute(
+        "SELECT engine FROM campaign_results.runs WHERE run_id = %s", (ref_run.run_id,)
+    ).fetchone()[0]
+    assert engine == "reference"
+    with pytest.raises(RunError, match="6 customers is above the limit of 5"):
+        runner.run(dsn, engine="reference", reference_limit=5)
+    assert runner.run(dsn, engine="reference", reference_limit=5, cifs=["C1", "C2"]).population == 2
