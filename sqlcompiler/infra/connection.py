@@ -31,6 +31,14 @@ def connect(
     dsn: str, *, autocommit: bool = False, application: str = "sqlcompiler"
 ) -> psycopg.Connection:
     try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # libpq's message quotes the text around the error, which may be the password
+        raise ConnectionFailed(
+            "the DSN is not a valid libpq connection string or URL (check its quoting and "
+            "escaping; it is not shown because it may hold a password)"
+        ) from None
+    try:
         return psycopg.connect(dsn, autocommit=autocommit, application_name=application)
     except psycopg.OperationalError as exc:
         msg = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from psycopg import sql
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import MigrationError
+from .connection import connect, redact
 from .resources import resource_path
 
 
@@ -20,18 +24,32 @@ def _config(dsn: str | None, stdout: io.TextIOBase | None = None) -> Config:
     return cfg
 
 
-def upgrade(dsn: str, revision: str = "head") -> None:
+VERSION_TABLE = "sqlcompiler.alembic_version"  # see alembic/env.py
+OLD_VERSION_TABLE = "public.sqlcompiler_alembic_version"  # before it moved
+
+
+def _online(step, dsn: str, revision: str) -> None:
+    """Run an alembic command; a failure is one line, the DSN's password never in it."""
+    with connect(dsn, application="sqlcompiler-migrate"):
+        pass  # unreachable or malformed: ConnectionFailed, redacted, before alembic starts
     try:
-        command.upgrade(_config(dsn), revision)
+        step(_config(dsn), revision)
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
+    except (DBAPIError, psycopg.Error) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        raise MigrationError(
+            f"migration to {revision} failed and was rolled back: {redact(first)}"
+        ) from None
+
+
+def upgrade(dsn: str, revision: str = "head") -> None:
+    _online(command.upgrade, dsn, revision)
 
 
 def downgrade(dsn: str, revision: str = "-1") -> None:
-    try:
-        command.downgrade(_config(dsn), revision)
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
+    _online(command.downgrade, dsn, revision)
 
 
 def offline_sql(revision: str = "head", *, down: bool = False) -> str:
@@ -53,13 +71,28 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_config(None)).get_current_head() or ""
 
 
+def _version_table(conn) -> str | None:
+    """Where the version table is: its place, its place before it moved, or nowhere."""
+    for table in (VERSION_TABLE, OLD_VERSION_TABLE):
+        # the catalog, not to_regclass(): that needs USAGE on the schema (public, for a runner)
+        found = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s)",
+            tuple(table.split(".")),
+        ).fetchone()[0]
+        if found:
+            return table
+    return None
+
+
 def current_revision(conn) -> str | None:
-    row = conn.execute(
-        "SELECT to_regclass('public.sqlcompiler_alembic_version') IS NOT NULL"
-    ).fetchone()
-    if not row or not row[0]:
+    table = _version_table(conn)
+    if table is None:
         return None
-    row = conn.execute("SELECT version_num FROM public.sqlcompiler_alembic_version").fetchone()
+    schema, name = table.split(".")
+    row = conn.execute(
+        sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(schema, name))
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -67,6 +100,11 @@ def require_current(conn) -> None:
     """Refuse to work on a schema that is missing or behind the code."""
     current = current_revision(conn)
     head = head_revision()
+    if current is not None and _version_table(conn) == OLD_VERSION_TABLE:
+        raise MigrationError(
+            f"the migration version table is still {OLD_VERSION_TABLE}; run "
+            f"`sqlcompiler db upgrade` once to move it to {VERSION_TABLE}"
+        )
     if current != head:
         state = "not installed" if current is None else f"at revision {current}"
         raise MigrationError(
