@@ -53,7 +53,12 @@ class RunError(SqlCompilerError):
 
 
 class RunLocked(RunError):
-    """Another run holds the run lock."""
+    """Another run holds the run lock: nothing was done, try again later.
+
+    Exit code 75 (EX_TEMPFAIL from sysexits.h), so a scheduler can tell "retry" from "failed".
+    """
+
+    exit_code = 75
 
 
 class RelayError(SqlCompilerError):

@@ -9,6 +9,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
+from ..errors import RunLocked
 from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
 from .options import Ctx, pass_ctx
 
@@ -105,12 +106,16 @@ def run_cmd(
         reference_limit=reference_limit,
         jobs=jobs or default_jobs(),
     )
+    from ..infra import metrics
+
     try:
         res = api.run(ctx.dsn, options, progress=echo_err)
-    finally:
-        from ..infra import metrics
-
-        metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
+    except RunLocked:
+        raise  # refused, nothing ran: the last run's metrics stay as they are (exit code 75)
+    except BaseException:
+        metrics.export_one_shot()  # the failure counters
+        raise
+    metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
     click.echo(console.run_summary(res))
 
 

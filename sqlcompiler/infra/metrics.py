@@ -23,6 +23,11 @@ RUN_SECONDS = Gauge(
 RUN_RATE = Gauge(
     "sqlcompiler_processing_rate", "Customers per second of the latest run", registry=REGISTRY
 )
+LAST_SUCCESS = Gauge(
+    "sqlcompiler_last_success_timestamp_seconds",
+    "When the latest published run succeeded (Unix time); alert when it grows old",
+    registry=REGISTRY,
+)
 RUNS = Counter("sqlcompiler_runs", "Runs by outcome", ["status"], registry=REGISTRY)
 ERRORS = Counter("sqlcompiler_errors", "Errors by kind", ["kind"], registry=REGISTRY)
 RELAYED = Counter(
@@ -49,6 +54,8 @@ def record_run(result) -> None:
     CUSTOMERS.inc(result.population)
     RUN_SECONDS.set(result.seconds)
     RUN_RATE.set(result.population / result.seconds if result.seconds else 0)
+    if result.status == "succeeded" and not result.dry_run:
+        LAST_SUCCESS.set_to_current_time()
     for g in result.groups:
         for cid, n in g.campaigns.items():
             ASSIGNED.labels(group=g.name, campaign=str(cid)).set(n)

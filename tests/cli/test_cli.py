@@ -18,10 +18,12 @@ EXAMPLE = REPO / "examples" / "demo.yaml"
 
 
 def sqlc(
-    *args: str, dsn: str | None = None, stdin: str | None = None
+    *args: str, dsn: str | None = None, stdin: str | None = None, env: dict | None = None
 ) -> subprocess.CompletedProcess:
+    extra = env or {}
     env = os.environ.copy()
     env.pop("SQLCOMPILER_DSN", None)
+    env.update(extra)
     if dsn:
         env["SQLCOMPILER_DSN"] = dsn
     return subprocess.run(

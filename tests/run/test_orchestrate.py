@@ -237,3 +237,22 @@ def test_reference_engine_gives_the_same_results_and_refuses_large_populations(d
     with pytest.raises(RunError, match="6 customers is above the limit of 5"):
         runner.run(dsn, engine="reference", reference_limit=5)
     assert runner.run(dsn, engine="reference", reference_limit=5, cifs=["C1", "C2"]).population == 2
+
+
+def test_refused_run_exits_75_and_leaves_the_metrics_file_alone(db, dsn, tmp_path):
+    from tests.cli.test_cli import sqlc
+
+    _setup(db)
+    textfile = tmp_path / "sqlcompiler.prom"
+    env_file = {"SQLCOMPILER_METRICS_TEXTFILE": str(textfile)}
+    first = sqlc("run", dsn=dsn, env=env_file)
+    assert first.returncode == 0, first.stderr
+    before = textfile.read_text()
+    assert "sqlcompiler_last_success_timestamp_seconds" in before
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (runner.RUN_LOCK,))
+        refused = sqlc("run", dsn=dsn, env=env_file)
+        cur.execute("SELECT pg_advisory_unlock(%s)", (runner.RUN_LOCK,))
+    assert refused.returncode == 75
+    assert refused.stderr.startswith("Error: another run is in progress")
+    assert textfile.read_text() == before
