@@ -15,7 +15,27 @@ from .model import ConfigFile
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without implicit dates: ``2024-01-01`` stays the text the user wrote."""
+    """SafeLoader without implicit dates: ``2024-01-01`` stays the text the user wrote, and
+    with duplicate keys refused (YAML lets the last win: a second ``groups: []`` would
+    silently plan the removal of every group)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first}); each key may appear once",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -40,6 +60,8 @@ def parse(text: str, source: str = "<config>") -> ConfigFile:
         raise ConfigError(
             [(where, f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}")]
         ) from None
+    except RecursionError:
+        raise ConfigError([(source, "nested too deeply to be a configuration")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -48,6 +70,8 @@ def parse(text: str, source: str = "<config>") -> ConfigFile:
         )
     try:
         return ConfigFile.model_validate(data)
+    except RecursionError:
+        raise ConfigError([(source, "nested too deeply to be a configuration")]) from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -69,6 +93,10 @@ def load(path: str | Path) -> ConfigFile:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([(str(p), f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [(str(p), f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
+        ) from None
     return parse(text, str(p))
 
 

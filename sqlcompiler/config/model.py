@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 DATA_SOURCES = {
     "bank_sync_service.customers": "customer",
@@ -30,6 +30,23 @@ FieldValue = ScalarValue | list[ScalarValue]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _storable(text: str) -> str:
+    """A name must fit its varchar(255) column: no NUL, no control character, valid UTF-8."""
+    if "\x00" in text or any(ord(ch) < 32 for ch in text):
+        raise ValueError("must not contain NUL or control characters (tabs, line breaks, ...)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 (it holds a lone surrogate escape)") from None
+    return text
+
+
+# The configuration tables' column limits, checked when a file is read so that a file that
+# validates also applies (varchar(255) names, integer priorities).
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_storable)]
+Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class ConditionSpec(_Strict):
@@ -49,28 +66,28 @@ class OutputSpec(_Strict):
 
 
 class RuleSpec(_Strict):
-    rule_priority: int
+    rule_priority: Priority
     conditions: list[ConditionSpec] = []
     outputs: list[OutputSpec] = []
     id: int | None = None
 
 
 class CampaignSpec(_Strict):
-    name: str
-    priority: int
+    name: Name
+    priority: Priority
     conditions: list[ConditionSpec] = []
     contact_rules: list[RuleSpec] = []
     id: int | None = None
 
 
 class GroupSpec(_Strict):
-    name: str
+    name: Name
     campaigns: list[CampaignSpec] = []
     id: int | None = None
 
 
 class CustomFieldSpec(_Strict):
-    field_name: str
+    field_name: Name
     data_type: str
     description: str | None = None
     id: int | None = None

@@ -75,6 +75,12 @@ def value_text(value: object) -> str | None:
     return str(value)
 
 
+# Numbers a condition may compare with: every numeric column (numeric, integer, double
+# precision) and a custom field's JSON number cast to numeric can carry them.
+MAX_DIGITS = 100
+MAX_EXPONENT = 300
+
+
 def parse_scalar(dtype: str, raw: object) -> Typed:
     """Parse one operand into ``dtype``; ValueError says what was expected."""
     if dtype == "number":
@@ -86,6 +92,13 @@ def parse_scalar(dtype: str, raw: object) -> Typed:
             raise ValueError(f"{raw!r} is not a number") from None
         if not num.is_finite():
             raise ValueError(f"{raw!r} is not a finite number")
+        if len(num.as_tuple().digits) > MAX_DIGITS:
+            raise ValueError(f"{str(raw)[:20]!r}… has more than {MAX_DIGITS} significant digits")
+        if num and not -MAX_EXPONENT <= num.adjusted() <= MAX_EXPONENT:
+            raise ValueError(
+                f"{str(raw)[:20]!r} is out of range: a number's magnitude must lie between "
+                f"1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} (what every numeric column can compare with)"
+            )
         return num
     if dtype == "date":
         if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
@@ -102,7 +115,24 @@ def parse_scalar(dtype: str, raw: object) -> Typed:
         raise ValueError(f"{raw!r} is not a boolean; use true or false")
     if not isinstance(raw, str):
         raise ValueError(f"{raw!r} is not a string; quote it")
+    problem = text_problem(raw)
+    if problem:
+        raise ValueError(problem)
     return raw
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored in PostgreSQL as text, or None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which PostgreSQL text cannot hold"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (an invalid \\uD800-\\uDFFF escape), which is not UTF-8"
+    bad = sorted({f"U+{ord(ch):04X}" for ch in text if ord(ch) < 32 and ch not in "\t\n\r"})
+    if bad:
+        return f"contains control character(s) {', '.join(bad)}"
+    return None
 
 
 def _check_like(pattern: str) -> None:

@@ -65,7 +65,7 @@ def _typed(dtype: str, raw: Any, from_text: bool) -> Any:
         elif isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
             raise ValueError(f"{raw!r} is not a JSON number")
         else:
-            num = Decimal(str(raw))
+            num = parse_scalar("number", raw)  # finite and in range, as a condition's value
         return (
             int(num)
             if num == num.to_integral_value()

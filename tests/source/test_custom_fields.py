@@ -111,3 +111,23 @@ def test_unregistered_csv_column_is_refused(db, tmp_path):
     f.write_text("account_number,colour\nL1,red\n")
     with pytest.raises(UploadError, match="'colour' are not registered custom fields"):
         custom_fields.upload(db, f, source_system="S", uploaded_by="u")
+
+
+def test_out_of_range_numbers_are_rejected_lines_not_a_hang(db, tmp_path):
+    """A CSV cell 1e999999999 once held a core for minutes building a billion-digit integer."""
+    _setup(db)
+    csv_file = tmp_path / "v.csv"
+    csv_file.write_text("account_number,risk\nL1,1e999999999\nL2,1e5000\nL3,42\n")
+    rejects = tmp_path / "rejects.csv"
+    res = custom_fields.upload(
+        db, csv_file, source_system="S", uploaded_by="ops", reject_file=str(rejects)
+    )
+    assert (res.loaded, res.rejected) == (1, 2)
+    assert _fields(db)["L3"]["risk"] == 42
+    jsonl = tmp_path / "v.jsonl"
+    jsonl.write_text(
+        '{"account_number": "L1", "risk": Infinity}\n{"account_number": "L2", "risk": 1e400}\n'
+    )
+    with pytest.raises(UploadError) as info:
+        custom_fields.upload(db, jsonl, source_system="S", uploaded_by="ops")
+    assert "line 1" in str(info.value) and "line 2" in str(info.value)
