@@ -38,17 +38,6 @@ def echo_err(msg: str, level: str = "info") -> None:
         click.echo(msg, err=True)
 
 
-def to_json(value: Any) -> str:
-    """Dataclasses, lists of them and plain data as indented JSON (dates as ISO text)."""
-
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return dataclasses.asdict(v)
-        return str(v)
-
-    return json.dumps(value, default=plain, indent=2)
-
-
 def run_summary(res: RunResult) -> str:
     """The table ``run`` prints: per group assigned, contacts and seconds."""
     rows = [("group", "assigned", "contacts", "seconds")]

@@ -32,14 +32,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _storable(text: str) -> str:
-    """A name must fit its varchar(255) column: no NUL, no control character, valid UTF-8."""
-    if "\x00" in text or any(ord(ch) < 32 for ch in text):
-        raise ValueError("must not contain NUL or control characters (tabs, line breaks, ...)")
+def text_problem(text: str, allowed: str = "\t\n\r") -> str | None:
+    """Why ``text`` cannot be stored as PostgreSQL text (or is refused), or None.
+
+    NUL cannot be stored at all, nor an unpaired surrogate (not UTF-8); other control
+    characters (except ``allowed``) are refused so that what validates also applies and runs.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which PostgreSQL text cannot hold"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid UTF-8 (it holds a lone surrogate escape)") from None
+        return "contains a lone surrogate (an invalid \\uD800-\\uDFFF escape), which is not UTF-8"
+    bad = sorted({f"U+{ord(ch):04X}" for ch in text if ord(ch) < 32 and ch not in allowed})
+    if bad:
+        return f"contains control character(s) {', '.join(bad)}"
+    return None
+
+
+def _storable(text: str) -> str:
+    """A name must fit its varchar(255) column and print on one line."""
+    problem = text_problem(text, allowed="")
+    if problem:
+        raise ValueError(f"must not contain NUL or control characters: it {problem}")
     return text
 
 

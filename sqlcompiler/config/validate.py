@@ -30,6 +30,7 @@ from .model import (
     Output,
     Rule,
     Typed,
+    text_problem,
 )
 
 ALL_TYPES = frozenset(DATA_TYPES)
@@ -119,20 +120,6 @@ def parse_scalar(dtype: str, raw: object) -> Typed:
     if problem:
         raise ValueError(problem)
     return raw
-
-
-def text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be stored in PostgreSQL as text, or None."""
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000), which PostgreSQL text cannot hold"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (an invalid \\uD800-\\uDFFF escape), which is not UTF-8"
-    bad = sorted({f"U+{ord(ch):04X}" for ch in text if ord(ch) < 32 and ch not in "\t\n\r"})
-    if bad:
-        return f"contains control character(s) {', '.join(bad)}"
-    return None
 
 
 def _check_like(pattern: str) -> None:

@@ -114,8 +114,8 @@ def measure_run(dsn: str, progress: Progress) -> tuple[Measurement, runner.RunRe
 
 def _scaling_run(dsn: str, name: str, progress: Progress) -> dict[str, Any]:
     """One scaling point: a warm-up run, then the measured one."""
-    measure_run(dsn, lambda _m: None)
-    m, _ = measure_run(dsn, lambda _m: None)
+    measure_run(dsn, quiet)
+    m, _ = measure_run(dsn, quiet)
     progress(f"scaling: {name.removeprefix('run, ')} {m.seconds:.2f}s")
     return {
         "name": name,
@@ -297,7 +297,7 @@ def bench(
         _generate(dsn, customers, seed, progress)
         config = _apply(dsn, synthetic_config(groups, campaigns, conditions, rules, seed))
         progress("warm-up run")
-        _, warm = measure_run(dsn, lambda _m: None)
+        _, warm = measure_run(dsn, quiet)
         with connect(dsn, autocommit=True) as conn:
             progress("floor")
             measurements.append(measure_floor(conn, warm.assigned, warm.contacts))

@@ -71,36 +71,33 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_config(None)).get_current_head() or ""
 
 
-def _version_table(conn) -> str | None:
-    """Where the version table is: its place, its place before it moved, or nowhere."""
-    for table in (VERSION_TABLE, OLD_VERSION_TABLE):
-        # the catalog, not to_regclass(): that needs USAGE on the schema (public, for a runner)
-        found = conn.execute(
-            "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = %s)",
-            tuple(table.split(".")),
-        ).fetchone()[0]
-        if found:
-            return table
-    return None
+def _version(conn) -> tuple[str | None, str | None]:
+    """(where the version table is, the revision it holds); the moved place wins.
+
+    Read from the catalog, not with to_regclass(), which needs USAGE on the schema (public,
+    for a runner).
+    """
+    row = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE (n.nspname || '.' || c.relname) = ANY(%s) ORDER BY n.nspname = 'public' LIMIT 1",
+        ([VERSION_TABLE, OLD_VERSION_TABLE],),
+    ).fetchone()
+    if row is None:
+        return None, None
+    found = conn.execute(sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(*row)))
+    revision = found.fetchone()
+    return ".".join(row), revision[0] if revision else None
 
 
 def current_revision(conn) -> str | None:
-    table = _version_table(conn)
-    if table is None:
-        return None
-    schema, name = table.split(".")
-    row = conn.execute(
-        sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(schema, name))
-    ).fetchone()
-    return row[0] if row else None
+    return _version(conn)[1]
 
 
 def require_current(conn) -> None:
     """Refuse to work on a schema that is missing or behind the code."""
-    current = current_revision(conn)
+    table, current = _version(conn)
     head = head_revision()
-    if current is not None and _version_table(conn) == OLD_VERSION_TABLE:
+    if current is not None and table == OLD_VERSION_TABLE:
         raise MigrationError(
             f"the migration version table is still {OLD_VERSION_TABLE}; run "
             f"`sqlcompiler db upgrade` once to move it to {VERSION_TABLE}"

@@ -13,7 +13,7 @@ import getpass
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import psycopg
@@ -58,7 +58,7 @@ class RunOptions:
     engine: str = "sql"  # or "reference" (Python, customer by customer: debugging)
     jobs: int = field(default_factory=default_jobs)
     reference_limit: int = REFERENCE_LIMIT
-    request_ids: tuple[str, ...] = ()
+    request_ids: Sequence[str] = ()
     source_schema: str = "bank_sync_service"
 
     @property
@@ -88,8 +88,6 @@ def run(
     ``engine="reference"`` evaluates in Python with the reference evaluator instead (debugging
     small populations); it refuses populations above ``reference_limit``.
     """
-    if "request_ids" in overrides:
-        overrides["request_ids"] = tuple(overrides["request_ids"] or ())
     opts = replace(options or RunOptions(), **overrides)
     if opts.engine not in ("sql", "reference"):
         raise SqlCompilerError(f"unknown engine {opts.engine!r}; use sql or reference")
@@ -119,7 +117,7 @@ def _reference_groups(
         raise RunError(
             f"the reference engine evaluates customers one by one in Python and is meant for small "
             f"populations; {population:,} customers is above the limit of {opts.reference_limit:,} "
-            "(--cifs to narrow it, or set SQLCOMPILER_REFERENCE_LIMIT)"
+            "(--cifs to narrow it, or raise --reference-limit / SQLCOMPILER_REFERENCE_LIMIT)"
         )
     t0 = time.monotonic()
     data = reference.load_data(work, opts.cifs, opts.source_schema)

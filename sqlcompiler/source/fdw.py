@@ -15,7 +15,7 @@ from psycopg import sql
 
 from ..config.catalog import Catalog
 from ..errors import ConfigError, ConnectionFailed, SourceError
-from ..progress import Progress
+from ..progress import Progress, quiet
 from .plan import (
     FDW_SCHEMA,
     FETCH_SIZE,
@@ -155,7 +155,7 @@ def setup_fdw(
     remote_schema: str = SCHEMA,
     *,
     refresh: bool = False,
-    progress: Progress = lambda _m: None,
+    progress: Progress = quiet,
 ) -> SourceConfig:
     plan = fdw_plan(conn, server_dsn, remote_schema, refresh=refresh)
     execute(conn, plan, "campaign", progress)

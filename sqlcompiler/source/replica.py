@@ -12,7 +12,7 @@ from sqlglot import exp
 from ..config.catalog import Catalog
 from ..errors import ConnectionFailed, SourceError
 from ..infra.connection import connect
-from ..progress import Progress
+from ..progress import Progress, quiet
 from .plan import (
     PUBLICATION,
     SCHEMA,
@@ -238,7 +238,7 @@ def setup_replica(
     publisher_dsn: str,
     *,
     wait: float | None = 3600.0,
-    progress: Progress = lambda _m: None,
+    progress: Progress = quiet,
 ) -> ReplicaState:
     plan, pub = replica_plan(conn, publisher_dsn)
     with pub:
