@@ -30,7 +30,7 @@ from .infra.connection import connect
 from .infra.resources import resource_path
 from .progress import Progress, quiet
 from .reference.trace import trace_customer as _trace
-from .run import RunOptions, RunResult, settings_for
+from .run import RunOptions, RunResult
 from .run import run as _run
 from .run.record import RunRecord, list_runs
 from .source.custom_fields import UploadResult
@@ -194,8 +194,8 @@ def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> lis
     opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
     with connect(dsn) as conn, conn.transaction(force_rollback=True):
         conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-        for name, value in settings_for(False).items():
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        for statement in compiled.settings:
+            conn.execute(statement)
         for st in compiled.statements:
             try:
                 if st is compiled.prologue:
@@ -216,18 +216,29 @@ def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> lis
 
 
 def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
-    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql.
+
+    Each file starts with the run's SET LOCAL lines. Names are cut to 60 characters (a file
+    name has at most 255 bytes; the id keeps them unique).
+    """
+    files: list[tuple[str, str]] = []
     if compiled.prologue is not None:
-        path = out / "00_prologue.sql"
-        path.write_text(compiled.prologue.pretty(), encoding="utf-8")
-        paths.append(path)
+        files.append(("00_prologue.sql", compiled.prologue.pretty()))
     for cg in compiled.groups:
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name).strip("_")
-        path = out / f"group_{cg.group.id:04d}_{safe or 'unnamed'}.sql"
-        path.write_text(cg.pretty(), encoding="utf-8")
-        paths.append(path)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name)
+        safe = safe[:60].strip("_") or "unnamed"
+        files.append((f"group_{cg.group.id:04d}_{safe}.sql", cg.pretty()))
+    paths = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files:
+            path = out / name
+            path.write_text(compiled.preamble() + text, encoding="utf-8")
+            paths.append(path)
+    except OSError as exc:
+        raise SqlCompilerError(
+            f"cannot write the statements to {out}: {exc.strerror or exc}"
+        ) from None
     return paths
 
 

@@ -31,7 +31,11 @@ from .options import Ctx, pass_ctx
 )
 @pass_ctx
 def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
-    """Print the generated SQL: the run prologue, then one statement per campaign group.
+    """Print the generated SQL: the run's session settings, the run prologue, then one
+    statement per campaign group.
+
+    The SET LOCAL lines at the top are exactly those the run executes first; --explain
+    applies them too, so the plan shown is the plan that runs.
 
     The prologue creates a temporary table of every loan's condition values (custom fields
     extracted from JSONB once); each group's statement scans it.
@@ -47,11 +51,17 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     if out:
         for path in api.write_statements(compiled, out):
             click.echo(f"wrote {path}")
+    if not out:
+        click.echo(compiled.preamble(), nl=False)
+    applied = ", ".join(s.removeprefix("SET LOCAL ") for s in compiled.settings)
     for st, plan in zip(statements, plans, strict=True):
         if not out:
             click.echo(st.pretty())
         if plan:
-            click.echo(f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.title}:")
+            click.echo(
+                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.title} "
+                f"(under SET LOCAL {applied}):"
+            )
             click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
 
 

@@ -20,6 +20,7 @@ from .conditions import collate_c, conjunction, predicate, split
 from .prologue import CompiledPrologue, LoanValues, compile_prologue
 from .render import render, table
 from .render import sql as _sql
+from .settings import set_local_statements
 
 RUN_ID = exp.Cast(
     this=exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")),
@@ -70,6 +71,7 @@ class _LoanSets:
 
     def __init__(self, values: LoanValues) -> None:
         self.sets: list[exp.Expression] = []
+        self.legend: list[tuple[str, list[str]]] = []  # per set: conditions, who tests it
         self._index: dict[str, int] = {}
         self.values = values
 
@@ -80,12 +82,26 @@ class _LoanSets:
     def conjunction(self, conds) -> exp.Expression:
         return conjunction(self.predicate(c) for c in conds)
 
-    def add(self, cond: exp.Expression) -> int:
+    def add(self, conds, user: str) -> int:
+        """The bit of the conjunction of ``conds``, tested by ``user`` (named in the legend)."""
+        cond = self.conjunction(conds)
         key = _sql(cond)
         if key not in self._index:
             self._index[key] = len(self.sets)
             self.sets.append(cond)
-        return self._index[key]
+            self.legend.append((" AND ".join(c.describe() for c in conds), []))
+        index = self._index[key]
+        self.legend[index][1].append(user)
+        return index
+
+    def legend_lines(self) -> list[str]:
+        if not self.sets:
+            return []
+        lines = ["-- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:"]
+        for i, (text, users) in enumerate(self.legend):
+            lines.append(f"--   {self.column(i)} bit {i % BITS} ({1 << (i % BITS)}): {text}")
+            lines.append(f"--       tested by {'; '.join(users)}")
+        return lines
 
     @staticmethod
     def column(index: int) -> str:
@@ -151,11 +167,12 @@ def _campaign_parts(
         raise CompileError(
             f"campaign {campaign.name!r} has no database id; compile from the database"
         )
+    label = f"campaign {campaign.name!r} (id {campaign.id})"
     cust, loan = split(campaign.conditions)
     preds = [predicate(c) for c in cust]
     set_index = None
     if loan:
-        set_index = loans.add(loans.conjunction(loan))
+        set_index = loans.add(loan, label)
         preds.append(loans.test(set_index))
     match = conjunction(preds)
 
@@ -170,7 +187,7 @@ def _campaign_parts(
         rcust, rloan = split(rule.conditions)
         rpreds = [predicate(c) for c in rcust]
         if rloan:
-            rpreds.append(loans.test(loans.add(loans.conjunction(rloan))))
+            rpreds.append(loans.test(loans.add(rloan, f"contact rule {rule.priority} of {label}")))
         bits.append((1 << j, rule))
         if rpreds:
             terms.append(
@@ -189,7 +206,28 @@ def _campaign_parts(
     return match, set_index, rule_mask, bits
 
 
-def _header(group: Group, fingerprint: str, population: bool) -> str:
+def _named(campaign: Campaign) -> exp.Expression:
+    """The campaign's id with its name beside it, as a comment a reviewer reads."""
+    literal = exp.Literal.number(campaign.id)
+    literal.comments = [campaign.name]
+    return literal
+
+
+def _rule_legend(campaign: Campaign, bits: list[tuple[int, object]]) -> list[str]:
+    out = []
+    for bit, rule in bits:
+        outputs = ", ".join(f"{o.party} {o.contact}" for o in rule.outputs)
+        when = " AND ".join(c.describe() for c in rule.conditions) or "always"
+        out.append(
+            f"--   {campaign.name!r} (id {campaign.id}) bit {bit.bit_length() - 1} ({bit}): "
+            f"rule {rule.priority} when {when} -> {outputs}"
+        )
+    return out
+
+
+def _header(
+    group: Group, fingerprint: str, population: bool, legend: list[str] | None = None
+) -> str:
     lines = [
         f"-- campaign group {group.name!r} (id {group.id})",
         f"-- configuration fingerprint {fingerprint or 'unknown'}",
@@ -209,7 +247,10 @@ def _header(group: Group, fingerprint: str, population: bool) -> str:
     lines.append(
         "-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging"
     )
-    return "\n".join(lines).replace("\r", " ").replace("*/", "* /") + "\n"
+    lines += legend or []
+    # one comment line each, whatever a name or value holds (values may contain line breaks)
+    clean = [ln.replace("\r", " ").replace("\n", " ").replace("*/", "* /") for ln in lines]
+    return "\n".join(clean) + "\n"
 
 
 def compile_group(
@@ -224,10 +265,11 @@ def compile_group(
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
     loans = _LoanSets(values if values is not None else LoanValues())
-    ifs, account_cases, rule_cases, outputs = [], [], [], []
+    ifs, account_cases, rule_cases, outputs, rule_legend = [], [], [], [], []
     for campaign in group.campaigns:
         match, set_index, rule_mask, bits = _campaign_parts(campaign, loans)
-        cid = exp.Literal.number(campaign.id)
+        rule_legend += _rule_legend(campaign, bits)
+        cid = _named(campaign)
         ifs.append(exp.If(this=match, true=cid))
         if set_index is not None:
             account_cases.append((cid, set_index))
@@ -236,7 +278,7 @@ def compile_group(
         for bit, rule in bits:
             for o in rule.outputs:
                 outputs.append(exp.Tuple(expressions=[
-                    cid.copy(), exp.Literal.number(bit), exp.Literal.number(rule.priority),
+                    exp.Literal.number(campaign.id), exp.Literal.number(bit), exp.Literal.number(rule.priority),
                     exp.Literal.string(o.party), exp.Literal.string(o.contact),
                 ]))  # fmt: skip
 
@@ -276,7 +318,13 @@ def compile_group(
         group_id=_sql(exp.Literal.number(group.id)),
         outputs=", ".join(_sql(o) for o in outputs),
     )
-    return CompiledGroup(group=group, tree=tree, header=_header(group, fingerprint, population))
+    legend = loans.legend_lines()
+    if rule_legend:
+        legend += ["-- contact rule bits (rule_mask of an assignment; bit set = the rule applies):"]
+        legend += rule_legend
+    return CompiledGroup(
+        group=group, tree=tree, header=_header(group, fingerprint, population, legend)
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +333,18 @@ class CompiledRun:
 
     prologue: CompiledPrologue | None
     groups: list[CompiledGroup]
+    population: bool = False
+
+    @property
+    def settings(self) -> list[str]:
+        """The SET LOCAL statements the run executes before these (compiler/settings.py)."""
+        return set_local_statements(self.population)
+
+    def preamble(self) -> str:
+        """The settings as a reviewer reads them at the top of ``compile`` and of each file."""
+        kind = "list run (--cifs)" if self.population else "full run"
+        lines = [f"-- session settings of a {kind}, executed first in the run's transaction:"]
+        return "\n".join(lines + [f"{s};" for s in self.settings]) + "\n\n"
 
     @property
     def statements(self) -> list[CompiledPrologue | CompiledGroup]:
@@ -317,4 +377,4 @@ def compile_config(
         for g in groups
     ]
     prologue = compile_prologue(values, population=population, source_schema=source_schema)
-    return CompiledRun(prologue=prologue, groups=compiled)
+    return CompiledRun(prologue=prologue, groups=compiled, population=population)

@@ -175,6 +175,23 @@ class Condition:
     def level(self) -> Level:
         return Level.CUSTOMER if self.source == "customer" else Level.LOAN
 
+    def describe(self) -> str:
+        """One line for a reader (SQL legends, reports): ``loan.dpd >= 30``."""
+
+        def show(v: Typed | None) -> str:
+            if isinstance(v, bool):
+                return str(v).lower()
+            return f"'{v}'" if isinstance(v, str) else str(plain(v))
+
+        where = f"{self.source}.{self.field}"
+        if self.op in ("IS NULL", "IS NOT NULL"):
+            return f"{where} {self.op}"
+        if self.op == "BETWEEN":
+            return f"{where} BETWEEN {show(self.values[0])} AND {show(self.values[1])}"
+        if self.op in ("IN", "NOT IN"):
+            return f"{where} {self.op} ({', '.join(map(show, self.values))})"
+        return f"{where} {self.op} {show(self.value)}"
+
 
 @dataclass(frozen=True)
 class Output:

@@ -1,12 +1,11 @@
 """The run: orchestration (orchestrate.py), the run record and lock (record.py), staging and
-publishing (staging.py), group statements on parallel connections (workers.py) and the session
-settings they run under (settings.py)."""
+publishing (staging.py), group statements on parallel connections (workers.py); the session settings they run
+under are the compiler's (compiler/settings.py)."""
 
 from __future__ import annotations
 
 from .orchestrate import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs, run
 from .record import DEFAULT_KEEP, RUN_LOCK, GroupResult, RunResult, cleanup
-from .settings import settings_for
 
 __all__ = [
     "DEFAULT_KEEP",
@@ -19,5 +18,4 @@ __all__ = [
     "default_jobs",
     "read_cifs",
     "run",
-    "settings_for",
 ]

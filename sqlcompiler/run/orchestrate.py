@@ -21,6 +21,7 @@ from psycopg import sql
 
 from .. import reference, source
 from ..compiler import CompiledRun, compile_config
+from ..compiler.settings import set_local_statements
 from ..config.store import load_validated
 from ..errors import RunError, RunLocked, SqlCompilerError
 from ..infra import metrics, migrations
@@ -36,7 +37,6 @@ from .record import (
     finish_record,
     lock_holder,
 )
-from .settings import settings_for
 from .staging import empty_staging, index_staging, prepare_staging, publish
 from .workers import parallel_groups, run_prologue
 
@@ -175,8 +175,8 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             "UPDATE campaign_results.runs SET source = %s WHERE run_id = %s",
             (json.dumps(source_info), run_id),
         )
-        for name, value in settings_for(cifs is not None).items():
-            work.execute("SELECT set_config(%s, %s, true)", (name, value))
+        for statement in set_local_statements(cifs is not None):
+            work.execute(statement)
         config = load_validated(work, catalog)
         progress(
             f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "

@@ -10,10 +10,10 @@ import psycopg
 from psycopg import sql
 
 from ..compiler import CompiledRun
+from ..compiler.settings import set_local_statements
 from ..infra.connection import connect_like
 from ..progress import Progress
 from .record import GroupResult, count_results
-from .settings import settings_for
 
 
 def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Progress) -> float:
@@ -61,8 +61,8 @@ def parallel_groups(
             with connect_like(work, "sqlcompiler-run-worker") as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                for name, value in settings_for(False).items():
-                    conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                for statement in set_local_statements(False):
+                    conn.execute(statement)
                 conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
                 seconds = run_prologue(conn, compiled, progress)
                 with lock:

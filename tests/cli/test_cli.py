@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sqlcompiler.cli import cli
+from sqlcompiler.compiler.settings import set_local_statements
 from tests.paths import REPO
 from tests.scenario import Scenario, cond, configure
 
@@ -108,13 +109,27 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     compiled = sqlc("compile", "--group", "Early delinquency", "--explain", dsn=dsn)
     assert compiled.returncode == 0
     assert "-- campaign group 'Early delinquency'" in compiled.stdout
-    assert "-- EXPLAIN of group 'Early delinquency':" in compiled.stdout
-    assert "-- EXPLAIN of the run prologue:" in compiled.stdout
+    # what runs is what is reviewed: the run's exact SET LOCAL lines come first
+    set_lines = [f"{s};" for s in set_local_statements(population=False)]
+    assert compiled.stdout.splitlines()[1 : 1 + len(set_lines)] == set_lines
+    applied_settings = ", ".join(s.removeprefix("SET LOCAL ") for s in set_local_statements(False))
+    assert (
+        f"-- EXPLAIN of group 'Early delinquency' (under SET LOCAL {applied_settings}):"
+        in compiled.stdout
+    )
+    assert "-- EXPLAIN of the run prologue (under SET LOCAL work_mem" in compiled.stdout
     assert "CREATE TEMPORARY TABLE pg_temp.run_loans AS" in compiled.stdout
+    # the legend names every mask bit and the CASE names campaigns beside their ids
+    assert "--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80" in compiled.stdout
+    assert "--       tested by campaign 'High risk early' (id " in compiled.stdout
+    assert "/* High risk early */" in compiled.stdout
+    assert "-- contact rule bits" in compiled.stdout
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
     assert analyzed.returncode == 0 and "actual time" in analyzed.stdout
-    files = sorted(p.name for p in (tmp_path / "sql").glob("*.sql"))
-    assert len(files) == 4 and files[0] == "00_prologue.sql"
+    files = sorted((tmp_path / "sql").glob("*.sql"))
+    assert len(files) == 4 and files[0].name == "00_prologue.sql"
+    for path in files:
+        assert path.read_text().splitlines()[1 : 1 + len(set_lines)] == set_lines
     assert (
         db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
     )

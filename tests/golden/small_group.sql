@@ -6,6 +6,15 @@
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
 -- population: every customer
 -- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
+-- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
+--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
+--       tested by campaign 'P1' (id 1)
+--   m0 bit 1 (2): custom.promise < 2026-01-01
+--       tested by contact rule 2 of campaign 'P1' (id 1)
+-- contact rule bits (rule_mask of an assignment; bit set = the rule applies):
+--   'P1' (id 1) bit 0 (1): rule 1 when always -> customer mobile
+--   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> reference_customer_parent all
+--   'P2' (id 2) bit 0 (1): rule 1 when always -> customer all
 WITH loan_sets AS (
   SELECT
     v.cif,
@@ -33,7 +42,7 @@ WITH loan_sets AS (
     c.cif,
     w.campaign_id,
     CASE w.campaign_id
-      WHEN 1
+      WHEN 1 /* P1 */
       THEN ARRAY(SELECT
         u.a
       FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
@@ -46,11 +55,11 @@ WITH loan_sets AS (
       ELSE CAST(ARRAY[] AS TEXT[])
     END AS account_numbers,
     CAST(CASE w.campaign_id
-      WHEN 1
+      WHEN 1 /* P1 */
       THEN 1 | CASE WHEN (
         lm.m0 & 2
       ) <> 0 THEN 2 ELSE 0 END
-      WHEN 2
+      WHEN 2 /* P2 */
       THEN 1
       ELSE 0
     END AS BIGINT) AS rule_mask
@@ -63,11 +72,11 @@ WITH loan_sets AS (
         WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND (
           lm.m0 & 1
         ) <> 0
-        THEN 1
+        THEN 1 /* P1 */
         WHEN c."is_vip" IS NULL
-        THEN 2
+        THEN 2 /* P2 */
         WHEN TRUE
-        THEN 3
+        THEN 3 /* Rest */
       END AS campaign_id
   ) AS w
   WHERE

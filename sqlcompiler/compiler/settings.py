@@ -1,8 +1,10 @@
 """The session settings a run's statements execute under (SET LOCAL: they end with the
-transaction). ``compile`` prints them and ``compile --explain`` applies them, so the plan a DBA
-reviews is the plan that runs."""
+transaction). ``compile`` prints these exact lines and ``compile --explain`` executes them, so
+the plan a DBA reviews is the plan that runs."""
 
 from __future__ import annotations
+
+from sqlglot import exp
 
 # Per-run session settings: hash aggregates over the loans want memory; JIT compiles each
 # of the long CASE expressions for seconds and buys little on these plans.
@@ -26,3 +28,14 @@ FULL_RUN_SETTINGS = {"enable_nestloop": "off", "enable_hashjoin": "off", "enable
 def settings_for(population: bool) -> dict[str, str]:
     """Session settings for a run's statements (SET LOCAL: they end with the transaction)."""
     return RUN_SETTINGS if population else {**RUN_SETTINGS, **FULL_RUN_SETTINGS}
+
+
+def set_local_statements(population: bool) -> list[str]:
+    """``SET LOCAL name = 'value'`` for each setting: what the run executes and compile prints."""
+    out = []
+    for name, value in settings_for(population).items():
+        item = exp.SetItem(
+            this=exp.EQ(this=exp.column(name), expression=exp.Literal.string(value)), kind="LOCAL"
+        )
+        out.append(exp.Set(expressions=[item]).sql(dialect="postgres"))
+    return out

@@ -1,0 +1,70 @@
+"""What a DBA reviews: settings first, a legend of every mask bit, campaign names beside ids."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlglot
+
+from sqlcompiler.api import write_statements
+from sqlcompiler.compiler import compile_config, compile_group
+from sqlcompiler.compiler.settings import FULL_RUN_SETTINGS, set_local_statements
+from sqlcompiler.config.model import Campaign, Condition, Configuration, Group, Output, Rule
+from tests.compiler.test_golden import small_group
+
+
+def test_legend_names_every_bit_and_who_tests_it():
+    header = compile_group(small_group(), fingerprint="golden").header
+    assert (
+        "--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5\n"
+        "--       tested by campaign 'P1' (id 1)\n"
+        "--   m0 bit 1 (2): custom.promise < 2026-01-01\n"
+        "--       tested by contact rule 2 of campaign 'P1' (id 1)\n"
+    ) in header
+    assert (
+        "--   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> "
+        "reference_customer_parent all"
+    ) in header
+
+
+def test_a_shared_loan_set_lists_both_users():
+    dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
+    group = Group("G", (
+        Campaign("A", 1, dpd, (), id=1),
+        Campaign("B", 2, dpd, (), id=2),
+    ), id=1)  # fmt: skip
+    header = compile_group(group).header
+    assert "tested by campaign 'A' (id 1); campaign 'B' (id 2)" in header
+    assert "m0 bit 1" not in header
+
+
+def test_names_and_values_cannot_break_out_of_comments():
+    """A value with a line break, a name with */: still comment lines, the same statement."""
+    nasty = "x */ DROP TABLE customers; /* \n DROP TABLE loans; --"
+    group = Group("G */ --", (
+        Campaign(nasty[:40].replace("\n", " "), 1,
+                 (Condition("customer", "full_name", "string", "=", nasty),),
+                 (Rule(1, (Condition("loan", "product_type", "string", "=", nasty),),
+                       (Output("customer", "all"),)),), id=1),
+    ), id=1)  # fmt: skip
+    compiled = compile_group(group)
+    for line in compiled.header.splitlines():
+        assert line.startswith("--")
+    parsed = sqlglot.parse(compiled.pretty(), read="postgres")
+    assert [p for p in parsed if p is not None] == [compiled.tree]
+
+
+def test_compiled_run_carries_the_runs_settings():
+    full = compile_config(Configuration((small_group(),)))
+    assert full.settings == set_local_statements(population=False)
+    assert all(f"SET LOCAL {name} = 'off';" in full.preamble() for name in FULL_RUN_SETTINGS)
+    listed = compile_config(Configuration((small_group(),)), population=True)
+    assert "enable_nestloop" not in listed.preamble()
+
+
+def test_out_files_for_a_255_character_group_name(tmp_path):
+    long = Group("Nhóm " + "ạ" * 250, small_group().campaigns, id=9)
+    paths = write_statements(compile_config(Configuration((long,))), tmp_path / "sql")
+    assert [p.name for p in paths][0] == "00_prologue.sql"
+    assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("group_0009_Nhóm")
+    assert paths[1].read_text(encoding="utf-8").startswith("-- session settings of a full run")
