@@ -24,15 +24,16 @@ from .config.lint import Finding
 from .config.lint import lint as lint_config
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
-from .errors import SqlCompilerError
-from .infra import migrations
+from .errors import RunLocked, SqlCompilerError
+from .infra import grants, migrations
 from .infra.connection import connect
+from .infra.grants import Roles
 from .infra.resources import resource_path
 from .progress import Progress, quiet
 from .reference.trace import trace_customer as _trace
 from .run import RunOptions, RunResult
 from .run import run as _run
-from .run.record import RunRecord, list_runs
+from .run.record import RUN_LOCK, Pruned, RunRecord, cleanup, list_runs, lock_holder
 from .source.custom_fields import UploadResult
 
 
@@ -242,6 +243,15 @@ def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
     return paths
 
 
+def db_grants(dsn: str, roles: Roles, *, execute: bool = True) -> list[str]:
+    """The owner / runner / reader privileges (infra/grants.py); executed unless ``execute``
+    is false, in which case they are only returned for review."""
+    with _migrated(dsn) as conn:
+        if execute:
+            return grants.apply(conn, roles)
+        return [st.as_string(conn) for st in grants.statements(conn, roles)]
+
+
 # -- run and results -------------------------------------------------------------------------
 
 
@@ -252,6 +262,21 @@ def run(dsn: str, options: RunOptions | None = None, *, progress: Progress = qui
 def runs(dsn: str, limit: int = 10) -> list[RunRecord]:
     with _migrated(dsn) as conn:
         return list_runs(conn, limit)
+
+
+def prune_runs(
+    dsn: str,
+    keep: int,
+    keep_records_days: int,
+    *,
+    dry_run: bool = False,
+    progress: Progress = quiet,
+) -> Pruned:
+    """Retention on demand (``runs prune``), under the run lock so no run publishes meanwhile."""
+    with _migrated(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+            raise RunLocked(lock_holder(conn) + "; prune again when it has finished")
+        return cleanup(conn, keep, keep_records_days, progress, dry_run=dry_run)
 
 
 def trace_customer(dsn: str, cif: str, run_id: int | None = None) -> dict[str, Any]:

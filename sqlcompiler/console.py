@@ -39,20 +39,42 @@ def echo_err(msg: str, level: str = "info") -> None:
 
 
 def run_summary(res: RunResult) -> str:
-    """The table ``run`` prints: per group assigned, contacts and seconds."""
-    rows = [("group", "assigned", "contacts", "seconds")]
-    rows += [(g.name, f"{g.assigned:,}", f"{g.contacts:,}", f"{g.seconds:.2f}") for g in res.groups]
-    rows.append(("total", f"{res.assigned:,}", f"{res.contacts:,}", f"{res.seconds:.2f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    fmt = lambda r: "  ".join(  # noqa: E731
-        r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(4)
+    """The table ``run`` prints: per group assigned, contacts, left and seconds."""
+    rows = [("group", "assigned", "contacts", "left", "seconds")]
+    rows += [
+        (g.name, f"{g.assigned:,}", f"{g.contacts:,}", f"{g.left:,}", f"{g.seconds:.2f}")
+        for g in res.groups
+    ]
+    if res.left_removed_groups:
+        rows.append(("(removed groups)", "0", "0", f"{res.left_removed_groups:,}", ""))
+    rows.append(
+        (
+            "total",
+            f"{res.assigned:,}",
+            f"{res.contacts:,}",
+            f"{res.unassigned:,}",
+            f"{res.seconds:.2f}",
+        )
     )
+    n = len(rows[0])
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    fmt = lambda r: "  ".join(  # noqa: E731
+        r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(n)
+    )
+    status = res.status
+    if res.dry_run:
+        status += " (dry run, nothing published)"
+    elif res.status == "held":
+        status += " (not published: the previous results stay current; --force publishes)"
     lines = [
-        f"run {res.run_id} {res.status}{' (dry run, nothing published)' if res.dry_run else ''}: "
+        f"run {res.run_id} {status}: "
         f"{res.population:,} customers ({res.kind}), configuration {res.fingerprint[:12]}",
         fmt(rows[0]),
         *(fmt(r) for r in rows[1:]),
     ]
+    if res.hold_reason:
+        what = "published anyway (--force)" if res.forced else "guard"
+        lines.append(f"{what}: {res.hold_reason}")
     if res.unknown_cifs:
         lines.append(
             f"note: {res.unknown_cifs:,} requested cifs are not in bank_sync_service.customers"
@@ -65,6 +87,10 @@ def runs_table(records: list[RunRecord]) -> str:
     for r in records:
         took = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
         err = f"  error: {r.error}" if r.error else ""
+        if r.hold_reason:
+            err += f"  {'forced past' if r.forced else 'held'}: {r.hold_reason}"
+        if r.results_dropped:
+            err += "  (results dropped by retention)"
         src = r.source or {}
         snap = src.get("snapshot")
         where = f" source={src['mode']}" if src.get("mode", "local") != "local" else ""

@@ -61,6 +61,9 @@ class RunLocked(RunError):
     exit_code = 75
 
 
+HELD_EXIT_CODE = 3  # a guard held the run: nothing published, previous results current
+
+
 class RelayError(SqlCompilerError):
     """Publishing results to Kafka failed."""
 

@@ -43,6 +43,32 @@ def test_compose_commands_and_env_match_the_cli():
         f"relay:{env['SQLCOMPILER_METRICS_PORT']}",
         f"serve:{env['SQLCOMPILER_METRICS_PORT']}",
     ]
+    # the one-shot nightly run reaches Prometheus through the Pushgateway
+    assert "pushgateway" in services
+    gateway = env["SQLCOMPILER_PUSHGATEWAY"]
+    push = [c for c in prom["scrape_configs"] if c["job_name"] == "pushgateway"][0]
+    assert push["honor_labels"] and push["static_configs"][0]["targets"] == [gateway]
+    mounted = services["prometheus"]["volumes"]
+    assert any(v.startswith("./deploy/alerts.yml:") for v in mounted)
+    assert any(v.split(":")[1] in prom["rule_files"] for v in mounted if "alerts" in v)
+
+
+def _exported() -> set[str]:
+    from sqlcompiler.infra import metrics
+
+    names = {m.name for m in metrics.REGISTRY.collect()}
+    return names | {f"{n}_total" for n in names}
+
+
+def test_alert_rules_cover_staleness_failure_and_held_runs():
+    rules = yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())["groups"][0]["rules"]
+    by_name = {r["alert"]: r["expr"] for r in rules}
+    assert {"SqlcompilerNoSuccessIn26Hours", "SqlcompilerRunFailed", "SqlcompilerRunHeld"} <= set(
+        by_name
+    )
+    assert "26 * 3600" in by_name["SqlcompilerNoSuccessIn26Hours"]
+    for name, expr in by_name.items():
+        assert any(n in expr for n in _exported()), f"{name} queries no exported metric"
 
 
 def test_dashboard_queries_name_exported_metrics():

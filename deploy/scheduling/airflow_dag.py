@@ -1,6 +1,8 @@
 """An Airflow DAG for the nightly run (copy into your DAGs folder; not imported by sqlcompiler).
 
-Exit code 75 (another run holds the lock) is a retry; any other non-zero exit fails the task.
+Exit code 75 (another run holds the lock) is a retry; any other non-zero exit fails the task,
+among them 3: a guard held the run (nothing published; a person decides whether to --force),
+so the relay does not run.
 The relay then publishes the run to Kafka and returns once every message was acknowledged.
 """
 

@@ -63,7 +63,9 @@ for _module in (admin, config, source, run, kafka):
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="sqlcompiler", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="sqlcompiler", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) of a command (a held run: 3)
+            sys.exit(code)
     except click.exceptions.Abort:
         echo_err("Aborted.")
         sys.exit(1)

@@ -11,7 +11,7 @@ from .options import Ctx, pass_ctx
 
 @click.group()
 def db() -> None:
-    """Schema migrations (campaign_engine, campaign_results)."""
+    """Schema migrations (campaign_engine, campaign_results) and privileges."""
 
 
 @db.command("upgrade")
@@ -45,6 +45,38 @@ def db_current(ctx: Ctx) -> None:
     """Show the schema revision of the target database."""
     rev = api.db_current(ctx.dsn)
     click.echo(f"current: {rev.current or 'none'}  head: {rev.head}")
+
+
+@db.command("grants")
+@click.option(
+    "--owner",
+    required=True,
+    help="Owns the product's schemas and configuration: runs db upgrade and config apply.",
+)
+@click.option(
+    "--runner",
+    required=True,
+    help="Runs run, relay and serve: reads bank_sync_service "
+    "and the configuration, owns the results.",
+)
+@click.option("--reader", required=True, help="Dialers, SMS and reports: the two views only.")
+@click.option(
+    "--sql", "as_sql", is_flag=True, help="Print the statements for review; change nothing."
+)
+@pass_ctx
+def db_grants(ctx: Ctx, owner: str, runner: str, reader: str, as_sql: bool) -> None:
+    """Give three existing roles least privilege (docs/operations.md lists each and why).
+
+    Run as a superuser (or a role with CREATEROLE that may change the objects' owners) after
+    db upgrade, and again after each upgrade; it is idempotent.
+    """
+    done = api.db_grants(ctx.dsn, api.Roles(owner, runner, reader), execute=not as_sql)
+    if as_sql:
+        click.echo("BEGIN;")
+        click.echo("\n".join(f"{st};" for st in done))
+        click.echo("COMMIT;")
+    else:
+        click.echo(f"granted: {len(done)} statements (db grants --sql shows them)")
 
 
 @click.group()

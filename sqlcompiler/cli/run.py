@@ -9,8 +9,9 @@ import click
 
 from .. import api, console
 from ..console import echo_err
-from ..errors import RunLocked
+from ..errors import HELD_EXIT_CODE, RunLocked
 from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
+from ..run.record import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, DEFAULT_MAX_DROP
 from .options import Ctx, pass_ctx
 
 
@@ -75,10 +76,32 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
 @click.option(
     "--keep",
     type=click.IntRange(min=1),
-    default=7,
+    default=DEFAULT_KEEP,
     show_default=True,
     envvar="SQLCOMPILER_KEEP_RUNS",
-    help="Runs to keep (env SQLCOMPILER_KEEP_RUNS).",
+    help="Succeeded full runs whose results are kept; older result partitions are dropped, "
+    "their run records stay (env SQLCOMPILER_KEEP_RUNS).",
+)
+@click.option(
+    "--keep-records-days",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KEEP_RECORDS_DAYS,
+    show_default=True,
+    envvar="SQLCOMPILER_KEEP_RECORDS_DAYS",
+    help="Days run records (the audit trail) are kept (env SQLCOMPILER_KEEP_RECORDS_DAYS).",
+)
+@click.option(
+    "--max-drop",
+    type=click.FloatRange(min=0, max=100),
+    default=DEFAULT_MAX_DROP,
+    show_default=True,
+    envvar="SQLCOMPILER_MAX_DROP",
+    help="Percent: a full run whose assignments fall by more than this against the last "
+    "published full run is held, not published (exit code 3). A run over 0 customers is "
+    "always held (env SQLCOMPILER_MAX_DROP).",
+)
+@click.option(
+    "--force", is_flag=True, help="Publish even when a guard would hold the run (recorded)."
 )
 @click.option(
     "--engine",
@@ -104,22 +127,20 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
 )
 @pass_ctx
-def run_cmd(
-    ctx: Ctx, cifs, dry_run: bool, keep: int, engine: str, reference_limit: int, jobs: int | None
-) -> None:
-    """The nightly job: assign campaigns and contacts, publish atomically."""
-    options = RunOptions(
-        cifs=read_cifs(cifs) if cifs is not None else None,
-        dry_run=dry_run,
-        keep=keep,
-        engine=engine,
-        reference_limit=reference_limit,
-        jobs=jobs or default_jobs(),
+def run_cmd(ctx: Ctx, cifs, jobs: int | None, **options) -> None:
+    """The nightly job: assign campaigns and contacts, publish atomically.
+
+    \b
+    Exit codes: 0 published (or dry run), 1 failed (previous results stay current),
+    3 held by a guard (nothing published), 75 another run holds the lock (retry later).
+    """
+    opts = RunOptions(
+        cifs=read_cifs(cifs) if cifs is not None else None, jobs=jobs or default_jobs(), **options
     )
     from ..infra import metrics
 
     try:
-        res = api.run(ctx.dsn, options, progress=echo_err)
+        res = api.run(ctx.dsn, opts, progress=echo_err)
     except RunLocked:
         raise  # refused, nothing ran: the last run's metrics stay as they are (exit code 75)
     except BaseException:
@@ -127,18 +148,56 @@ def run_cmd(
         raise
     metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
     click.echo(console.run_summary(res))
+    if res.status == "held":
+        click.get_current_context().exit(HELD_EXIT_CODE)
 
 
-@click.command("runs")
+@click.group("runs", invoke_without_command=True)
 @click.option("--limit", default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def runs_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
-    """List recent runs with their status."""
-    records = api.runs(ctx.dsn, limit)
+@click.pass_context
+def runs_cmd(click_ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List recent runs with their status (``runs prune`` applies retention)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    records = api.runs(click_ctx.obj.dsn, limit)
     text = console.runs_json(records) if as_json else console.runs_table(records)
     if text:
         click.echo(text)
+
+
+@runs_cmd.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KEEP,
+    show_default=True,
+    envvar="SQLCOMPILER_KEEP_RUNS",
+    help="Succeeded full runs whose result partitions stay (env SQLCOMPILER_KEEP_RUNS).",
+)
+@click.option(
+    "--keep-records-days",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KEEP_RECORDS_DAYS,
+    show_default=True,
+    envvar="SQLCOMPILER_KEEP_RECORDS_DAYS",
+    help="Days run records are kept (env SQLCOMPILER_KEEP_RECORDS_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@pass_ctx
+def prune_cmd(ctx: Ctx, keep: int, keep_records_days: int, dry_run: bool) -> None:
+    """Apply retention now (every run does it after publishing).
+
+    Result partitions of runs older than the newest --keep succeeded full runs are dropped;
+    run records stay until --keep-records-days old. The current results are never touched.
+    """
+    pruned = api.prune_runs(ctx.dsn, keep, keep_records_days, dry_run=dry_run, progress=echo_err)
+    verb = "would drop" if dry_run else "dropped"
+    click.echo(
+        f"{verb} the results of {len(pruned.results)} run(s)"
+        + (f" ({', '.join(map(str, pruned.results))})" if pruned.results else "")
+        + f"; {'would delete' if dry_run else 'deleted'} {len(pruned.records)} run record(s)"
+    )
 
 
 @click.command("explain")

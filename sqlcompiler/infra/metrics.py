@@ -13,8 +13,19 @@ CUSTOMERS = Counter(
 )
 ASSIGNED = Gauge(
     "sqlcompiler_assigned_customers",
-    "Assignments of the latest run",
-    ["group", "campaign"],
+    "Assignments of the latest run per campaign (names as in the configuration; 0 included)",
+    ["group", "campaign", "campaign_id"],
+    registry=REGISTRY,
+)
+LEFT = Gauge(
+    "sqlcompiler_unassigned_customers",
+    "Customers assigned in the group before the latest run and not after it",
+    ["group"],
+    registry=REGISTRY,
+)
+HELD = Gauge(
+    "sqlcompiler_last_run_held",
+    "1 when the latest run was held by a guard (0 customers, or --max-drop exceeded)",
     registry=REGISTRY,
 )
 RUN_SECONDS = Gauge(
@@ -56,9 +67,14 @@ def record_run(result) -> None:
     RUN_RATE.set(result.population / result.seconds if result.seconds else 0)
     if result.status == "succeeded" and not result.dry_run:
         LAST_SUCCESS.set_to_current_time()
+    HELD.set(1 if result.status == "held" else 0)
     for g in result.groups:
-        for cid, n in g.campaigns.items():
-            ASSIGNED.labels(group=g.name, campaign=str(cid)).set(n)
+        LEFT.labels(group=g.name).set(g.left)
+        for cid in {**g.campaign_names, **g.campaigns}:
+            name = g.campaign_names.get(cid, str(cid))
+            ASSIGNED.labels(group=g.name, campaign=name, campaign_id=str(cid)).set(
+                g.campaigns.get(cid, 0)
+            )
 
 
 def export_one_shot() -> str | None:

@@ -1,7 +1,10 @@
 """Publish run results to Kafka: at-least-once, resumable, never a gap.
 
-Assignments are read in (cif, campaign_group_id) order in batches; each message is built in
-SQL (docs/kafka.md). A batch counts as published only when every delivery report came back
+Per run, three kinds of message (docs/kafka.md): an assignment per (cif, group) the run
+assigned; an unassignment per (cif, group) that was assigned before the run and is not after
+it; then a run-completed control message on every partition, so a consumer knows the batch is
+whole. Assignments and unassignments never share a (cif, group) in one run, so both are read
+together in (cif, campaign_group_id) order in batches; each message is built in SQL. A batch counts as published only when every delivery report came back
 without error; then the watermark in campaign_results.relay_progress moves past it in one
 commit. A crash re-sends at most the batch in flight (duplicates carry the same message_id).
 """
@@ -23,10 +26,12 @@ from ..infra.connection import connect
 from ..progress import Progress, quiet
 
 SCHEMA = "sqlcompiler.assignment.v1"
+UNASSIGNED_SCHEMA = "sqlcompiler.unassignment.v1"
+COMPLETED_SCHEMA = "sqlcompiler.run_completed.v1"
 NOTIFY_CHANNEL = "sqlcompiler_runs"
 
 MESSAGES = """
-SELECT a.cif, a.campaign_group_id,
+SELECT a.cif, a.campaign_group_id, %(schema)s::text,
   jsonb_build_object(
     'schema', %(schema)s::text,
     'message_id', a.run_id || ':' || a.campaign_group_id || ':' || a.cif,
@@ -51,8 +56,53 @@ JOIN campaign_results.runs r ON r.run_id = a.run_id
 LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
 LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
 WHERE a.run_id = %(run)s AND (a.cif, a.campaign_group_id) > (%(cif)s, %(group)s)
-ORDER BY a.cif, a.campaign_group_id
+UNION ALL
+SELECT u.cif, u.campaign_group_id, %(unassigned_schema)s::text,
+  jsonb_build_object(
+    'schema', %(unassigned_schema)s::text,
+    'message_id', u.run_id || ':' || u.campaign_group_id || ':' || u.cif || ':unassigned',
+    'run_id', u.run_id,
+    'configuration_fingerprint', r.config_fingerprint,
+    'request_ids', to_jsonb(r.request_ids),
+    'cif', u.cif,
+    'campaign_group', jsonb_build_object('id', u.campaign_group_id, 'name', g.name),
+    'reason', CASE WHEN g.id IS NULL THEN 'group_removed' ELSE 'not_matched' END,
+    'previous', jsonb_build_object(
+      'run_id', u.previous_run_id,
+      'campaign', jsonb_build_object('id', u.previous_campaign_id, 'name', c.name))
+  )::text
+FROM campaign_results.unassignments u
+JOIN campaign_results.runs r ON r.run_id = u.run_id
+LEFT JOIN campaign_engine.campaign_groups g ON g.id = u.campaign_group_id
+LEFT JOIN campaign_engine.campaigns c ON c.id = u.previous_campaign_id
+WHERE u.run_id = %(run)s AND (u.cif, u.campaign_group_id) > (%(cif)s, %(group)s)
+ORDER BY 1, 2
 LIMIT %(limit)s
+"""
+
+COMPLETED = """
+SELECT jsonb_build_object(
+  'schema', %(schema)s::text,
+  'run_id', r.run_id,
+  'kind', r.kind,
+  'as_of', (r.started_at AT TIME ZONE 'UTC')::date,
+  'started_at', r.started_at,
+  'finished_at', r.finished_at,
+  'configuration_fingerprint', r.config_fingerprint,
+  'request_ids', to_jsonb(r.request_ids),
+  'population', r.population_size,
+  'assignments', r.assignments,
+  'unassignments', coalesce(r.unassignments, 0),
+  'contacts', r.contacts,
+  'groups', coalesce((
+    SELECT jsonb_agg(jsonb_build_object(
+             'id', g.key::bigint, 'name', g.value ->> 'name',
+             'assigned', (g.value ->> 'assigned')::bigint,
+             'left', coalesce((g.value ->> 'left')::bigint, 0),
+             'contacts', (g.value ->> 'contacts')::bigint) ORDER BY g.key::bigint)
+    FROM jsonb_each(r.counts -> 'groups') g), '[]'::jsonb)
+)::text
+FROM campaign_results.runs r WHERE r.run_id = %(run)s
 """
 
 
@@ -158,7 +208,9 @@ def _progress_row(
     ).fetchone()
     if row is None:
         total = conn.execute(
-            "SELECT count(*) FROM campaign_results.assignments WHERE run_id = %s", (run_id,)
+            "SELECT (SELECT count(*) FROM campaign_results.assignments WHERE run_id = %(run)s) "
+            "+ (SELECT count(*) FROM campaign_results.unassignments WHERE run_id = %(run)s)",
+            {"run": run_id},
         ).fetchone()[0]
         conn.execute(
             "INSERT INTO campaign_results.relay_progress (run_id, topic, total) VALUES (%s, %s, %s)",
@@ -186,9 +238,9 @@ def publish_run(
         return 0
     sent = 0
     while True:
+        params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": run_id}
         rows = conn.execute(
-            MESSAGES,
-            {"schema": SCHEMA, "run": run_id, "cif": last_cif, "group": last_group, "limit": batch},
+            MESSAGES, {**params, "cif": last_cif, "group": last_group, "limit": batch}
         ).fetchall()
         conn.commit()
         errors: list[str] = []
@@ -197,26 +249,13 @@ def publish_run(
             if err is not None:
                 errors.append(str(err))
 
-        for cif, group, value in rows:
-            message_id = f"{run_id}:{group}:{cif}"
-            headers = [
-                ("run_id", str(run_id).encode()),
-                ("message_id", message_id.encode()),
-                ("schema", SCHEMA.encode()),
-            ]
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        key=cif.encode(),
-                        value=value.encode(),
-                        headers=headers,
-                        on_delivery=report,
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain
-                    producer.poll(0.5)
-            producer.poll(0)
+        for cif, group, schema, value in rows:
+            suffix = ":unassigned" if schema == UNASSIGNED_SCHEMA else ""
+            message_id = f"{run_id}:{group}:{cif}{suffix}"
+            _produce(producer, topic, cif, value, run_id, message_id, schema, report)
+        complete = len(rows) < batch
+        if complete:  # the control message goes out with the last batch, acknowledged with it
+            _completed(conn, producer, topic, run_id, report)
         remaining = producer.flush(flush_timeout)
         if remaining or errors:
             why = (
@@ -231,7 +270,6 @@ def publish_run(
             last_cif, last_group = rows[-1][0], rows[-1][1]
             published += len(rows)
             sent += len(rows)
-        complete = len(rows) < batch
         conn.execute(
             "UPDATE campaign_results.relay_progress SET last_cif = %s, last_group = %s, published = %s, "
             "updated_at = now(), completed_at = CASE WHEN %s THEN now() END WHERE run_id = %s AND topic = %s",
@@ -249,6 +287,38 @@ def publish_run(
         progress(f"  run {run_id}: {published:,}/{total:,} published")
         if complete:
             return sent
+
+
+def _produce(producer, topic, key, value, run_id, message_id, schema, report, **where) -> None:
+    headers = [
+        ("run_id", str(run_id).encode()),
+        ("message_id", message_id.encode()),
+        ("schema", schema.encode()),
+    ]
+    while True:
+        try:
+            producer.produce(
+                topic, key=key.encode(), value=value.encode(), headers=headers,
+                on_delivery=report, **where,
+            )  # fmt: skip
+            break
+        except BufferError:  # local queue full: let deliveries drain
+            producer.poll(0.5)
+    producer.poll(0)
+
+
+def _completed(conn: psycopg.Connection, producer, topic: str, run_id: int, report) -> None:
+    """The run-completed control message, once on every partition of the topic: a consumer
+    reading any one partition learns that the run's messages before it are all there."""
+    value = conn.execute(COMPLETED, {"schema": COMPLETED_SCHEMA, "run": run_id}).fetchone()[0]
+    conn.commit()
+    meta = producer.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        raise RelayError(f"cannot read the partitions of topic {topic!r}")
+    for partition in sorted(meta.partitions):
+        message_id = f"{run_id}:completed:{partition}"
+        _produce(producer, topic, f"run:{run_id}", value, run_id, message_id, COMPLETED_SCHEMA,
+                 report, partition=partition)  # fmt: skip
 
 
 def pending_runs(conn: psycopg.Connection, topic: str, run_id: int | None = None) -> list[int]:

@@ -166,6 +166,8 @@ def serve(
                     ids = [r.request_id for r in good]
                     try:
                         res = _run_with_retry(dsn, cifs, ids, progress)
+                        if res.status == "held":  # a guard stopped it: nothing to answer with
+                            raise SqlCompilerError(f"run {res.run_id} held: {res.hold_reason}")
                         relay.publish_run(
                             conn, producer, res.run_id, settings.topic, progress=progress
                         )

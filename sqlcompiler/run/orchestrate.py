@@ -29,15 +29,24 @@ from ..infra.connection import connect, redact
 from ..progress import Progress, quiet
 from .record import (
     DEFAULT_KEEP,
+    DEFAULT_KEEP_RECORDS_DAYS,
+    DEFAULT_MAX_DROP,
     RUN_LOCK,
     GroupResult,
     RunResult,
     cleanup,
     count_results,
     finish_record,
+    hold_reason,
     lock_holder,
 )
-from .staging import empty_staging, index_staging, prepare_staging, publish
+from .staging import (
+    empty_staging,
+    index_staging,
+    prepare_staging,
+    publish,
+    record_unassignments,
+)
 from .workers import parallel_groups, run_prologue
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
@@ -55,6 +64,9 @@ class RunOptions:
     cifs: list[str] | None = None  # None: the full population
     dry_run: bool = False
     keep: int = DEFAULT_KEEP
+    keep_records_days: int = DEFAULT_KEEP_RECORDS_DAYS
+    max_drop: float = DEFAULT_MAX_DROP  # percent; see record.hold_reason
+    force: bool = False  # publish although a guard objects (recorded)
     engine: str = "sql"  # or "reference" (Python, customer by customer: debugging)
     jobs: int = field(default_factory=default_jobs)
     reference_limit: int = REFERENCE_LIMIT
@@ -150,6 +162,13 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
     cifs, dry_run, keep, source_schema, kind = (
         opts.cifs, opts.dry_run, opts.keep, opts.source_schema, opts.kind
     )  # fmt: skip
+    # every export of this process (a failed or held run too) tells when results last changed
+    last = meta.execute(
+        "SELECT extract(epoch FROM max(finished_at)) FROM campaign_results.runs "
+        "WHERE status = 'succeeded' AND NOT dry_run"
+    ).fetchone()[0]
+    if last is not None:
+        metrics.LAST_SUCCESS.set(float(last))
     # We hold the lock, so any run still marked running died without cleaning up.
     meta.execute(
         "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
@@ -182,7 +201,10 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
             f"{len(config.groups)} groups"
         )
-        groups = [GroupResult(g.id, g.name) for g in config.groups]
+        groups = [
+            GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
+            for g in config.groups
+        ]
         work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
         unknown = 0
         if cifs is not None:
@@ -213,8 +235,9 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             _reference_groups(work, config, opts, progress, run_id, population, groups)
             compiled = CompiledRun(prologue=None, groups=[])
         parallel = cifs is None and opts.jobs > 1 and len(compiled.groups) > 1
+        left_removed = 0
         if parallel:
-            timings["prologue"] = parallel_groups(
+            timings["prologue"], left_removed = parallel_groups(
                 work, opts.jobs, run_id, compiled, groups, progress
             )
         elif compiled.groups:
@@ -229,20 +252,39 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
         timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
         if not parallel:
             count_results(work, groups)
+        if not parallel:  # else the workers did, each for its groups
+            left = record_unassignments(work, population=cifs is not None)
+            for g in groups:
+                g.left = left.pop(g.group_id, 0)
+            left_removed = sum(left.values())
         res = RunResult(
-            run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown
-        )
+            run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown,
+            left_removed_groups=left_removed,
+        )  # fmt: skip
+        res.hold_reason = hold_reason(meta, res, opts.max_drop, source_schema)
+        held = res.hold_reason is not None and not opts.force and not dry_run
+        res.forced = res.hold_reason is not None and opts.force and not dry_run
+        if res.hold_reason:
+            verdict = (
+                "held: not published, the previous results stay current (--force publishes)"
+                if held
+                else "published anyway (--force)"
+                if res.forced
+                else "a real run would be held"
+            )
+            progress(f"guard: {res.hold_reason}; {verdict}")
         t0 = time.monotonic()
-        if dry_run:
+        if dry_run or held:
             work.rollback()
             empty_staging(meta)
+            res.status = "held" if held else res.status
         else:
             index_staging(work, committed=parallel)
             publish(work, run_id)
         timings["publish"] = round(time.monotonic() - t0, 3)
         res.seconds = time.monotonic() - t_start
         timings["total"] = round(res.seconds, 3)
-        if dry_run:
+        if dry_run or held:
             finish_record(meta, res, timings)
         else:
             finish_record(work, res, timings)
@@ -273,6 +315,6 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
                 f"run {run_id} failed and was rolled back; previous results are intact: {message}"
             ) from exc
         raise
-    cleanup(meta, keep, progress)
+    cleanup(meta, keep, opts.keep_records_days, progress)
     metrics.record_run(res)
     return res

@@ -1,7 +1,9 @@
-"""The run record (campaign_results.runs), the run lock, per-group counts and retention.
+"""The run record (campaign_results.runs), the run lock, per-group counts, the publishing
+guards and retention.
 
 The record is written on its own autocommit connection so that "running" and "failed" are
-visible whatever happens to the work transaction.
+visible whatever happens to the work transaction. Retention drops result partitions but keeps
+the records (the audit trail) for ``DEFAULT_KEEP_RECORDS_DAYS``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from ..errors import RunError, SqlCompilerError
 from ..progress import Progress, quiet
 
 RUN_LOCK = 0x5C0C0001  # advisory lock key: one run at a time per database
-DEFAULT_KEEP = 7
+DEFAULT_KEEP = 7  # succeeded full runs whose result partitions are kept
+DEFAULT_KEEP_RECORDS_DAYS = 400  # run records (the audit trail) are kept this long
+DEFAULT_MAX_DROP = 50.0  # percent: a bigger drop of assignments holds a full run
 
 
 @dataclass
@@ -28,7 +32,9 @@ class GroupResult:
     assigned: int = 0
     contacts: int = 0
     seconds: float = 0.0
-    campaigns: dict[int, int] = field(default_factory=dict)
+    campaigns: dict[int, int] = field(default_factory=dict)  # campaign id -> assignments
+    campaign_names: dict[int, str] = field(default_factory=dict)  # every campaign, 0 or more
+    left: int = 0  # assigned in this group before the run, not after it
 
 
 @dataclass
@@ -42,6 +48,13 @@ class RunResult:
     groups: list[GroupResult]
     seconds: float
     unknown_cifs: int = 0
+    hold_reason: str | None = None  # a guard's objection (status held, or forced past it)
+    forced: bool = False
+    left_removed_groups: int = 0  # assignments ended because their group was removed
+
+    @property
+    def unassigned(self) -> int:
+        return sum(g.left for g in self.groups) + self.left_removed_groups
 
     @property
     def assigned(self) -> int:
@@ -90,6 +103,39 @@ def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
         by_id[gid].contacts = n
 
 
+def hold_reason(
+    conn: psycopg.Connection, res: RunResult, max_drop: float, source_schema: str
+) -> str | None:
+    """Why a full run should not be published, or None (SPEC: guards before publishing).
+
+    0 customers means the bank-sync load failed rather than that everybody paid; a drop of
+    assignments larger than ``max_drop`` percent against the last published full run is more
+    often a broken input or configuration than a good night.
+    """
+    if res.kind != "full":
+        return None
+    if res.population == 0:
+        return (
+            f"0 customers in {source_schema}.customers: publishing would end every current "
+            "assignment (did the bank-sync load fail?)"
+        )
+    row = conn.execute(
+        "SELECT run_id, assignments FROM campaign_results.runs WHERE status = 'succeeded' "
+        "AND kind = 'full' AND NOT dry_run AND run_id < %s ORDER BY run_id DESC LIMIT 1",
+        (res.run_id,),
+    ).fetchone()
+    if not row or not row[1]:
+        return None
+    prev_id, prev = row
+    drop = 100.0 * (prev - res.assigned) / prev
+    if drop > max_drop:
+        return (
+            f"assignments drop from {prev:,} (run {prev_id}) to {res.assigned:,} "
+            f"(-{drop:.1f} %), more than --max-drop {max_drop:g} %"
+        )
+    return None
+
+
 def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> None:
     counts = {
         "groups": {
@@ -97,62 +143,114 @@ def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> No
                 "name": g.name,
                 "assigned": g.assigned,
                 "contacts": g.contacts,
+                "left": g.left,
                 "campaigns": {str(k): v for k, v in g.campaigns.items()},
+                "campaign_names": {str(k): v for k, v in g.campaign_names.items()},
             }
             for g in res.groups
-        }
+        },
+        "left_removed_groups": res.left_removed_groups,
     }
     cur = conn.execute(
         """
         UPDATE campaign_results.runs
         SET status = %s, finished_at = clock_timestamp(), config_fingerprint = %s,
             population_size = %s, assignments = %s,
-            contacts = %s, counts = %s, timings = %s, dry_run = %s
+            contacts = %s, counts = %s, timings = %s, dry_run = %s,
+            hold_reason = %s, forced = %s, unassignments = %s
         WHERE run_id = %s
         """,
         (
             res.status, res.fingerprint, res.population, res.assigned, res.contacts, json.dumps(counts),
-            json.dumps(timings), res.dry_run, res.run_id,
+            json.dumps(timings), res.dry_run, res.hold_reason, res.forced, res.unassigned, res.run_id,
         ),
     )  # fmt: skip
     if cur.rowcount != 1:
         raise RunError(f"run {res.run_id}: its run record is missing; results not published")
 
 
-def cleanup(conn: psycopg.Connection, keep: int, progress: Progress = quiet) -> list[int]:
-    """Drop runs beyond the newest ``keep``, never one the current views still read."""
+@dataclass(frozen=True)
+class Pruned:
+    results: list[int]  # runs whose result partitions were dropped
+    records: list[int]  # run records deleted (older than the records' retention)
+
+
+def cleanup(
+    conn: psycopg.Connection,
+    keep: int = DEFAULT_KEEP,
+    keep_records_days: int = DEFAULT_KEEP_RECORDS_DAYS,
+    progress: Progress = quiet,
+    *,
+    dry_run: bool = False,
+) -> Pruned:
+    """Retention: result partitions of the newest ``keep`` succeeded full runs stay (and of
+    every run after the oldest of them); older runs' partitions are dropped and their records
+    kept, marked ``results_dropped_at``, until they are ``keep_records_days`` old.
+
+    Failed, held, dry and list runs do not count towards ``keep``; nothing the current views
+    read is ever dropped (they read the latest full run and list runs after it).
+    """
     if keep < 1:
         raise SqlCompilerError("--keep must be at least 1")
-    rows = conn.execute(
-        """
-        WITH last_full AS (
-          SELECT coalesce(max(run_id), 0) AS run_id FROM campaign_results.runs
-          WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run
-        ), ranked AS (
-          SELECT run_id, row_number() OVER (ORDER BY run_id DESC) AS n FROM campaign_results.runs
-          WHERE status <> 'running'
-        )
-        SELECT run_id FROM ranked
-        WHERE n > %s AND run_id < (SELECT run_id FROM last_full)
-        ORDER BY run_id
-        """,
-        (keep,),
-    ).fetchall()
-    dropped = []
-    for (run_id,) in rows:
+    if keep_records_days < 1:
+        raise SqlCompilerError("--keep-records-days must be at least 1")
+    results = [
+        r[0]
+        for r in conn.execute(
+            """
+            WITH kept AS (
+              SELECT run_id FROM campaign_results.runs
+              WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run
+              ORDER BY run_id DESC LIMIT %s
+            )
+            SELECT run_id FROM campaign_results.runs
+            WHERE status = 'succeeded' AND NOT dry_run AND results_dropped_at IS NULL
+              AND run_id < (SELECT coalesce(min(run_id), 0) FROM kept)
+            ORDER BY run_id
+            """,
+            (keep,),
+        ).fetchall()
+    ]
+    records = [
+        r[0]
+        for r in conn.execute(
+            """
+            SELECT run_id FROM campaign_results.runs
+            WHERE status <> 'running' AND started_at < now() - make_interval(days => %s)
+              AND (status <> 'succeeded' OR dry_run OR results_dropped_at IS NOT NULL
+                   OR run_id = ANY(%s))
+            ORDER BY run_id
+            """,
+            (keep_records_days, results),
+        ).fetchall()
+    ]
+    if dry_run:
+        return Pruned(results, records)
+    for run_id in results:
         with conn.transaction():
             conn.execute("SET LOCAL lock_timeout = '10s'")
-            for base in ("assignments", "contacts"):
+            for base in ("assignments", "contacts", "unassignments"):
                 conn.execute(
                     sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
                         sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
                     )
                 )
-            conn.execute("DELETE FROM campaign_results.runs WHERE run_id = %s", (run_id,))
-        dropped.append(run_id)
-    if dropped:
-        progress(f"removed {len(dropped)} old run(s): {', '.join(map(str, dropped))}")
-    return dropped
+            conn.execute(
+                "UPDATE campaign_results.runs SET results_dropped_at = clock_timestamp() "
+                "WHERE run_id = %s",
+                (run_id,),
+            )
+    if records:
+        conn.execute("DELETE FROM campaign_results.runs WHERE run_id = ANY(%s)", (records,))
+    if results:
+        progress(f"dropped the results of {len(results)} old run(s): {_ids(results)}")
+    if records:
+        progress(f"deleted {len(records)} run record(s) older than {keep_records_days} days")
+    return Pruned(results, records)
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
 
 
 @dataclass(frozen=True)
@@ -171,6 +269,9 @@ class RunRecord:
     fingerprint: str | None
     error: str | None
     source: dict[str, Any] | None
+    hold_reason: str | None = None
+    forced: bool = False
+    results_dropped: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -182,7 +283,8 @@ class RunRecord:
 def list_runs(conn: psycopg.Connection, limit: int = 10) -> list[RunRecord]:
     rows = conn.execute(
         "SELECT run_id, kind, status, dry_run, started_at, finished_at, population_size, "
-        "assignments, contacts, config_fingerprint, error, source FROM campaign_results.runs "
+        "assignments, contacts, config_fingerprint, error, source, hold_reason, forced, "
+        "results_dropped_at IS NOT NULL FROM campaign_results.runs "
         "ORDER BY run_id DESC LIMIT %s",
         (limit,),
     ).fetchall()

@@ -21,7 +21,7 @@ NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = 
 
 
 RESULTS = sql.Identifier("campaign_results")
-BASES = ("assignments", "contacts")
+BASES = ("assignments", "contacts", "unassignments")
 
 
 def staging_name(base: str, what: str = "") -> sql.Identifier:
@@ -116,4 +116,50 @@ def publish(work: psycopg.Connection, run_id: int) -> None:
 
 
 def empty_staging(meta: psycopg.Connection) -> None:
-    meta.execute("TRUNCATE campaign_results.assignments_staging, campaign_results.contacts_staging")
+    meta.execute(
+        sql.SQL("TRUNCATE {}").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(RESULTS, staging_name(b)) for b in BASES)
+        )
+    )
+
+
+UNASSIGNED = sql.SQL("""
+WITH ins AS (
+  INSERT INTO campaign_results.unassignments_staging
+    (run_id, cif, campaign_group_id, previous_run_id, previous_campaign_id)
+  SELECT current_setting('sqlcompiler.run_id')::bigint, p.cif, p.campaign_group_id, p.run_id,
+         p.campaign_id
+  FROM campaign_results.current_assignments p
+  WHERE {where}
+    AND NOT EXISTS (SELECT 1 FROM campaign_results.assignments_staging s
+                    WHERE s.cif = p.cif AND s.campaign_group_id = p.campaign_group_id)
+  RETURNING campaign_group_id
+)
+SELECT campaign_group_id, count(*) FROM ins GROUP BY 1
+""")
+
+
+def record_unassignments(
+    conn: psycopg.Connection,
+    *,
+    groups: list[int] | None = None,
+    other_than: list[int] | None = None,
+    population: bool = False,
+) -> dict[int, int]:
+    """Who had an assignment in a group before this run and has none in its results.
+
+    Run in the transaction that wrote the group's staging rows, whose snapshot is the run's:
+    there ``current_assignments`` still shows the state before the run. ``groups`` limits it
+    to those groups (a worker's), ``other_than`` to groups not in the configuration any more;
+    with ``population`` only the cifs of ``pg_temp.run_population`` count (a list run).
+    Returns the number per group.
+    """
+    where = [sql.SQL("true")]
+    if groups is not None:
+        where.append(sql.SQL("p.campaign_group_id = ANY({})").format(sql.Literal(groups)))
+    if other_than is not None:
+        where.append(sql.SQL("p.campaign_group_id <> ALL({})").format(sql.Literal(other_than)))
+    if population:
+        where.append(sql.SQL("p.cif IN (SELECT cif FROM pg_temp.run_population)"))
+    rows = conn.execute(UNASSIGNED.format(where=sql.SQL(" AND ").join(where))).fetchall()
+    return {int(g): int(n) for g, n in rows}

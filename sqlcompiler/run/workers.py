@@ -14,6 +14,7 @@ from ..compiler.settings import set_local_statements
 from ..infra.connection import connect_like
 from ..progress import Progress
 from .record import GroupResult, count_results
+from .staging import record_unassignments
 
 
 def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Progress) -> float:
@@ -35,7 +36,7 @@ def parallel_groups(
     compiled: CompiledRun,
     groups: list[GroupResult],
     progress,
-) -> list[float]:
+) -> tuple[list[float], int]:
     """Run the group statements on ``jobs`` connections that share the run's snapshot.
 
     Each statement writes through data-modifying CTEs, which PostgreSQL never runs with
@@ -44,9 +45,13 @@ def parallel_groups(
     group still sees the same inputs. They commit into the staging tables, which no reader
     sees; the work transaction then turns staging into the run's partitions, or on any failure
     the staging tables are emptied and nothing is published. Each connection first creates
-    the run prologue's temporary table; returns the seconds that took on each.
+    the run prologue's temporary table. Returns the seconds that took on each, and the
+    assignments ended because their group is no longer configured.
     """
     snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    # the assignments of groups no longer configured end too; one worker records them (not
+    # the work transaction: its insert would block the staging indexes built in parallel)
+    removed: list[dict[int, int]] = []
     todo: queue.Queue = queue.Queue()
     for item in zip(compiled.groups, groups, strict=True):
         todo.put(item)
@@ -76,11 +81,18 @@ def parallel_groups(
                     conn.execute(cg.sql)
                     gr.seconds = time.monotonic() - t0
                     count_results(conn, [gr])
+                    gr.left = record_unassignments(conn, groups=[gr.group_id]).get(gr.group_id, 0)
                     with lock:
                         done[0] += 1
                         progress(
                             f"  [{done[0]}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
                         )
+                with lock:
+                    take = not removed and not failed.is_set()
+                    if take:
+                        removed.append({})
+                if take:
+                    removed[0] = record_unassignments(conn, other_than=[g.group_id for g in groups])
                 if failed.is_set():
                     conn.rollback()
                 else:
@@ -98,4 +110,4 @@ def parallel_groups(
         t.join()
     if errors:
         raise errors[0]
-    return prologue_seconds
+    return prologue_seconds, sum(removed[0].values()) if removed else 0

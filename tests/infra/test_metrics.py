@@ -7,16 +7,27 @@ from tests.scenario import Scenario, configure
 
 def test_run_metrics_written_to_textfile(db, dsn, tmp_path, monkeypatch):
     Scenario().customer("C1").customer("C2").load(db)
-    configure(db, {"groups": [{"name": "G", "campaigns": [{"name": "all", "priority": 1}]}]})
+    configure(db, {"groups": [{"name": "G", "campaigns": [
+        {"name": "Khách VIP", "priority": 1, "conditions": [
+            {"data_source": "bank_sync_service.customers", "field_name": "is_vip", "operator": "=", "field_value": True}]},
+        {"name": "all", "priority": 2},
+    ]}]})  # fmt: skip
     res = runner.run(dsn)
     path = tmp_path / "sqlcompiler.prom"
     monkeypatch.setenv("SQLCOMPILER_METRICS_TEXTFILE", str(path))
     assert metrics.export_one_shot() == str(path)
     text = path.read_text()
     assert "sqlcompiler_run_duration_seconds" in text and "sqlcompiler_processing_rate" in text
-    campaign = res.groups[0].campaigns
-    (cid,) = campaign
-    assert f'sqlcompiler_assigned_customers{{campaign="{cid}",group="G"}} 2.0' in text
+    ids = {name: cid for cid, name in res.groups[0].campaign_names.items()}
+    # by name, and a campaign that caught nobody is there as 0
+    assert (
+        f'sqlcompiler_assigned_customers{{campaign="all",campaign_id="{ids["all"]}",group="G"}} 2.0'
+        in text
+    )
+    vip = f'sqlcompiler_assigned_customers{{campaign="Khách VIP",campaign_id="{ids["Khách VIP"]}",group="G"}} 0.0'
+    assert vip in text
+    assert "sqlcompiler_last_run_held 0.0" in text
+    assert 'sqlcompiler_unassigned_customers{group="G"} 0.0' in text
 
 
 def test_metrics_endpoint_exposes_counts(db, dsn):
@@ -46,7 +57,10 @@ def test_metrics_endpoint_exposes_counts(db, dsn):
     ok = 'sqlcompiler_runs_total{status="succeeded"}'
     assert after[ok] - before.get(ok, 0) == 1
     (cid,) = res.groups[0].campaigns
-    assert after[f'sqlcompiler_assigned_customers{{campaign="{cid}",group="G"}}'] == 3
+    assert (
+        after[f'sqlcompiler_assigned_customers{{campaign="all",campaign_id="{cid}",group="G"}}']
+        == 3
+    )
     for name in (
         "sqlcompiler_run_duration_seconds",
         "sqlcompiler_processing_rate",

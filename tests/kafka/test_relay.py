@@ -58,14 +58,19 @@ def consume(kafka: str, topic: str, idle: float = 3.0, limit: float = 60.0) -> l
     return out
 
 
+def _of(msgs: list, schema: str) -> list:
+    return [m for m in msgs if dict(m.headers())["schema"].decode() == schema]
+
+
 def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
     _setup(db)
     run = runner.run(dsn)
     settings = _settings(kafka)
     stats = relay.relay(dsn, settings, batch=3)
     assert (stats.runs, stats.messages) == (1, run.assigned) == (1, 14)
-    msgs = consume(kafka, settings.topic)
-    assert len(msgs) == 14
+    every = consume(kafka, settings.topic)
+    msgs = _of(every, relay.SCHEMA)
+    assert len(msgs) == 14 and len(every) == 14 + 3  # + run_completed on each partition
     m = next(
         x
         for x in msgs
@@ -95,6 +100,48 @@ def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
     assert relay.lag(db, settings.topic) == 0
 
 
+def test_unassignments_and_the_run_completed_message(db, dsn, kafka):
+    """A dialer learns who left a campaign, and when a run's batch is complete."""
+    _setup(db, n=4)
+    first = runner.run(dsn)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C2'")  # leaves G1
+    second = runner.run(dsn)
+    settings = _settings(kafka)
+    relay.relay(dsn, settings, batch=2)
+    every = consume(kafka, settings.topic)
+    left = [json.loads(m.value()) for m in _of(every, relay.UNASSIGNED_SCHEMA)]
+    assert [(v["run_id"], v["cif"], v["campaign_group"]["name"]) for v in left] == [
+        (second.run_id, "C2", "G1")
+    ]
+    value = left[0]
+    assert value["reason"] == "not_matched"
+    assert value["previous"] == {
+        "run_id": first.run_id,
+        "campaign": {"id": value["previous"]["campaign"]["id"], "name": "late"},
+    }
+    assert value["message_id"] == f"{second.run_id}:{value['campaign_group']['id']}:C2:unassigned"
+    done = [json.loads(m.value()) for m in _of(every, relay.COMPLETED_SCHEMA)]
+    assert sorted(m.partition() for m in _of(every, relay.COMPLETED_SCHEMA)) == [0, 0, 1, 1, 2, 2]
+    last = [d for d in done if d["run_id"] == second.run_id][0]
+    assert (last["assignments"], last["unassignments"]) == (second.assigned, 1) == (7, 1)
+    assert {g["name"]: g["left"] for g in last["groups"]} == {"G1": 1, "G2": 0}
+    assert last["configuration_fingerprint"] == second.fingerprint
+    # the completed message comes after every other message of its run on its partition
+    for part in range(3):
+        kinds = [
+            (json.loads(m.value())["run_id"], dict(m.headers())["schema"].decode())
+            for m in every
+            if m.partition() == part
+        ]
+        for run_id in (first.run_id, second.run_id):
+            mine = [k for r, k in kinds if r == run_id]
+            assert mine[-1] == relay.COMPLETED_SCHEMA and mine.count(relay.COMPLETED_SCHEMA) == 1
+    for name, message in (("unassignment", value), ("run-completed", last)):
+        schema = json.loads((REPO / "docs" / f"kafka-{name}.schema.json").read_text())
+        assert set(message) == set(schema["required"]) == set(schema["properties"])
+        assert message["schema"] == schema["properties"]["schema"]["const"]
+
+
 class _WrappedProducer:
     """A real producer with a hook after each flush (to inject a failure at a chosen moment)."""
 
@@ -106,6 +153,9 @@ class _WrappedProducer:
 
     def poll(self, t=0):
         return self.real.poll(t)
+
+    def list_topics(self, *a, **kw):
+        return self.real.list_topics(*a, **kw)
 
     def flush(self, t=None):
         left = self.real.flush(t if t is not None else 10)
@@ -140,7 +190,7 @@ def test_relay_resumes_after_a_crash_without_gaps(db, dsn, kafka, monkeypatch):
     assert published == (4, None)  # only the first acknowledged batch counts
     monkeypatch.setattr(relay.KafkaSettings, "producer", real)
     assert relay.relay(dsn, settings, batch=4).messages == 10
-    msgs = consume(kafka, settings.topic)
+    msgs = _of(consume(kafka, settings.topic), relay.SCHEMA)
     ids = [json.loads(m.value())["message_id"] for m in msgs]
     assert len(set(ids)) == run.assigned == 14  # no gap
     assert len(ids) == 18  # the batch in flight was sent twice: duplicates share their message_id
@@ -221,7 +271,8 @@ def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
         monkeypatch.setattr(relay.KafkaSettings, "producer", real)
         assert relay.relay(dsn, settings, batch=4).messages == run.assigned - 4
         resent = {
-            json.loads(m.value())["message_id"] for m in consume(settings.bootstrap, settings.topic)
+            json.loads(m.value())["message_id"]
+            for m in _of(consume(settings.bootstrap, settings.topic), relay.SCHEMA)
         }
         all_ids = {
             f"{run.run_id}:{g}:{c}"

@@ -186,22 +186,114 @@ def test_dry_run_publishes_nothing(db, dsn):
     assert _status(db, dry.run_id)[0] == "succeeded"
 
 
-def test_retention_keeps_last_runs_and_the_current_full_run(db, dsn):
+def _partitions(db) -> set[int]:
+    rows = db.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE p.relname = 'assignments'"
+    ).fetchall()
+    return {int(r[0].removeprefix("assignments_r")) for r in rows}
+
+
+def test_retention_counts_succeeded_full_runs_and_keeps_every_record(db, dsn):
     _setup(db)
     full = runner.run(dsn, keep=2)
     lists = [runner.run(dsn, cifs=["C1"], keep=2) for _ in range(3)]
-    runs = [r[0] for r in db.execute("SELECT run_id FROM campaign_results.runs ORDER BY run_id")]
-    # the full run is older than the 2 newest but the views still read it: kept
-    assert full.run_id in runs
-    assert runs[-2:] == [lists[-2].run_id, lists[-1].run_id]
+    dry = runner.run(dsn, dry_run=True, keep=2)
+    # list and dry runs do not count: the only full run and the lists after it stay
+    assert _partitions(db) == {full.run_id, *(r.run_id for r in lists)}
     assert len(results(db)[0]) == 10
-    newer = runner.run(dsn, keep=2)
-    runs = [r[0] for r in db.execute("SELECT run_id FROM campaign_results.runs ORDER BY run_id")]
-    assert runs == [lists[-1].run_id, newer.run_id]
-    parts = db.execute(
-        "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'assignments'"
+    second = runner.run(dsn, keep=2)
+    assert _partitions(db) == {full.run_id, *(r.run_id for r in lists), second.run_id}
+    third = runner.run(dsn, keep=2)
+    # the first full run and the list runs before the second are beyond the 2 newest full runs
+    assert _partitions(db) == {second.run_id, third.run_id}
+    records = db.execute(
+        "SELECT run_id, results_dropped_at IS NOT NULL FROM campaign_results.runs ORDER BY run_id"
+    ).fetchall()
+    assert [r[0] for r in records] == [full.run_id, *(r.run_id for r in lists), dry.run_id,
+                                       second.run_id, third.run_id]  # fmt: skip
+    assert {r[0] for r in records if r[1]} == {full.run_id, *(r.run_id for r in lists)}
+    # records go only after --keep-records-days; never those whose results are still there
+    db.execute("UPDATE campaign_results.runs SET started_at = started_at - interval '500 days'")
+    out = subprocess.run(
+        [sys.executable, "-m", "sqlcompiler", "--dsn", dsn, "runs", "prune", "--keep", "2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "deleted 5 run record(s)" in out.stdout
+    left = [r[0] for r in db.execute("SELECT run_id FROM campaign_results.runs ORDER BY 1")]
+    assert left == [second.run_id, third.run_id]
+    assert len(results(db)[0]) == 10
+
+
+def test_guard_holds_a_full_run_over_no_customers_and_a_big_drop(db, dsn):
+    _setup(db)
+    first = runner.run(dsn)
+    before = results(db)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # G1 loses all 4 of its 10
+    ok = runner.run(dsn)  # 40 % < 50 %: published
+    assert ok.status == "succeeded" and ok.hold_reason is None
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 100")
+    runner.run(dsn)
+    db.execute("DELETE FROM bank_sync_service.phones")
+    db.execute("DELETE FROM bank_sync_service.loans")
+    db.execute("DELETE FROM bank_sync_service.customers WHERE cif <> 'C0'")
+    shown = results(db)
+    held = runner.run(dsn)
+    assert held.status == "held" and "more than --max-drop 50 %" in held.hold_reason
+    assert results(db) == shown  # nothing published
+    assert _status(db, held.run_id)[0] == "held"
+    db.execute("DELETE FROM bank_sync_service.customers")
+    empty = runner.run(dsn, max_drop=100)
+    assert empty.status == "held" and "0 customers" in empty.hold_reason
+    forced = runner.run(dsn, force=True)
+    assert forced.status == "succeeded" and forced.forced and "0 customers" in forced.hold_reason
+    assert not results(db)[0] and before[0] and first.status == "succeeded"
+    row = db.execute(
+        "SELECT forced, hold_reason FROM campaign_results.runs WHERE run_id = %s", (forced.run_id,)
+    ).fetchone()
+    assert row[0] is True and "0 customers" in row[1]
+
+
+def test_cli_exit_code_3_for_a_held_run(db, dsn):
+    _setup(db)
+    runner.run(dsn)
+    db.execute("TRUNCATE bank_sync_service.customers CASCADE")
+    out = subprocess.run(
+        [sys.executable, "-m", "sqlcompiler", "--dsn", dsn, "run"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 3, out.stderr
+    assert " held (not published" in out.stdout and "0 customers" in out.stdout
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_unassignments_record_who_left_each_group(db, dsn, jobs):
+    _setup(db)
+    first = runner.run(dsn, jobs=jobs)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C2', 'C3')")
+    second = runner.run(dsn, jobs=jobs)
+    left = db.execute(
+        "SELECT cif, campaign_group_id, previous_run_id FROM campaign_results.unassignments "
+        "WHERE run_id = %s ORDER BY cif",
+        (second.run_id,),
+    ).fetchall()
+    g1 = db.execute("SELECT id FROM campaign_engine.campaign_groups WHERE name = 'G1'").fetchone()[
+        0
+    ]
+    assert left == [("C2", g1, first.run_id), ("C3", g1, first.run_id)]
+    assert second.unassigned == 2 and [g.left for g in second.groups] == [2, 0]
+    # a list run: only its cifs; a removed group: all its customers
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C4'")
+    listed = runner.run(dsn, cifs=["C4", "C5"], jobs=jobs)
+    assert listed.unassigned == 1
+    configure(db, {"groups": [CONFIG["groups"][0]]})
+    third = runner.run(dsn, jobs=jobs, max_drop=100)
+    assert third.left_removed_groups == 6 and third.unassigned == 6
+    stored = db.execute(
+        "SELECT unassignments FROM campaign_results.runs WHERE run_id = %s", (third.run_id,)
     ).fetchone()[0]
-    assert parts == 2
+    assert stored == 6
 
 
 def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, dsn):

@@ -1,0 +1,158 @@
+"""Least privilege: the statements that give three roles exactly what their jobs need.
+
+* owner  — owns the product's schemas and configuration (runs migrations, ``config apply``);
+* runner — reads ``bank_sync_service`` and the configuration, writes results (``run``,
+  ``relay``, ``serve``). Publishing renames staging tables and attaches them as partitions,
+  and retention drops partitions: PostgreSQL allows that only to a table's owner, so the
+  runner owns the objects of ``campaign_results`` and the owner is made a member of the
+  runner (migrations still alter them);
+* reader — the two views of SPEC §4, nothing else.
+
+The statements are built from the catalog (every object named, so a DBA can review them) and
+are idempotent: run ``db grants`` again after ``db upgrade``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ..errors import SqlCompilerError
+
+PRODUCT = ("campaign_engine", "sqlcompiler")  # owned by the owner
+RESULTS = "campaign_results"  # owned by the runner
+SOURCE = "bank_sync_service"  # read by the runner
+VIEWS = ("current_assignments", "current_contacts")
+
+OBJECTS = """
+SELECT n.nspname, c.relname, c.relkind FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND NOT c.relispartition
+ORDER BY c.relkind, c.relname
+"""
+PARTITIONS = """
+SELECT n.nspname, c.relname, c.relkind FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relispartition ORDER BY c.relname
+"""
+FUNCTIONS = """
+SELECT p.oid::regprocedure::text FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s ORDER BY 1
+"""
+KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}
+
+
+@dataclass(frozen=True)
+class Roles:
+    owner: str
+    runner: str
+    reader: str
+
+
+def _check(conn: psycopg.Connection, roles: Roles) -> None:
+    names = [roles.owner, roles.runner, roles.reader]
+    if len(set(names)) != 3:
+        raise SqlCompilerError("--owner, --runner and --reader must be three different roles")
+    found = {
+        r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))
+    }
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SqlCompilerError(
+            f"role(s) {', '.join(map(repr, missing))} do not exist; create them first "
+            "(CREATE ROLE name LOGIN PASSWORD '…'), then run db grants again"
+        )
+    schemas = {
+        r[0]
+        for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+            ([*PRODUCT, RESULTS, SOURCE],),
+        )
+    }
+    if not set(PRODUCT) | {RESULTS} <= schemas:
+        raise SqlCompilerError(
+            "the sqlcompiler schema is not installed; run `sqlcompiler db upgrade` first"
+        )
+    if SOURCE not in schemas:
+        raise SqlCompilerError(
+            f"schema {SOURCE} does not exist: the bank-sync service (or `source replica`) creates "
+            "it; grant once it is there"
+        )
+
+
+def statements(conn: psycopg.Connection, roles: Roles) -> list[sql.Composable]:
+    """Every GRANT / ALTER … OWNER the three roles need, in order; nothing is executed."""
+    _check(conn, roles)
+    owner, runner, reader = (sql.Identifier(r) for r in (roles.owner, roles.runner, roles.reader))
+    database = sql.Identifier(conn.info.dbname)
+    out: list[sql.Composable] = []
+    out.append(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(database, owner))
+    for schema in PRODUCT:
+        out.append(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), owner))
+        out += _owned(conn, schema, owner)
+    # the runner owns the results (publishing and retention are DDL); the owner, a member,
+    # can still migrate them
+    out.append(sql.SQL("GRANT {} TO {}").format(runner, owner))
+    out.append(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(RESULTS), owner))
+    out.append(
+        sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(sql.Identifier(RESULTS), runner)
+    )
+    out += _owned(conn, RESULTS, runner, partitions=True)
+    out.append(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, runner))
+    for schema in (*PRODUCT, SOURCE):
+        out.append(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), runner))
+    for schema in ("campaign_engine", SOURCE):
+        for nsp, name, _kind in conn.execute(OBJECTS, (schema,)).fetchall():
+            out.append(
+                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(nsp, name), runner)
+            )
+    out.append(
+        sql.SQL("GRANT SELECT ON {} TO {}").format(
+            sql.Identifier("sqlcompiler", "alembic_version"), runner
+        )
+    )
+    for (fn,) in conn.execute(FUNCTIONS, ("campaign_engine",)).fetchall():
+        out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(fn), runner))
+    # tables later migrations add to the configuration are readable by the runner too
+    out.append(
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+        ).format(owner, sql.Identifier("campaign_engine"), runner)
+    )
+    out.append(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, reader))
+    out.append(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(RESULTS), reader))
+    for view in VIEWS:
+        out.append(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(RESULTS, view), reader)
+        )
+    return out
+
+
+def _owned(
+    conn: psycopg.Connection, schema: str, role: sql.Identifier, *, partitions: bool = False
+) -> list[sql.Composable]:
+    rows = conn.execute(OBJECTS, (schema,)).fetchall()
+    if partitions:
+        rows += conn.execute(PARTITIONS, (schema,)).fetchall()
+    out = [
+        sql.SQL("ALTER {} {} OWNER TO {}").format(
+            sql.SQL(KIND[kind]), sql.Identifier(nsp, name), role
+        )
+        for nsp, name, kind in rows
+    ]
+    for (fn,) in conn.execute(FUNCTIONS, (schema,)).fetchall():
+        out.append(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(fn), role))
+    return out
+
+
+def apply(conn: psycopg.Connection, roles: Roles) -> list[str]:
+    """Execute the statements in one transaction; return them as executed."""
+    with conn.transaction():
+        done = []
+        for st in statements(conn, roles):
+            conn.execute(st)
+            done.append(st.as_string(conn))
+    return done
