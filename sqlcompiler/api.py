@@ -25,7 +25,7 @@ from .config.lint import lint as lint_config
 from .config.model import ConfigFile, Configuration
 from .config.validate import validate
 from .errors import RunLocked, SqlCompilerError
-from .infra import grants, migrations
+from .infra import grants, integrity, migrations
 from .infra.connection import connect
 from .infra.grants import Roles
 from .infra.resources import resource_path
@@ -33,7 +33,15 @@ from .progress import Progress, quiet
 from .reference.trace import trace_customer as _trace
 from .run import RunOptions, RunResult
 from .run import run as _run
-from .run.record import RUN_LOCK, Pruned, RunRecord, cleanup, list_runs, lock_holder
+from .run.record import (
+    RUN_LOCK,
+    Pruned,
+    RunRecord,
+    cleanup,
+    list_runs,
+    lock_holder,
+    reap_abandoned,
+)
 from .source.custom_fields import UploadResult
 
 
@@ -52,10 +60,14 @@ def _migrated(dsn: str, **kw) -> Iterator[psycopg.Connection]:
 class SchemaRevision:
     current: str | None
     head: str
+    damage: str | None = None  # what is missing although the version says current
 
 
 def db_upgrade(dsn: str, revision: str = "head") -> None:
     migrations.upgrade(dsn, revision)
+    if revision == "head":
+        with connect(dsn) as conn:
+            integrity.require_whole(conn)  # "at head" must mean the objects are there
 
 
 def db_downgrade(dsn: str, revision: str = "-1") -> None:
@@ -68,7 +80,33 @@ def db_sql(revision: str = "head") -> str:
 
 def db_current(dsn: str) -> SchemaRevision:
     with connect(dsn) as conn:
-        return SchemaRevision(migrations.current_revision(conn), migrations.head_revision())
+        current, head = migrations.current_revision(conn), migrations.head_revision()
+        damage = integrity.check(conn) if current == head else None
+        return SchemaRevision(
+            current, head, damage.describe() if damage and damage.missing else None
+        )
+
+
+@dataclass(frozen=True)
+class SchemaCheck:
+    revision: SchemaRevision
+    abandoned_runs: list[int]  # "running" runs whose process is gone, now marked failed
+
+
+def db_check(dsn: str) -> SchemaCheck:
+    """The schema's revision and objects, and runs left "running" by a dead process."""
+    revision = db_current(dsn)
+    abandoned: list[int] = []
+    if revision.current == revision.head and revision.damage is None:
+        with connect(dsn, autocommit=True) as conn:
+            abandoned = reap_abandoned(conn)
+    return SchemaCheck(revision, abandoned)
+
+
+def db_repair(dsn: str) -> list[str]:
+    with connect(dsn) as conn:
+        migrations.require_version(conn)
+        return integrity.repair(conn)
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -260,7 +298,8 @@ def run(dsn: str, options: RunOptions | None = None, *, progress: Progress = qui
 
 
 def runs(dsn: str, limit: int = 10) -> list[RunRecord]:
-    with _migrated(dsn) as conn:
+    with _migrated(dsn, autocommit=True) as conn:
+        reap_abandoned(conn)
         return list_runs(conn, limit)
 
 

@@ -15,7 +15,7 @@ import psycopg
 from .. import __version__
 from ..console import echo_err, set_log_format
 from ..errors import SqlCompilerError
-from ..infra.connection import redact
+from ..infra.connection import describe_db_error
 from . import admin, config, kafka, run, source
 from .options import Ctx
 
@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     except psycopg.Error as exc:
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        echo_err(f"Error: database error: {redact(first)}", "error")
+        echo_err(f"Error: database error: {describe_db_error(exc)}", "error")
         sys.exit(1)
     except KeyboardInterrupt:
         echo_err("Interrupted.")

@@ -6,6 +6,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
+from ..errors import MigrationError
 from .options import Ctx, pass_ctx
 
 
@@ -45,6 +46,43 @@ def db_current(ctx: Ctx) -> None:
     """Show the schema revision of the target database."""
     rev = api.db_current(ctx.dsn)
     click.echo(f"current: {rev.current or 'none'}  head: {rev.head}")
+    if rev.damage:
+        echo_err(f"warning: {rev.damage}", "warning")
+
+
+@db.command("check")
+@pass_ctx
+def db_check(ctx: Ctx) -> None:
+    """Verify the schema: revision, every object the product owns, no run left "running".
+
+    Exit code 1 when something is wrong, with what is missing and how to fix it. Runs left
+    "running" by a process that died are marked failed ("interrupted").
+    """
+    result = api.db_check(ctx.dsn)
+    rev = result.revision
+    if rev.current != rev.head:
+        state = "not installed" if rev.current is None else f"at {rev.current}"
+        raise MigrationError(
+            f"schema {state}, the code needs {rev.head}: run `sqlcompiler db upgrade`"
+        )
+    if rev.damage:
+        raise MigrationError(rev.damage)
+    click.echo(f"ok: schema at {rev.head}, every object present")
+    if result.abandoned_runs:
+        ids = ", ".join(map(str, result.abandoned_runs))
+        click.echo(f"marked failed (interrupted): run(s) {ids}, whose process had ended")
+
+
+@db.command("repair")
+@pass_ctx
+def db_repair(ctx: Ctx) -> None:
+    """Recreate the work tables a run needs (the empty staging tables) if they are missing.
+
+    Tables that hold data (runs, results, configuration) are not recreated: restore them from
+    a backup; the error says which.
+    """
+    done = api.db_repair(ctx.dsn)
+    click.echo("\n".join(done) if done else "nothing to repair")
 
 
 @db.command("grants")

@@ -27,6 +27,19 @@ def redact(text: str) -> str:
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
+def describe_db_error(exc: BaseException) -> str:
+    """The first line of a database error, redacted, with what to do about a missing privilege."""
+    text = str(exc).strip()
+    first = redact(text.splitlines()[0] if text else type(exc).__name__)
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        first += (
+            ": this role lacks a privilege its job needs; `sqlcompiler db grants "
+            "--owner … --runner … --reader …` grants what migrations, run/relay/serve and "
+            "readers need (docs/operations.md, Privileges)"
+        )
+    return first
+
+
 def connect(
     dsn: str, *, autocommit: bool = False, application: str = "sqlcompiler"
 ) -> psycopg.Connection:

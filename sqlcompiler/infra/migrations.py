@@ -13,6 +13,7 @@ from psycopg import sql
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import MigrationError
+from . import integrity
 from .connection import connect, redact
 from .resources import resource_path
 
@@ -94,7 +95,12 @@ def current_revision(conn) -> str | None:
 
 
 def require_current(conn) -> None:
-    """Refuse to work on a schema that is missing or behind the code."""
+    """Refuse to work on a schema that is missing, behind the code, or damaged."""
+    require_version(conn)
+    integrity.require_whole(conn)
+
+
+def require_version(conn) -> None:
     table, current = _version(conn)
     head = head_revision()
     if current is not None and table == OLD_VERSION_TABLE:

@@ -25,9 +25,10 @@ from ..compiler.settings import set_local_statements
 from ..config.store import load_validated
 from ..errors import RunError, RunLocked, SqlCompilerError
 from ..infra import metrics, migrations
-from ..infra.connection import connect, redact
+from ..infra.connection import connect, describe_db_error, redact
 from ..progress import Progress, quiet
 from .record import (
+    ABANDONED,
     DEFAULT_KEEP,
     DEFAULT_KEEP_RECORDS_DAYS,
     DEFAULT_MAX_DROP,
@@ -170,11 +171,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
     if last is not None:
         metrics.LAST_SUCCESS.set(float(last))
     # We hold the lock, so any run still marked running died without cleaning up.
-    meta.execute(
-        "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
-        "error = coalesce(error, 'abandoned: the process running it ended without finishing') "
-        "WHERE status = 'running'"
-    )
+    meta.execute(ABANDONED)
     run_id = meta.execute(
         "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine, request_ids) "
         "VALUES (%s, 'running', %s, %s, %s, %s) RETURNING run_id",
@@ -294,7 +291,11 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
     except BaseException as exc:
         work.rollback()
         empty_staging(meta)  # rows committed by workers of a failed run are never published
-        message = redact(str(exc).strip() or type(exc).__name__)
+        message = (
+            describe_db_error(exc)
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege)
+            else redact(str(exc).strip() or type(exc).__name__)
+        )
         meta.execute(
             "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
             "error = %s, timings = %s, config_fingerprint = %s, source = %s WHERE run_id = %s",

@@ -85,6 +85,27 @@ def lock_holder(meta: psycopg.Connection) -> str:
     return f"another run is in progress ({what}, server pid {pid}, {app})"
 
 
+ABANDONED = (
+    "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
+    "error = coalesce(error, 'interrupted: the process running it ended without finishing') "
+    "WHERE status = 'running' RETURNING run_id"
+)
+
+
+def reap_abandoned(conn: psycopg.Connection) -> list[int]:
+    """Mark failed the runs left "running" by a process that is gone.
+
+    Whoever runs holds the run lock for its whole life, and the lock goes with its session; so
+    if we can take the lock, nothing is running. ``conn`` must be in autocommit mode.
+    """
+    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+        return []
+    try:
+        return [r[0] for r in conn.execute(ABANDONED).fetchall()]
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
+
+
 def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
     by_id = {g.group_id: g for g in result}
     ids = list(by_id)

@@ -126,6 +126,10 @@ def test_owner_runner_reader_least_privilege(empty_dsn, roles, kafka):
         "DELETE FROM bank_sync_service.customers",
     ):
         assert _denied(runner, statement), f"runner may: {statement}"
+    # a role without the runner's grants is told which job's grants it lacks, in one line
+    refused = sqlc("run", dsn=reader)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "permission denied" in refused.stderr and "sqlcompiler db grants" in refused.stderr
     # the owner still migrates the results it no longer owns (a member of the runner role)
     assert sqlc("db", "downgrade", "0005", dsn=owner).returncode == 0
     up = sqlc("db", "upgrade", dsn=owner)

@@ -170,7 +170,7 @@ def test_killed_run_leaves_previous_results_and_is_marked_failed(db, dsn, tmp_pa
     third = runner.run(dsn)
     assert third.status == "succeeded"
     status, error = _status(db, running)
-    assert status == "failed" and "abandoned" in error
+    assert status == "failed" and "interrupted" in error
     assert first.run_id < running < third.run_id
 
 
