@@ -21,13 +21,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..config.model import DATA_TYPES
+from ..config.model import DATA_TYPES, text_problem
 from ..config.validate import DATE_RE, parse_scalar
 from ..errors import ConfigError, UploadError
 from ..progress import Progress, quiet
 from .plan import require_local
 
 MAX_REPORTED = 10
+MAX_CELL = 100_000  # characters in one value: far above any real field, bounded memory
+MAX_ACCOUNT = 50  # bank_sync_service.loans.account_number is varchar(50)
 
 
 def add(
@@ -63,9 +65,9 @@ def _typed(dtype: str, raw: Any, from_text: bool) -> Any:
         if from_text:
             num = parse_scalar("number", raw)
         elif isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
-            raise ValueError(f"{raw!r} is not a JSON number")
-        else:
-            num = parse_scalar("number", raw)  # finite and in range, as a condition's value
+            raise ValueError(f"{_short(raw)} is not a JSON number")
+        else:  # finite and in range, as a condition's value
+            num = parse_scalar("number", str(raw) if isinstance(raw, Decimal) else raw)
         return (
             int(num)
             if num == num.to_integral_value()
@@ -78,12 +80,41 @@ def _typed(dtype: str, raw: Any, from_text: bool) -> Any:
             raise ValueError(f"{raw!r} is not true or false")
         return parse_scalar("boolean", raw)
     if not isinstance(raw, str):
-        raise ValueError(f"{raw!r} is not a string")
+        raise ValueError(f"{_short(raw)} is not a string")
+    problem = text_problem(raw)
+    if problem:
+        raise ValueError(problem)
     if dtype == "date":
         if not DATE_RE.match(raw):
             raise ValueError(f"{raw!r} is not a date; write it as YYYY-MM-DD")
         parse_scalar("date", raw)
     return raw
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _json_line(line: str) -> Any:
+    """One JSON line; ValueError says why it is refused (never a traceback, never a hang)."""
+    try:
+        return json.loads(line, parse_float=Decimal, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN / Infinity, integers over Python's 4300-digit limit
+        raise ValueError(f"not valid JSON: {str(exc).splitlines()[0]}") from None
+
+
+def _printable(raw: str) -> str:
+    """A line as the reject file and the staging table can hold it (no NUL)."""
+    return raw.replace("\x00", "\\0")
 
 
 @dataclass(slots=True)
@@ -105,27 +136,41 @@ class UploadResult:
 
 
 def _rows(path: Path, reg: dict[str, str], problems: list[tuple[int, str, str]]) -> Iterator[_Row]:
-    with open(path, encoding="utf-8", newline="") as fh:
+    """The lines of an upload file; bad lines go to ``problems``; UploadError for a bad file."""
+    try:
+        yield from _read(path, reg, problems)
+    except UnicodeDecodeError as exc:
+        raise UploadError(
+            f"{path}: not UTF-8 (byte {exc.start} of a chunk cannot be decoded); save the file "
+            "as UTF-8 (with or without a byte-order mark) and upload it again"
+        ) from None
+    except csv.Error as exc:
+        raise UploadError(f"{path}: not a readable CSV file: {exc}") from None
+
+
+def _read(path: Path, reg: dict[str, str], problems: list[tuple[int, str, str]]) -> Iterator[_Row]:
+    csv.field_size_limit(max(csv.field_size_limit(), 16 * MAX_CELL))  # cells checked below
+    with open(path, encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM is not data
         first = fh.readline()
         fh.seek(0)
         if first.lstrip().startswith("{"):
             for n, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
+                raw = _printable(line.rstrip("\n"))
+                if len(line) > MAX_CELL:
+                    problems.append((n, f"longer than {MAX_CELL:,} characters", raw[:200] + "…"))
+                    continue
                 try:
-                    obj = json.loads(line, parse_float=Decimal)
-                except json.JSONDecodeError as exc:
-                    problems.append((n, f"not valid JSON: {exc.msg}", line.rstrip("\n")))
+                    obj = _json_line(line)
+                except ValueError as exc:
+                    problems.append((n, str(exc), raw))
                     continue
                 if not isinstance(obj, dict) or not isinstance(obj.get("account_number"), str):
-                    problems.append(
-                        (n, "needs an object with a string account_number", line.rstrip("\n"))
-                    )
+                    problems.append((n, "needs an object with a string account_number", raw))
                     continue
                 values = obj.get("fields", {k: v for k, v in obj.items() if k != "account_number"})
-                yield from _check(
-                    n, obj["account_number"], values, reg, problems, line.rstrip("\n"), False
-                )
+                yield from _check(n, obj["account_number"], values, reg, problems, raw, False)
             return
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -142,23 +187,19 @@ def _rows(path: Path, reg: dict[str, str], problems: list[tuple[int, str, str]])
             )
         for rec in reader:
             n = reader.line_num
-            buf = io.StringIO()
-            csv.writer(buf).writerow(rec)
             if not rec or not any(x.strip() for x in rec):
                 continue
+            buf = io.StringIO()
+            csv.writer(buf).writerow([c if len(c) <= 200 else c[:200] + "…" for c in rec])
+            raw = _printable(buf.getvalue().rstrip())
+            if any(len(c) > MAX_CELL for c in rec):
+                problems.append((n, f"a value is longer than {MAX_CELL:,} characters", raw))
+                continue
             if len(rec) != len(header):
-                problems.append(
-                    (
-                        n,
-                        f"has {len(rec)} columns, the header has {len(header)}",
-                        buf.getvalue().rstrip(),
-                    )
-                )
+                problems.append((n, f"has {len(rec)} columns, the header has {len(header)}", raw))
                 continue
             values = {k: v for k, v in zip(names, rec[1:], strict=True) if v != ""}
-            yield from _check(
-                n, rec[0].strip(), values, reg, problems, buf.getvalue().rstrip(), True
-            )
+            yield from _check(n, rec[0].strip(), values, reg, problems, raw, True)
 
 
 def _check(n, account, values, reg, problems, raw, from_text) -> Iterator[_Row]:
@@ -169,7 +210,7 @@ def _check(n, account, values, reg, problems, raw, from_text) -> Iterator[_Row]:
     for k, v in values.items():
         dtype = reg.get(k)
         if dtype is None:
-            bad.append(f"{k!r} is not a registered custom field")
+            bad.append(f"{_short(k)} is not a registered custom field")
             continue
         try:
             out[k] = _typed(dtype, v, from_text)
@@ -177,6 +218,10 @@ def _check(n, account, values, reg, problems, raw, from_text) -> Iterator[_Row]:
             bad.append(f"{k} ({dtype}): {exc}")
     if not account:
         bad.append("account_number is empty")
+    elif len(account) > MAX_ACCOUNT:
+        bad.append(f"account_number is longer than {MAX_ACCOUNT} characters")
+    elif text_problem(account, allowed=""):
+        bad.append(f"account_number {text_problem(account, allowed='')}")
     if bad:
         problems.append((n, "; ".join(bad), raw))
         return
@@ -206,6 +251,13 @@ def upload(
     if not path.exists():
         raise UploadError(f"{path}: no such file")
     require_local(conn, "custom-fields upload")
+    if reject_file is not None:
+        try:  # before the work: an unwritable reject file must not cost a whole upload
+            Path(reject_file).open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise UploadError(
+                f"cannot write the reject file {reject_file}: {exc.strerror or exc}"
+            ) from None
     reg = registry(conn)
     problems: list[tuple[int, str, str]] = []  # only bad lines are kept in memory
     read = 0

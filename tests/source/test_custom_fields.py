@@ -131,3 +131,62 @@ def test_out_of_range_numbers_are_rejected_lines_not_a_hang(db, tmp_path):
     with pytest.raises(UploadError) as info:
         custom_fields.upload(db, jsonl, source_system="S", uploaded_by="ops")
     assert "line 1" in str(info.value) and "line 2" in str(info.value)
+
+
+def test_byte_order_mark_is_not_data(db, tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM; the header must still read account_number."""
+    _setup(db)
+    f = tmp_path / "excel.csv"
+    f.write_bytes("\ufeffaccount_number,tier\nL1,Vàng\n".encode())
+    res = custom_fields.upload(db, f, source_system="S", uploaded_by="u")
+    assert res.loaded == 1 and _fields(db)["L1"] == {"tier": "Vàng"}
+    j = tmp_path / "bom.jsonl"
+    j.write_bytes('\ufeff{"account_number": "L2", "tier": "Bạc"}\n'.encode())
+    assert custom_fields.upload(db, j, source_system="S", uploaded_by="u").loaded == 1
+
+
+def test_hostile_files_are_one_line_errors(db, tmp_path):
+    _setup(db)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(
+        "account_number,tier\nL1,Trần\n".encode("cp1258", errors="replace") + b"\xff\xfe\n"
+    )
+    with pytest.raises(UploadError, match="not UTF-8"):
+        custom_fields.upload(db, latin, source_system="S", uploaded_by="u")
+    with pytest.raises(UploadError, match="cannot write the reject file"):
+        custom_fields.upload(
+            db, latin, source_system="S", uploaded_by="u", reject_file=tmp_path / "no" / "dir.tsv"
+        )
+
+
+def test_bad_lines_are_set_aside_not_fatal(db, tmp_path):
+    """NUL, \\u0000, NaN, deep nesting, huge cells, long account numbers: rejected lines."""
+    _setup(db)
+    deep = "[" * 40_000 + "]" * 40_000  # within the line limit, beyond any recursion limit
+    lines = [
+        '{"account_number": "L1", "tier": "ok"}',
+        '{"account_number": "L2", "tier": "a\\u0000b"}',
+        '{"account_number": "L2", "risk": NaN}',
+        '{"account_number": "L2", "tier": ' + deep + "}",
+        '{"account_number": "' + "L" * 51 + '", "tier": "x"}',
+        '{"account_number": "L2", "tier": "' + "x" * 200_000 + '"}',
+        '{"account_number": "L2", "risk": ' + "9" * 5000 + "}",
+        '{"account_number": "L3", "tier": "ok"}',
+    ]
+    f = tmp_path / "bad.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    rej = tmp_path / "rej.tsv"
+    res = custom_fields.upload(db, f, source_system="S", uploaded_by="u", reject_file=rej)
+    assert (res.loaded, res.rejected) == (2, 6)
+    reasons = dict(res.problems)
+    assert "NUL" in reasons[2] and "not a number JSON allows" in reasons[3]
+    assert "nested too deeply" in reasons[4]
+    assert "longer than 50" in reasons[5] and "longer than 100,000" in reasons[6]
+    assert "not valid JSON" in reasons[7]
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text(
+        "account_number,tier\nL1,fine\nL2,a\x00b\nL3," + "y" * 200_000 + "\n", encoding="utf-8"
+    )
+    res = custom_fields.upload(db, csv_file, source_system="S", uploaded_by="u", reject_file=rej)
+    assert (res.loaded, res.rejected) == (1, 2)
+    assert "\x00" not in rej.read_text()
