@@ -25,6 +25,7 @@ from ..errors import EmbeddedError
 SUPERUSER = "sqlcompiler"
 DATABASE = "sqlcompiler"
 PORT = 5432
+MAX_SOCKET_PATH = 107  # sun_path of a unix socket address on Linux, less the final NUL
 
 # Settings for a single-machine cluster that holds demo and benchmark data: enough memory for
 # the compiled statements' hash aggregates, parallel scans on both cores, and WAL sized for bulk
@@ -136,8 +137,45 @@ class Cluster:
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             tail = detail[-1] if detail else f"exit code {proc.returncode}"
-            raise EmbeddedError(f"{name} failed: {tail} (log: {self.logfile})")
+            cause = self._log_cause()
+            raise EmbeddedError(
+                f"{name} failed: {tail}" + (f"; the server log says: {cause}" if cause else "")
+                + f" (log: {self.logfile})"
+            )
         return proc
+
+    def _log_cause(self) -> str | None:
+        """The last FATAL/PANIC/ERROR line of the server log: the cause pg_ctl only points to."""
+        try:
+            with open(self.logfile, encoding="utf-8", errors="replace") as fh:
+                lines = fh.readlines()[-50:]
+        except OSError:
+            return None
+        found = [ln.strip() for ln in lines if any(w in ln for w in ("FATAL", "PANIC", "ERROR"))]
+        return found[-1] if found else None
+
+    def _check_home(self) -> None:
+        """Refuse early, with the reason, what would fail later inside initdb or pg_ctl."""
+        socket = self.socket_dir / f".s.PGSQL.{PORT}"
+        if len(str(socket).encode()) > MAX_SOCKET_PATH:
+            raise EmbeddedError(
+                f"the embedded cluster's directory {self.home} (under SQLCOMPILER_HOME) is too "
+                "long: the server's unix socket path "
+                f"{socket} would be {len(str(socket).encode())} bytes, the limit is "
+                f"{MAX_SOCKET_PATH}; choose a shorter directory"
+            )
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-test"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise EmbeddedError(
+                f"cannot use the embedded cluster's directory {self.home} (under "
+                f"SQLCOMPILER_HOME): {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else "")
+                + "; set SQLCOMPILER_HOME to a writable directory, or pass --dsn"
+            ) from None
 
     def _prepare_dirs(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -222,7 +260,7 @@ class Cluster:
 
     def ensure(self) -> str:
         """Initialise and start on demand; return the DSN of the project database."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        self._check_home()
         with open(self.home / ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not self.is_initialised():

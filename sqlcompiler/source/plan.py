@@ -142,8 +142,12 @@ def dsn_params(dsn: str, option: str) -> dict[str, str]:
     """The connection parameters a DSN sets (empty ones dropped); an error names the option."""
     try:
         params = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise SourceError(f"{option} is not a valid connection string: {first_line(exc)}") from None
+    except psycopg.ProgrammingError:
+        # libpq quotes the text around the error, which may be the password: never shown
+        raise SourceError(
+            f"{option} is not a valid libpq connection string or URL (check its quoting and "
+            "escaping; it is not shown because it may hold a password)"
+        ) from None
     return {k: str(v) for k, v in params.items() if v not in (None, "")}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -120,9 +121,34 @@ def test_the_version_table_moves_out_of_public_on_upgrade(empty_dsn):
         "host=127.0.0.1 port=1 user=camp password=S3cret dbname=lp connect_timeout=3",
     ],
 )
-@pytest.mark.parametrize("command", [("db", "upgrade"), ("db", "downgrade"), ("db", "current")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("db", "upgrade"), ("db", "downgrade"), ("db", "current"), ("db", "check"),
+        ("demo", "--customers", "100"), ("bench", "--customers", "100"), ("run",), ("runs",),
+        ("explain", "C1"), ("--log-format", "json", "runs"),
+    ],
+)  # fmt: skip
 def test_bad_or_unreachable_dsn_is_one_line_without_the_password(dsn, command):
     res = sqlc("--dsn", dsn, *command)
     assert res.returncode == 1
-    assert res.stderr.startswith("Error: ") and len(res.stderr.strip().splitlines()) == 1
+    assert len(res.stderr.strip().splitlines()) == 1
+    line = res.stderr.strip()
+    assert (json.loads(line)["msg"] if "json" in command else line).startswith("Error: ")
     assert "S3cret" not in res.stderr + res.stdout and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "server_dsn",
+    [
+        "postgresql://camp:S3cret@[::1/lp",
+        "host=/run/pg user=camp dbname=lp password=Pw S3cret",
+        "postgresql://camp:S3 cret@host/lp",
+    ],
+)
+@pytest.mark.parametrize("extra", [(), ("--sql",)])
+def test_source_fdw_never_echoes_the_bank_sync_password(dsn, server_dsn, extra):
+    res = sqlc("source", "fdw", "--server-dsn", server_dsn, *extra, dsn=dsn)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "S3cret" not in res.stderr + res.stdout and "S3 cret" not in res.stderr + res.stdout
+    assert "--server-dsn is not a valid libpq connection string" in res.stderr

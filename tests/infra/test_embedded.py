@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,3 +41,40 @@ def test_missing_binaries_say_what_to_install(monkeypatch):
     monkeypatch.setattr("shutil.which", lambda _n: None)
     with pytest.raises(EmbeddedError, match="apt-get install postgresql"):
         find_bindir()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("runs",),
+        ("embedded", "start"),
+        ("demo", "--customers", "100"),
+        ("bench", "--customers", "100"),
+    ],
+)
+def test_unusable_home_is_one_line_with_the_cause(tmp_path, command):
+    """SQLCOMPILER_HOME under a file, or so long the socket path cannot exist."""
+    from tests.cli.test_cli import sqlc
+
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    out = sqlc(*command, env={"SQLCOMPILER_HOME": str(a_file / "home")})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "Not a directory" in out.stderr and "set SQLCOMPILER_HOME" in out.stderr
+    long_home = tmp_path / ("h" * 110)
+    out = sqlc(*command, env={"SQLCOMPILER_HOME": str(long_home)})
+    assert out.returncode == 1 and "unix socket path" in out.stderr and "limit is 107" in out.stderr
+
+
+def test_a_failed_start_names_the_cause_from_the_log():
+    """pg_ctl only says "examine the log"; the error carries the log's FATAL line."""
+    base = Path(tempfile.mkdtemp(prefix="sqlcompiler-emb-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    cluster = Cluster(base / "pg", settings={"shared_buffers": "'100TB'"})
+    try:
+        with pytest.raises(EmbeddedError) as info:
+            cluster.ensure()
+        assert "the server log says:" in str(info.value) and "FATAL" in str(info.value)
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
