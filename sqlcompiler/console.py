@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 import click
@@ -21,8 +22,23 @@ from .source import ReplicaState, SourceStatus
 LOG = {"format": "text"}
 
 
+class _EchoHandler(logging.Handler):
+    """Library log records (librdkafka's, via the "sqlcompiler" logger) printed as echo_err."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = {"WARNING": "warning", "ERROR": "error", "CRITICAL": "error"}.get(
+            record.levelname, "info"
+        )
+        echo_err(f"{record.name}: {record.getMessage()}", level)
+
+
 def set_log_format(fmt: str) -> None:
     LOG["format"] = fmt
+    logger = logging.getLogger("sqlcompiler")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def echo_err(msg: str, level: str = "info") -> None:

@@ -139,7 +139,8 @@ class Cluster:
             tail = detail[-1] if detail else f"exit code {proc.returncode}"
             cause = self._log_cause()
             raise EmbeddedError(
-                f"{name} failed: {tail}" + (f"; the server log says: {cause}" if cause else "")
+                f"{name} failed: {tail}"
+                + (f"; the server log says: {cause}" if cause else "")
                 + f" (log: {self.logfile})"
             )
         return proc

@@ -11,6 +11,7 @@ commit. A crash re-sends at most the batch in flight (duplicates carry the same 
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import time
@@ -29,6 +30,9 @@ SCHEMA = "sqlcompiler.assignment.v1"
 UNASSIGNED_SCHEMA = "sqlcompiler.unassignment.v1"
 COMPLETED_SCHEMA = "sqlcompiler.run_completed.v1"
 NOTIFY_CHANNEL = "sqlcompiler_runs"
+# librdkafka's own log lines (broker down, reconnects) go through this logger, so the CLI
+# prints them like every other line (text or JSON), not on raw stderr
+KAFKA_LOG = logging.getLogger("sqlcompiler.kafka")
 
 MESSAGES = """
 SELECT a.cif, a.campaign_group_id, %(schema)s::text,
@@ -152,7 +156,7 @@ class KafkaSettings:
         )
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, **self.extra, **overrides}
+        return {"bootstrap.servers": self.bootstrap, "logger": KAFKA_LOG, **self.extra, **overrides}
 
     def producer(self):
         from confluent_kafka import Producer
@@ -160,6 +164,10 @@ class KafkaSettings:
         return Producer(
             self.client_config(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20})
         )
+
+
+class PermanentRelayError(RelayError):
+    """Waiting will not fix it (a missing topic we may not create): no retries."""
 
 
 def ensure_topic(settings: KafkaSettings, topic: str) -> None:
@@ -171,10 +179,12 @@ def ensure_topic(settings: KafkaSettings, topic: str) -> None:
         meta = admin.list_topics(timeout=10)
     except Exception as exc:  # KafkaException: broker unreachable
         raise RelayError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from None
+    finally:
+        admin.poll(0)  # deliver its log lines
     if topic in meta.topics and not meta.topics[topic].error:
         return
     if not settings.create_topics:
-        raise RelayError(
+        raise PermanentRelayError(
             f"topic {topic!r} does not exist and topic creation is disabled; create it first"
         )
     fut = admin.create_topics(
@@ -185,7 +195,7 @@ def ensure_topic(settings: KafkaSettings, topic: str) -> None:
     except Exception as exc:
         if "TOPIC_ALREADY_EXISTS" in str(exc):
             return
-        raise RelayError(
+        raise PermanentRelayError(
             f"topic {topic!r} does not exist and could not be created ({exc}); create it or grant the "
             "relay's principal CREATE on the cluster"
         ) from None
@@ -231,6 +241,7 @@ def publish_run(
     flush_timeout: float = 60.0,
     progress: Progress = quiet,
     on_batch: Callable[[int], None] = lambda _n: None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Publish one run from its watermark on; return the number of messages sent now."""
     last_cif, last_group, published, total, done = _progress_row(conn, run_id, topic)
@@ -252,11 +263,11 @@ def publish_run(
         for cif, group, schema, value in rows:
             suffix = ":unassigned" if schema == UNASSIGNED_SCHEMA else ""
             message_id = f"{run_id}:{group}:{cif}{suffix}"
-            _produce(producer, topic, cif, value, run_id, message_id, schema, report)
+            _produce(producer, topic, cif, value, run_id, message_id, schema, report, stop)
         complete = len(rows) < batch
         if complete:  # the control message goes out with the last batch, acknowledged with it
             _completed(conn, producer, topic, run_id, report)
-        remaining = producer.flush(flush_timeout)
+        remaining = _flush(producer, flush_timeout, stop)
         if remaining or errors:
             why = (
                 errors[0]
@@ -289,7 +300,13 @@ def publish_run(
             return sent
 
 
-def _produce(producer, topic, key, value, run_id, message_id, schema, report, **where) -> None:
+class Stopped(Exception):
+    """stop() turned true mid-batch: the batch is not recorded and will be sent again."""
+
+
+def _produce(
+    producer, topic, key, value, run_id, message_id, schema, report, stop=lambda: False, **where
+) -> None:
     headers = [
         ("run_id", str(run_id).encode()),
         ("message_id", message_id.encode()),
@@ -302,9 +319,22 @@ def _produce(producer, topic, key, value, run_id, message_id, schema, report, **
                 on_delivery=report, **where,
             )  # fmt: skip
             break
-        except BufferError:  # local queue full: let deliveries drain
+        except BufferError:  # local queue full (the broker is away?): let deliveries drain
+            if stop():
+                raise Stopped from None
             producer.poll(0.5)
     producer.poll(0)
+
+
+def _flush(producer, timeout: float, stop: Callable[[], bool]) -> int:
+    """flush() in one-second slices so that a SIGTERM is acted on within a second or two."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+        if not remaining or time.monotonic() >= deadline:
+            return remaining
+        if stop():
+            raise Stopped
 
 
 def _completed(conn: psycopg.Connection, producer, topic: str, run_id: int, report) -> None:
@@ -359,13 +389,21 @@ def relay(
     progress: Progress = quiet,
     max_attempts: int = 5,
     flush_timeout: float = 60.0,
+    max_backoff: float = 30.0,
 ) -> RelayStats:
-    """Publish pending runs; with ``follow``, wait for new runs (LISTEN) until ``stop()``."""
+    """Publish pending runs; with ``follow``, wait for new runs (LISTEN) until ``stop()``.
+
+    Broker trouble (unreachable, a restart with a batch in flight, a fatal error of the
+    idempotent producer such as UNKNOWN_PRODUCER_ID) discards the producer and, after a capped
+    backoff, starts a new one from the stored progress: the unacknowledged batch is sent again
+    (at-least-once, same keys and message ids). A one-shot relay gives up after
+    ``max_attempts``; ``follow`` waits as long as it takes, acting on ``stop()`` within seconds.
+    """
+    from confluent_kafka import KafkaException
 
     stats = RelayStats()
     t0 = time.monotonic()
-    ensure_topic(settings, settings.topic)
-    producer = settings.producer()
+    producer = None
     attempt = 0
     with connect(dsn, application="sqlcompiler-relay") as conn:
         if (
@@ -382,42 +420,70 @@ def relay(
             listener = connect(dsn, autocommit=True, application="sqlcompiler-relay-listen")
             listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         try:
-            while True:
+            while not stop():
                 try:
+                    if producer is None:
+                        ensure_topic(settings, settings.topic)
+                        producer = settings.producer()
                     for rid in pending_runs(conn, settings.topic, run_id):
                         t_run = time.monotonic()
                         n = publish_run(conn, producer, rid, settings.topic, batch=batch, progress=progress,
-                                        flush_timeout=flush_timeout,
-                                        on_batch=metrics.RELAYED.inc)  # fmt: skip
+                                        flush_timeout=flush_timeout, on_batch=metrics.RELAYED.inc,
+                                        stop=stop)  # fmt: skip
                         metrics.BROKER_LATENCY.observe(time.monotonic() - t_run)
                         stats.runs += 1
                         stats.messages += n
                         progress(f"run {rid}: {n:,} messages published to {settings.topic}")
                     metrics.RELAY_LAG.set(lag(conn, settings.topic))
                     attempt = 0
-                except (psycopg.OperationalError, RelayError) as exc:
+                except Stopped:
+                    conn.rollback()
+                    break
+                except PermanentRelayError:
+                    raise
+                except (psycopg.OperationalError, RelayError, KafkaException) as exc:
                     attempt += 1
                     metrics.ERRORS.labels(kind=type(exc).__name__).inc()
                     conn.rollback() if not conn.closed else None
-                    if attempt >= max_attempts or not follow:
+                    _discard(producer)
+                    producer = None
+                    if not follow and attempt >= max_attempts:
                         raise RelayError(
                             f"relay gave up after {attempt} attempt(s): {exc}"
                         ) from None
-                    delay = min(30.0, 0.5 * 2**attempt)
-                    progress(f"relay: {exc}; retrying in {delay:.1f}s ({attempt}/{max_attempts})")
-                    time.sleep(delay)
+                    delay = min(max_backoff, 0.5 * 2**attempt)
+                    limit = f"/{max_attempts}" if not follow else ""
+                    progress(f"relay: {exc}; retrying in {delay:.1f}s ({attempt}{limit})")
+                    wait_or_stop(delay, stop)
                     continue
-                if not follow or stop():
+                if not follow:
                     break
                 _wait(listener, poll_seconds, stop)
-                if stop():
-                    break
         finally:
             if listener is not None:
                 listener.close()
-            producer.flush(10)
+            if producer is not None:
+                producer.flush(1 if stop() else 10)
     stats.seconds = time.monotonic() - t0
     return stats
+
+
+def _discard(producer) -> None:
+    """Drop a producer whose state may be poisoned; what it still held is resent from the
+    stored progress by its successor."""
+    if producer is None:
+        return
+    try:
+        producer.purge()
+        producer.flush(0)
+    except Exception:  # already fatal: nothing more to do with it
+        pass
+
+
+def wait_or_stop(seconds: float, stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop() and time.monotonic() < deadline:
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
 
 
 def _wait(listener: psycopg.Connection, seconds: float, stop: Callable[[], bool]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from .. import run as runner
-from ..errors import RunLocked, SqlCompilerError
+from ..errors import RelayError, RunLocked, SqlCompilerError
 from ..infra import metrics
 from ..infra.connection import connect
 from ..progress import Progress, quiet
@@ -133,13 +133,23 @@ def serve(
 ) -> ServeStats:
     from confluent_kafka import Consumer
 
-    for topic in (settings.request_topic, settings.dead_letter_topic, settings.topic):
-        relay.ensure_topic(settings, topic)
+    stats = ServeStats()
+    delay = 1.0
+    while True:  # a broker that is away at start is waited for, not a reason to exit
+        try:
+            for topic in (settings.request_topic, settings.dead_letter_topic, settings.topic):
+                relay.ensure_topic(settings, topic)
+            break
+        except RelayError as exc:
+            if stop():
+                return stats
+            progress(f"serve: {exc}; retrying in {delay:.0f}s")
+            relay.wait_or_stop(delay, stop)
+            delay = min(delay * 2, 30.0)
     consumer = Consumer(settings.client_config(**{
         "group.id": group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
     }))  # fmt: skip
     producer = settings.producer()
-    stats = ServeStats()
     consumer.subscribe([settings.request_topic])
     try:
         with connect(dsn, application="sqlcompiler-serve") as conn:
