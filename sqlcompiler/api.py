@@ -33,6 +33,8 @@ from .progress import Progress, quiet
 from .reference.trace import trace_customer as _trace
 from .run import RunOptions, RunResult
 from .run import run as _run
+from .run.preview import Preview
+from .run.preview import preview as _preview
 from .run.record import (
     RUN_LOCK,
     Pruned,
@@ -137,6 +139,20 @@ def validate_file(dsn: str, path: str | Path) -> Configuration:
     cfg = files.load(path)
     with _migrated(dsn) as conn:
         return validate_config(conn, cfg)
+
+
+def preview(
+    dsn: str, draft: ConfigFile, *, show_customers: int = 0, progress: Progress = quiet
+) -> Preview:
+    """What ``draft`` would do over the current data, against the current results; nothing
+    is published or stored (run/preview.py)."""
+    return _preview(dsn, draft, show_customers=show_customers, progress=progress)
+
+
+def preview_file(
+    dsn: str, path: str | Path, *, show_customers: int = 0, progress: Progress = quiet
+) -> Preview:
+    return preview(dsn, files.load(path), show_customers=show_customers, progress=progress)
 
 
 def plan_file(dsn: str, path: str | Path) -> list[store.Change]:

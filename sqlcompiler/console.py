@@ -16,6 +16,7 @@ import click
 
 from .api import SourceSetup
 from .run import RunResult
+from .run.preview import Preview
 from .run.record import RunRecord
 from .source import ReplicaState, SourceStatus
 
@@ -95,6 +96,41 @@ def run_summary(res: RunResult) -> str:
         lines.append(
             f"note: {res.unknown_cifs:,} requested cifs are not in bank_sync_service.customers"
         )
+    return "\n".join(lines)
+
+
+def preview(p: Preview) -> str:
+    """``config plan --preview``: the plan, then per group and campaign by name, then warnings."""
+    lines = [str(c) for c in p.changes] or ["configuration: no changes"]
+    lines.append(
+        f"preview over {p.population:,} customers (configuration {p.fingerprint[:12]}, "
+        f"{p.seconds:.1f}s; nothing published):"
+    )
+    for g in p.groups:
+        lines.append(
+            f"group {g.name!r}{' (removed)' if g.removed else ''}: "
+            f"{g.unassigned:,} customers in no campaign of it"
+        )
+        rows = [("  campaign", "priority", "assigned", "contacts", "entered", "left", "moved")]
+        for c in g.campaigns:
+            moved = "; ".join(
+                [f"+{n:,} from {k}" for k, n in sorted(c.moved_in.items())]
+                + [f"-{n:,} to {k}" for k, n in sorted(c.moved_out.items())]
+            )
+            rows.append((
+                f"  {c.name}{' (removed)' if c.removed else ''}",
+                "" if c.priority is None else str(c.priority), f"{c.assigned:,}",
+                f"{c.contacts:,}", f"{c.entered:,}", f"{c.left:,}", moved,
+            ))  # fmt: skip
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            cells = [r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, 6)]
+            lines.append("  ".join(cells + [r[6]]).rstrip())
+        for c in g.campaigns:
+            for what, cifs in c.samples.items():
+                lines.append(f"    {c.name}, {what}: {', '.join(cifs)}")
+    for w in p.warnings:
+        lines.append(f"warning: {w.where}: {w.message}")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .. import api
+from .. import api, console
 from ..console import echo_err
 from .options import FILE, Ctx, pass_ctx
 
@@ -32,14 +32,51 @@ def config_validate(ctx: Ctx, file: str) -> None:
 
 @config.command("plan")
 @FILE
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Also evaluate FILE over the current bank-sync data, without publishing anything: "
+    "per campaign the customers assigned, contacts, who enters, leaves or moves against the "
+    "current results, and warnings.",
+)
+@click.option(
+    "--show-customers",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="With --preview: up to N sample cifs per movement.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when something would (1 on error), as Terraform.",
+)
 @pass_ctx
-def config_plan(ctx: Ctx, file: str) -> None:
-    """Show what `config apply FILE` would change."""
-    changes = api.plan_file(ctx.dsn, file)
-    if not changes:
-        click.echo("no changes: the database already holds this configuration")
-    for c in changes:
-        click.echo(str(c))
+def config_plan(
+    ctx: Ctx, file: str, preview: bool, show_customers: int, fmt: str, detailed_exitcode: bool
+) -> None:
+    """Show what `config apply FILE` would change (and, with --preview, what it would do)."""
+    if preview:
+        result = api.preview_file(ctx.dsn, file, show_customers=show_customers, progress=echo_err)
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+        click.echo(text if fmt == "json" else console.preview(result))
+        changed = result.changed
+    else:
+        changes = api.plan_file(ctx.dsn, file)
+        if fmt == "json":
+            click.echo(
+                json.dumps({"changes": [str(c) for c in changes]}, indent=2, ensure_ascii=False)
+            )
+        elif not changes:
+            click.echo("no changes: the database already holds this configuration")
+        for c in changes if fmt == "text" else []:
+            click.echo(str(c))
+        changed = bool(changes)
+    if detailed_exitcode and changed:
+        click.get_current_context().exit(2)
 
 
 @config.command("apply")

@@ -94,3 +94,25 @@ def _done(db) -> bool:
         "SELECT count(*) FROM campaign_results.runs WHERE request_ids <> '{}' AND status = 'succeeded'"
     ).fetchone()
     return row[0] > 0
+
+
+def test_serve_waits_for_a_broker_that_is_away_and_stops_on_request(dsn):
+    """It used to exit after ~11 s; now it retries with backoff until the broker or a stop."""
+    from tests.conftest import _free_port
+
+    settings = relay.KafkaSettings(bootstrap=f"127.0.0.1:{_free_port()}", topic="t")
+    stop = threading.Event()
+    lines: list[str] = []
+    out = {}
+    t = threading.Thread(
+        target=lambda: out.update(
+            stats=serve.serve(dsn, settings, stop=stop.is_set, progress=lines.append)
+        )
+    )
+    t.start()
+    time.sleep(14)
+    assert t.is_alive()  # still waiting
+    stop.set()
+    t.join(15)
+    assert not t.is_alive() and out["stats"].runs == []
+    assert any("retrying" in line for line in lines)

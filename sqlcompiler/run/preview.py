@@ -1,0 +1,368 @@
+"""Preview: what a draft configuration would do to the current results, without publishing.
+
+The draft is applied, compiled and executed inside one REPEATABLE READ transaction that is
+rolled back at the end: the configuration tables, the published results, the run records and
+the staging tables are exactly as they were (the transaction holds the run lock, so no run
+uses the staging tables meanwhile). The counts therefore come from the same statements a run
+executes over the same data, and equal what ``config apply`` followed by ``run`` produces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlglot import exp
+
+from .. import source
+from ..compiler import compile_config
+from ..compiler.conditions import CUSTOM, LOAN, predicate
+from ..compiler.settings import set_local_statements
+from ..config.lint import lint
+from ..config.model import Condition, ConfigFile, Configuration
+from ..config.store import Change, apply, load_validated, plan
+from ..config.validate import validate
+from ..errors import RunLocked
+from ..infra import migrations
+from ..infra.connection import connect
+from ..progress import Progress, quiet
+from .record import RUN_LOCK, GroupResult, count_results, lock_holder
+from .staging import BASES, RESULTS, staging_name
+from .workers import run_prologue
+
+COMMON = 5  # common values named when a string value never occurs
+
+
+@dataclass
+class CampaignPreview:
+    name: str
+    priority: int | None
+    assigned: int = 0
+    contacts: int = 0
+    entered: int = 0
+    left: int = 0
+    moved_in: dict[str, int] = field(default_factory=dict)
+    moved_out: dict[str, int] = field(default_factory=dict)
+    removed: bool = False  # in the current results, not in the draft
+    samples: dict[str, list[str]] = field(default_factory=dict)  # movement -> sample cifs
+
+
+@dataclass
+class GroupPreview:
+    name: str
+    unassigned: int
+    campaigns: list[CampaignPreview]
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class Warning:
+    where: str
+    message: str
+
+
+@dataclass
+class Preview:
+    fingerprint: str
+    changes: list[Change]
+    population: int
+    groups: list[GroupPreview]
+    warnings: list[Warning]
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Terraform's sense: the configuration or the results would change."""
+        moved = any(
+            c.entered or c.left or c.moved_in or c.moved_out
+            for g in self.groups
+            for c in g.campaigns
+        )
+        return bool(self.changes) or moved
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable shape of ``config plan --preview --format json`` (more keys may follow)."""
+        return {
+            "fingerprint": self.fingerprint,
+            "population": self.population,
+            "changes": [str(c) for c in self.changes],
+            "groups": [
+                {
+                    "name": g.name,
+                    "unassigned": g.unassigned,
+                    **({"removed": True} if g.removed else {}),
+                    "campaigns": [_campaign_json(c) for c in g.campaigns],
+                }
+                for g in self.groups
+            ],
+            "warnings": [dataclasses.asdict(w) for w in self.warnings],
+        }
+
+
+def _campaign_json(c: CampaignPreview) -> dict[str, Any]:
+    out = dataclasses.asdict(c)
+    for optional in ("removed", "samples"):  # only when they say something
+        if not out[optional]:
+            del out[optional]
+    return out
+
+
+MOVES = """
+SELECT coalesce(n.campaign_group_id, o.campaign_group_id), o.campaign_id, n.campaign_id,
+       count(*), (array_agg(coalesce(n.cif, o.cif) ORDER BY coalesce(n.cif, o.cif)))[1:%(n)s]
+FROM campaign_results.assignments_staging n
+FULL JOIN campaign_results.current_assignments o
+  ON o.cif = n.cif AND o.campaign_group_id = n.campaign_group_id
+WHERE o.campaign_id IS DISTINCT FROM n.campaign_id
+GROUP BY 1, 2, 3
+"""
+
+
+def preview(
+    dsn: str,
+    draft: ConfigFile,
+    *,
+    show_customers: int = 0,
+    source_schema: str = "bank_sync_service",
+    progress: Progress = quiet,
+) -> Preview:
+    """Evaluate ``draft`` over the current bank-sync data and compare with the current results."""
+    t0 = time.monotonic()
+    with connect(dsn, autocommit=True, application="sqlcompiler-preview") as meta:
+        migrations.require_current(meta)
+        if not meta.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+            raise RunLocked(lock_holder(meta) + "; preview again when it has finished")
+        catalog, _info = source.prepare_run(meta, None, progress)  # fdw: the run's snapshot
+        meta.autocommit = False
+        meta.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            result = _preview(meta, draft, catalog, show_customers, source_schema, progress)
+        finally:
+            meta.rollback()  # nothing of the draft, its counts or its rows stays
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _preview(conn, draft, catalog, show_customers, schema, progress) -> Preview:
+    typed = validate(draft, catalog)  # locations are the file's
+    old = load_validated(conn, catalog)
+    old_names = {c.id: (g.name, c.name) for g in old.groups for c in g.campaigns}
+    old_groups = {g.id: g.name for g in old.groups}
+    changes = plan(conn, draft)
+    for statement in set_local_statements(False):
+        conn.execute(statement)
+    apply(conn, draft, catalog, applied_by="preview", source="preview")
+    config = load_validated(conn, catalog)
+    progress(f"preview: configuration {config.fingerprint[:12]}, {len(config.groups)} groups")
+    # the staging tables are the run's work tables: empty, unconstrained, for this transaction
+    for base in BASES:
+        conn.execute(
+            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+                RESULTS, staging_name(base), staging_name(base, "_run_check")
+            )
+        )
+        conn.execute(sql.SQL("DELETE FROM {}.{}").format(RESULTS, staging_name(base)))
+    conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+    population = conn.execute(
+        sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(schema))
+    ).fetchone()[0]
+    compiled = compile_config(config, source_schema=schema)
+    if compiled.groups:
+        run_prologue(conn, compiled, progress)
+    groups = [
+        GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
+        for g in config.groups
+    ]
+    for i, cg in enumerate(compiled.groups, start=1):
+        t = time.monotonic()
+        conn.execute(cg.sql)
+        progress(
+            f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {time.monotonic() - t:.2f}s"
+        )
+    count_results(conn, groups)
+    contacts = dict(
+        ((g, c), n)
+        for g, c, n in conn.execute(
+            "SELECT campaign_group_id, campaign_id, count(*) FROM "
+            "campaign_results.contacts_staging GROUP BY 1, 2"
+        ).fetchall()
+    )
+    result = _groups(config, groups, contacts, population, old, old_names)
+    _movements(conn, result, config, old_names, old_groups, show_customers)
+    warnings = _warnings(conn, typed, result, schema)
+    return Preview(config.fingerprint, changes, population, result, warnings)
+
+
+def _groups(config, groups, contacts, population, old, old_names) -> list[GroupPreview]:
+    counted = {g.group_id: g for g in groups}
+    out = []
+    for g in config.groups:
+        res = counted[g.id]
+        campaigns = [
+            CampaignPreview(
+                c.name, c.priority, res.campaigns.get(c.id, 0), contacts.get((g.id, c.id), 0)
+            )
+            for c in g.campaigns
+        ]
+        out.append(GroupPreview(g.name, population - res.assigned, campaigns))
+    drafted = {g.name for g in config.groups}
+    for g in old.groups:  # groups the draft removes: their customers all leave
+        if g.name not in drafted:
+            out.append(
+                GroupPreview(
+                    g.name,
+                    population,
+                    [CampaignPreview(c.name, c.priority, removed=True) for c in g.campaigns],
+                    removed=True,
+                )  # fmt: skip
+            )
+    return out
+
+
+def _movements(conn, result, config, old_names, old_groups, show_customers) -> None:
+    """Entered, left and moved per campaign, against the current results (SPEC §4 views)."""
+    new_names = {c.id: (g.name, c.name) for g in config.groups for c in g.campaigns}
+    group_names = {**old_groups, **{g.id: g.name for g in config.groups}}
+    by_name = {(g.name, c.name): c for g in result for c in g.campaigns}
+
+    def campaign(group_id, campaign_id, names) -> CampaignPreview:
+        gname, cname = names.get(campaign_id) or (
+            group_names.get(group_id, f"group id {group_id}"),
+            f"campaign id {campaign_id} (no longer configured)",
+        )
+        if (gname, cname) not in by_name:
+            target = next((g for g in result if g.name == gname), None)
+            if target is None:
+                target = GroupPreview(gname, 0, [], removed=True)
+                result.append(target)
+            target.campaigns.append(CampaignPreview(cname, None, removed=True))
+            by_name[(gname, cname)] = target.campaigns[-1]
+        return by_name[(gname, cname)]
+
+    for group_id, old_id, new_id, n, cifs in conn.execute(
+        MOVES, {"n": max(show_customers, 0)}
+    ).fetchall():
+        sample = list(cifs or [])[:show_customers]
+        if old_id is None:
+            c = campaign(group_id, new_id, new_names)
+            c.entered += n
+            _sample(c, "entered", sample)
+        elif new_id is None:
+            c = campaign(group_id, old_id, old_names)
+            c.left += n
+            _sample(c, "left", sample)
+        else:
+            to = campaign(group_id, new_id, new_names)
+            frm = campaign(group_id, old_id, old_names)
+            frm_name = (old_names.get(old_id) or ("", frm.name))[1]
+            to_name = (new_names.get(new_id) or ("", to.name))[1]
+            to.moved_in[frm_name] = to.moved_in.get(frm_name, 0) + n
+            frm.moved_out[to_name] = frm.moved_out.get(to_name, 0) + n
+            _sample(to, f"moved in from {frm_name}", sample)
+            _sample(frm, f"moved out to {to_name}", sample)
+
+
+def _sample(c: CampaignPreview, key: str, cifs: list[str]) -> None:
+    if cifs:
+        c.samples[key] = cifs
+
+
+def _warnings(conn, typed: Configuration, result, schema) -> list[Warning]:
+    out: list[Warning] = []
+    counts = {(g.name, c.name): c for g in result for c in g.campaigns}
+    for gi, g in enumerate(typed.groups):
+        for ci, c in enumerate(g.campaigns):
+            if counts.get((g.name, c.name)) and counts[(g.name, c.name)].assigned == 0:
+                out.append(Warning(
+                    f"groups[{gi}].campaigns[{ci}] (group {g.name!r}, campaign {c.name!r})",
+                    "would catch 0 customers",
+                ))  # fmt: skip
+    out += _data_warnings(conn, typed, schema)
+    out += [Warning(f.location, f.message) for f in lint(typed, conn)]
+    return out
+
+
+def _conditions(typed: Configuration) -> list[Condition]:
+    seen: dict[str, Condition] = {}
+    for g in typed.groups:
+        for c in g.campaigns:
+            for cond in c.conditions + tuple(x for r in c.rules for x in r.conditions):
+                seen.setdefault(cond.location, cond)
+    return list(seen.values())
+
+
+def _data_warnings(conn, typed: Configuration, schema: str) -> list[Warning]:
+    """Conditions nothing satisfies and string values that never occur: one scan per table."""
+    conds = [c for c in _conditions(typed) if c.op not in ("IS NULL", "IS NOT NULL")]
+    out: list[Warning] = []
+    for level, table in (("customer", "customers"), ("loan", "loans")):
+        mine = [c for c in conds if (c.source == "customer") == (level == "customer")]
+        if not mine:
+            continue
+        probes: list[tuple[str, Condition, Any]] = []  # (kind, condition, value)
+        for c in mine:
+            probes.append(("any", c, None))
+            if c.dtype == "string" and c.op in ("=", "!=", "IN", "NOT IN"):
+                for v in c.values or (c.value,):
+                    probes.append(("value", c, v))
+        exprs = []
+        for kind, c, v in probes:
+            cond = c if kind == "any" else dataclasses.replace(c, op="=", value=v, values=())
+            exprs.append(exp.func("bool_or", predicate(cond)).sql(dialect="postgres"))
+        sources = _from(table, schema)
+        row = conn.execute(
+            sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(sql.SQL(e) for e in exprs), sources
+            )
+        ).fetchone()
+        for (kind, c, v), hit in zip(probes, row, strict=True):
+            if hit:
+                continue
+            if kind == "any":
+                what = "customer" if level == "customer" else "loan"
+                out.append(Warning(c.location, f"no {what} satisfies {c.describe()}"))
+            else:
+                common = _common(conn, c, table, schema)
+                out.append(Warning(
+                    c.location,
+                    f"the value {v!r} never occurs in {c.source}.{c.field}"
+                    + (f"; common values: {common}" if common else "; the field has no values"),
+                ))  # fmt: skip
+    return out
+
+
+def _from(table: str, schema: str) -> sql.Composable:
+    s = sql.Identifier(schema)
+    if table == "customers":
+        return sql.SQL("{}.customers AS c").format(s)
+    return sql.SQL(
+        "{}.loans AS {} LEFT JOIN {}.loan_custom_fields AS {} ON {}.account_number = {}.account_number"
+    ).format(s, sql.Identifier(LOAN), s, sql.Identifier(CUSTOM), sql.Identifier(CUSTOM),
+             sql.Identifier(LOAN))  # fmt: skip
+
+
+def _common(conn, c: Condition, table: str, schema: str) -> str:
+    from ..compiler.conditions import value_expr
+
+    value = value_expr(c).sql(dialect="postgres")
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT v, count(*) FROM (SELECT {} AS v FROM {}) x WHERE v IS NOT NULL "
+            "GROUP BY v ORDER BY count(*) DESC, v LIMIT {}"
+        ).format(sql.SQL(value), _from(table, schema), sql.Literal(COMMON))  # fmt: skip
+    ).fetchall()
+    return ", ".join(f"{v!r} ({n:,})" for v, n in rows)
+
+
+def group_by_name(p: Preview) -> dict[str, dict[str, CampaignPreview]]:
+    """{group: {campaign: counts}} (tests and the workbench look campaigns up by name)."""
+    out: dict[str, dict[str, CampaignPreview]] = defaultdict(dict)
+    for g in p.groups:
+        for c in g.campaigns:
+            out[g.name][c.name] = c
+    return dict(out)
