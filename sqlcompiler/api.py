@@ -31,7 +31,7 @@ from .infra.grants import Roles
 from .infra.resources import resource_path
 from .progress import Progress, quiet
 from .reference.trace import trace_customer as _trace
-from .run import RunOptions, RunResult
+from .run import RunOptions, RunResult, history
 from .run import run as _run
 from .run.preview import Preview
 from .run.preview import preview as _preview
@@ -43,6 +43,7 @@ from .run.record import (
     list_runs,
     lock_holder,
     reap_abandoned,
+    run_with_results,
 )
 from .source.custom_fields import UploadResult
 
@@ -319,6 +320,32 @@ def runs(dsn: str, limit: int = 10) -> list[RunRecord]:
         return list_runs(conn, limit)
 
 
+def run_details(dsn: str, run_id: int) -> tuple[RunRecord, list[history.CampaignCount]]:
+    """``runs show``: the record with per-campaign counts by name."""
+    with _migrated(dsn) as conn:
+        return history.show(conn, run_id)
+
+
+def runs_diff(
+    dsn: str, a: int, b: int, *, sample: int = 0
+) -> tuple[RunRecord, RunRecord, list[history.Movement]]:
+    """``runs diff``: entered / left / moved per campaign between two runs' results."""
+    with _migrated(dsn) as conn:
+        return history.diff(conn, a, b, sample=sample)
+
+
+def runs_diff_csv(dsn: str, a: int, b: int, out) -> int:
+    """Every customer that moved between runs ``a`` and ``b``, as CSV on ``out``; row count."""
+    import csv
+
+    writer = csv.writer(out)
+    n = -1
+    with _migrated(dsn) as conn:
+        for n, row in enumerate(history.diff_rows(conn, a, b)):  # noqa: B007
+            writer.writerow(row)
+    return max(n, 0)
+
+
 def prune_runs(
     dsn: str,
     keep: int,
@@ -337,6 +364,8 @@ def prune_runs(
 def trace_customer(dsn: str, cif: str, run_id: int | None = None) -> dict[str, Any]:
     """Why ``cif`` got its campaigns (``explain CIF``): the reference trace beside the stored run."""
     with _migrated(dsn) as conn:
+        if run_id is not None:
+            run_with_results(conn, run_id)
         return _trace(conn, load_config(conn), cif, run_id)
 
 

@@ -55,37 +55,54 @@ def echo_err(msg: str, level: str = "info") -> None:
         click.echo(msg, err=True)
 
 
+def _change(now: int, before: int | None) -> str:
+    if before is None:
+        return "new"
+    return f"{now - before:+,}" if now != before else "0"
+
+
 def run_summary(res: RunResult) -> str:
-    """The table ``run`` prints: per group assigned, contacts, left and seconds."""
-    rows = [("group", "assigned", "contacts", "left", "seconds")]
-    rows += [
-        (g.name, f"{g.assigned:,}", f"{g.contacts:,}", f"{g.left:,}", f"{g.seconds:.2f}")
-        for g in res.groups
-    ]
+    """The table ``run`` prints: per group and per campaign by name (zeros included), with
+    the change against the last published run of the same population."""
+    prev = res.previous
+    header = ("group / campaign", "assigned", "change", "contacts", "left", "seconds")
+    rows = [header]
+    for g in res.groups:
+        before = prev.get(g.group_id) if prev is not None else None
+        rows.append((
+            g.name, f"{g.assigned:,}",
+            _change(g.assigned, sum(before.values()) if before is not None else None) if prev is not None else "",
+            f"{g.contacts:,}", f"{g.left:,}", f"{g.seconds:.2f}",
+        ))  # fmt: skip
+        for cid in {**g.campaign_names, **g.campaigns}:
+            n = g.campaigns.get(cid, 0)
+            was = (before or {}).get(cid) if before is not None else None
+            rows.append((
+                f"  {g.campaign_names.get(cid, f'campaign id {cid}')}", f"{n:,}",
+                _change(n, was if was is not None or before is None else 0) if prev is not None else "",
+                "", "", "",
+            ))  # fmt: skip
     if res.left_removed_groups:
-        rows.append(("(removed groups)", "0", "0", f"{res.left_removed_groups:,}", ""))
-    rows.append(
-        (
-            "total",
-            f"{res.assigned:,}",
-            f"{res.contacts:,}",
-            f"{res.unassigned:,}",
-            f"{res.seconds:.2f}",
-        )
-    )
-    n = len(rows[0])
+        rows.append(("(removed groups)", "0", "", "0", f"{res.left_removed_groups:,}", ""))
+    total_before = sum(sum(v.values()) for v in prev.values()) if prev is not None else None
+    rows.append((
+        "total", f"{res.assigned:,}", _change(res.assigned, total_before) if prev is not None else "",
+        f"{res.contacts:,}", f"{res.unassigned:,}", f"{res.seconds:.2f}",
+    ))  # fmt: skip
+    n = len(header)
     widths = [max(len(r[i]) for r in rows) for i in range(n)]
     fmt = lambda r: "  ".join(  # noqa: E731
         r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(n)
-    )
+    ).rstrip()
     status = res.status
     if res.dry_run:
         status += " (dry run, nothing published)"
     elif res.status == "held":
         status += " (not published: the previous results stay current; --force publishes)"
+    against = f"; change against run {res.previous_run_id}" if res.previous_run_id else ""
     lines = [
         f"run {res.run_id} {status}: "
-        f"{res.population:,} customers ({res.kind}), configuration {res.fingerprint[:12]}",
+        f"{res.population:,} customers ({res.kind}), configuration {res.fingerprint[:12]}{against}",
         fmt(rows[0]),
         *(fmt(r) for r in rows[1:]),
     ]
@@ -135,7 +152,12 @@ def preview(p: Preview) -> str:
 
 
 def runs_table(records: list[RunRecord]) -> str:
-    lines = []
+    if not records:
+        return ""
+    lines = [
+        f"{'run':>6} {'kind':4} {'status':9}     {'started':19} {'took':>8} population, "
+        "counts, configuration"
+    ]
     for r in records:
         took = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
         err = f"  error: {r.error}" if r.error else ""
@@ -151,8 +173,77 @@ def runs_table(records: list[RunRecord]) -> str:
         lines.append(
             f"{r.run_id:>6} {r.kind:4} {r.status:9}{' dry' if r.dry_run else '    '} "
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {took:>8} pop={r.population or 0:,} "
-            f"assigned={r.assignments or 0:,} contacts={r.contacts or 0:,}{where}{err}"
+            f"assigned={r.assignments or 0:,} contacts={r.contacts or 0:,} "
+            f"config={(r.fingerprint or '-')[:12]}{where}{err}"
         )
+    return "\n".join(lines)
+
+
+def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps(
+            {**dataclasses.asdict(record), "campaigns": [dataclasses.asdict(c) for c in counts]},
+            default=str, indent=2, ensure_ascii=False,
+        )  # fmt: skip
+    r = record
+    lines = [
+        f"run {r.run_id}: {r.kind} run, {r.status}{' (dry run)' if r.dry_run else ''}",
+        f"  as of        {r.started_at:%Y-%m-%d} (started {r.started_at:%Y-%m-%d %H:%M:%S}"
+        + (f", {r.seconds:.1f}s)" if r.seconds is not None else ")"),
+        f"  fingerprint  {r.fingerprint or '-'}",
+        f"  population   {r.population or 0:,} customers; {r.assignments or 0:,} assignments, "
+        f"{r.contacts or 0:,} contacts",
+    ]
+    if r.error:
+        lines.append(f"  error        {r.error}")
+    if r.hold_reason:
+        lines.append(f"  {'forced past' if r.forced else 'held'}     {r.hold_reason}")
+    if r.results_dropped:
+        lines.append("  results      removed by retention (the record stays)")
+    if counts:
+        lines.append("  campaigns:")
+        width = max(len(f"{c.group} / {c.campaign}") for c in counts)
+        for c in counts:
+            lines.append(f"    {f'{c.group} / {c.campaign}':<{width}}  {c.assigned:>10,}")
+    timings = r.timings or {}
+    if timings:
+        lines.append(
+            "  timings:     "
+            + ", ".join(f"{k} {v}s" for k, v in timings.items() if not isinstance(v, dict | list))
+        )
+        for k, v in timings.items():
+            if isinstance(v, dict):
+                lines.append(f"    {k}: " + ", ".join(f"{n} {t}s" for n, t in v.items()))
+    src = r.source or {}
+    if src:
+        snap = src.get("snapshot")
+        lines.append(
+            f"  source       {src.get('mode', 'local')}"
+            + (
+                f", snapshot {sum(snap['rows'].values()):,} rows in {snap['seconds']:.1f}s"
+                if snap
+                else ""
+            )
+        )
+    return "\n".join(lines)
+
+
+def runs_diff(a: RunRecord, b: RunRecord, moves: list) -> str:
+    lines = [
+        f"from run {a.run_id} ({a.kind}, {a.started_at:%Y-%m-%d %H:%M}, configuration "
+        f"{(a.fingerprint or '-')[:12]}) to run {b.run_id} ({b.kind}, {b.started_at:%Y-%m-%d %H:%M}, "
+        f"configuration {(b.fingerprint or '-')[:12]}):"
+    ]
+    if not moves:
+        lines.append("  no customer entered, left or moved")
+    for m in moves:
+        what = {
+            "entered": f"entered {m.to_campaign}",
+            "left": f"left {m.from_campaign}",
+            "moved": f"moved {m.from_campaign} -> {m.to_campaign}",
+        }[m.change]
+        sample = f"  e.g. {', '.join(m.sample)}" if m.sample else ""
+        lines.append(f"  {m.group}: {what}: {m.customers:,}{sample}")
     return "\n".join(lines)
 
 

@@ -166,6 +166,35 @@ def runs_cmd(click_ctx: click.Context, limit: int, as_json: bool) -> None:
         click.echo(text)
 
 
+@runs_cmd.command("show")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show_cmd(ctx: Ctx, run_id: int, as_json: bool) -> None:
+    """One run: status, as-of date, fingerprint, population, per-campaign counts, timings, source."""
+    record, counts = api.run_details(ctx.dsn, run_id)
+    click.echo(console.run_details(record, counts, as_json=as_json))
+
+
+@runs_cmd.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True,
+    help="csv: every customer that entered, left or moved (cif, group, change, from, to).",
+)  # fmt: skip
+@click.option("--show-customers", type=click.IntRange(min=0), default=5, show_default=True,
+              metavar="N", help="Sample cifs per movement (text).")  # fmt: skip
+@pass_ctx
+def diff_cmd(ctx: Ctx, a: int, b: int, fmt: str, show_customers: int) -> None:
+    """What changed from run A to run B: customers who entered, left or moved, per campaign."""
+    if fmt == "csv":
+        api.runs_diff_csv(ctx.dsn, a, b, click.get_text_stream("stdout"))
+        return
+    ra, rb, moves = api.runs_diff(ctx.dsn, a, b, sample=show_customers)
+    click.echo(console.runs_diff(ra, rb, moves))
+
+
 @runs_cmd.command("prune")
 @click.option(
     "--keep",

@@ -40,6 +40,7 @@ from .record import (
     finish_record,
     hold_reason,
     lock_holder,
+    previous_counts,
 )
 from .staging import (
     empty_staging,
@@ -258,6 +259,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown,
             left_removed_groups=left_removed,
         )  # fmt: skip
+        res.previous_run_id, res.previous = previous_counts(meta, res)
         res.hold_reason = hold_reason(meta, res, opts.max_drop, source_schema)
         held = res.hold_reason is not None and not opts.force and not dry_run
         res.forced = res.hold_reason is not None and opts.force and not dry_run

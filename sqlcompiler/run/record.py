@@ -51,6 +51,8 @@ class RunResult:
     hold_reason: str | None = None  # a guard's objection (status held, or forced past it)
     forced: bool = False
     left_removed_groups: int = 0  # assignments ended because their group was removed
+    previous_run_id: int | None = None  # the last published run of the same population
+    previous: dict[int, dict[int, int]] | None = None  # its {group id: {campaign id: n}}
 
     @property
     def unassigned(self) -> int:
@@ -122,6 +124,27 @@ def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
         (ids,),
     ).fetchall():
         by_id[gid].contacts = n
+
+
+def previous_counts(
+    conn: psycopg.Connection, res: RunResult
+) -> tuple[int | None, dict[int, dict[int, int]] | None]:
+    """The per-campaign counts of the last published full run before ``res`` (full runs only:
+    a list run's population differs from run to run)."""
+    if res.kind != "full":
+        return None, None
+    row = conn.execute(
+        "SELECT run_id, counts FROM campaign_results.runs WHERE status = 'succeeded' "
+        "AND kind = 'full' AND NOT dry_run AND run_id < %s ORDER BY run_id DESC LIMIT 1",
+        (res.run_id,),
+    ).fetchone()
+    if row is None:
+        return None, None
+    groups = (row[1] or {}).get("groups", {})
+    return row[0], {
+        int(g): {int(c): int(n) for c, n in v.get("campaigns", {}).items()}
+        for g, v in groups.items()
+    }
 
 
 def hold_reason(
@@ -293,6 +316,8 @@ class RunRecord:
     hold_reason: str | None = None
     forced: bool = False
     results_dropped: bool = False
+    counts: dict[str, Any] | None = None  # per group and campaign (finish_record)
+    timings: dict[str, Any] | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -301,12 +326,31 @@ class RunRecord:
         return (self.finished_at - self.started_at).total_seconds()
 
 
-def list_runs(conn: psycopg.Connection, limit: int = 10) -> list[RunRecord]:
+def list_runs(
+    conn: psycopg.Connection, limit: int = 10, *, run_id: int | None = None
+) -> list[RunRecord]:
     rows = conn.execute(
         "SELECT run_id, kind, status, dry_run, started_at, finished_at, population_size, "
         "assignments, contacts, config_fingerprint, error, source, hold_reason, forced, "
-        "results_dropped_at IS NOT NULL FROM campaign_results.runs "
-        "ORDER BY run_id DESC LIMIT %s",
-        (limit,),
+        "results_dropped_at IS NOT NULL, counts, timings FROM campaign_results.runs "
+        "WHERE %s::bigint IS NULL OR run_id = %s::bigint ORDER BY run_id DESC LIMIT %s",
+        (run_id, run_id, limit),
     ).fetchall()
     return [RunRecord(*r) for r in rows]
+
+
+def run_with_results(conn: psycopg.Connection, run_id: int) -> RunRecord:
+    """The record of a run whose result partitions exist, or an error saying why not."""
+    found = [r for r in list_runs(conn, 1, run_id=run_id)]
+    if not found:
+        raise SqlCompilerError(f"run {run_id} does not exist; `sqlcompiler runs` lists the runs")
+    record = found[0]
+    if record.status != "succeeded" or record.dry_run:
+        what = "a dry run" if record.dry_run else f"{record.status}"
+        raise SqlCompilerError(f"run {run_id} was {what}: it published no results")
+    if record.results_dropped:
+        raise SqlCompilerError(
+            f"the results of run {run_id} were removed by retention (run --keep); its record "
+            "remains in `sqlcompiler runs`"
+        )
+    return record
