@@ -179,6 +179,26 @@ def lint(dsn: str, path: str | Path | None = None) -> list[Finding]:
         return lint_config(config, conn)
 
 
+def config_history(dsn: str, limit: int = 20) -> list[store.Version]:
+    with _migrated(dsn) as conn:
+        return store.history(conn, limit)
+
+
+def config_diff(dsn: str, a: int, b: int) -> list[store.Change]:
+    """What changed from configuration version ``a`` to ``b``."""
+    with _migrated(dsn) as conn:
+        return store.diff(store.version_document(conn, a), store.version_document(conn, b))
+
+
+def config_rollback(dsn: str, version: int, applied_by: str | None = None) -> store.ApplyResult:
+    """Apply stored ``version`` again, as a new version recorded like any apply."""
+    with _migrated(dsn) as conn:
+        doc = store.version_document(conn, version)
+        return apply_config(
+            conn, doc, applied_by=applied_by, source_name=f"rollback to version {version}"
+        )
+
+
 def export_config(dsn: str, fmt: str = "yaml") -> str:
     with _migrated(dsn) as conn:
         return files.dump(store.load_from_db(conn), fmt)

@@ -79,6 +79,45 @@ def config_plan(
         click.get_current_context().exit(2)
 
 
+@config.command("history")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_ctx
+def config_history(ctx: Ctx, limit: int) -> None:
+    """Applied configuration versions: who, when, fingerprint, what changed."""
+    for v in api.config_history(ctx.dsn, limit):
+        click.echo(
+            f"{v.version:>5}  {v.applied_at:%Y-%m-%d %H:%M:%S}  {v.applied_by:<12}  "
+            f"{v.fingerprint[:12]}  {v.summary}"
+        )
+
+
+@config.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@pass_ctx
+def config_diff(ctx: Ctx, a: int, b: int) -> None:
+    """What changed from configuration version A to version B (see `config history`)."""
+    changes = api.config_diff(ctx.dsn, a, b)
+    click.echo("\n".join(map(str, changes)) if changes else f"versions {a} and {b} are the same")
+
+
+@config.command("rollback")
+@click.argument("version", type=int)
+@click.option("--applied-by", help="Who rolls back (default: the OS user).")
+@pass_ctx
+def config_rollback(ctx: Ctx, version: int, applied_by: str | None) -> None:
+    """Apply configuration VERSION again, recorded as a new version like any apply."""
+    res = api.config_rollback(ctx.dsn, version, applied_by)
+    for c in res.changes:
+        click.echo(str(c))
+    click.echo(
+        f"rolled back to version {version}: {len(res.changes)} changes, fingerprint "
+        f"{res.fingerprint[:12]}"
+        if res.changes
+        else f"no changes: version {version} is what the database holds"
+    )
+
+
 @config.command("apply")
 @FILE
 @click.option("--applied-by", help="Who applies it (default: the OS user).")

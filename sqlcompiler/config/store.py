@@ -12,11 +12,13 @@ import getpass
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import psycopg
 
 from ..errors import ConfigError
 from .catalog import Catalog
+from .files import to_document
 from .model import (
     CampaignSpec,
     ConditionSpec,
@@ -340,13 +342,15 @@ def apply(
         history_id = None
         if changes:
             history_id = conn.execute(
-                "INSERT INTO campaign_engine.config_history (applied_by, fingerprint, source, changes) "
-                "VALUES (%s, %s, %s, %s) RETURNING id",
+                "INSERT INTO campaign_engine.config_history "
+                "(applied_by, fingerprint, source, changes, document) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
                 (
                     applied_by or getpass.getuser(),
                     fp,
                     source,
                     json.dumps([asdict(c) for c in changes]),
+                    json.dumps(to_document(new), ensure_ascii=False),
                 ),
             ).fetchone()[0]
         # Validate what is now stored too: it is what the compiler will read.
@@ -356,3 +360,55 @@ def apply(
                 "internal error: the stored configuration differs from the file after apply"
             )
     return ApplyResult(changes, fp, history_id)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One row of campaign_engine.config_history."""
+
+    version: int
+    applied_at: Any
+    applied_by: str
+    fingerprint: str
+    source: str | None
+    changes: list[dict[str, str]]
+    has_document: bool
+
+    @property
+    def summary(self) -> str:
+        counts = {
+            a: sum(1 for c in self.changes if c.get("action") == a)
+            for a in ("add", "change", "remove")
+        }
+        return f"+{counts['add']} ~{counts['change']} -{counts['remove']}" + (
+            f" ({self.source})" if self.source else ""
+        )
+
+
+def history(conn: psycopg.Connection, limit: int = 20) -> list[Version]:
+    rows = conn.execute(
+        "SELECT id, applied_at, applied_by, fingerprint, source, changes, document IS NOT NULL "
+        "FROM campaign_engine.config_history ORDER BY id DESC LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [Version(*r) for r in rows]
+
+
+def version_document(conn: psycopg.Connection, version: int) -> ConfigFile:
+    """The configuration as version ``version`` applied it."""
+    row = conn.execute(
+        "SELECT document FROM campaign_engine.config_history WHERE id = %s", (version,)
+    ).fetchone()
+    if row is None:
+        raise ConfigError(f"configuration version {version} does not exist; see `config history`")
+    if row[0] is None:
+        raise ConfigError(
+            f"configuration version {version} was applied before versions kept their content "
+            "(schema 0007): only its fingerprint and changes are known"
+        )
+    return ConfigFile.model_validate(row[0])
+
+
+def diff(old: ConfigFile, new: ConfigFile) -> list[Change]:
+    """What applying ``new`` over ``old`` would change (nothing is executed)."""
+    return _Sync(None).run(old, new)
