@@ -46,6 +46,7 @@ from .run.record import (
     run_with_results,
 )
 from .source.custom_fields import UploadResult
+from .source.fields import FieldsReport
 
 
 @contextlib.contextmanager
@@ -197,6 +198,14 @@ def config_rollback(dsn: str, version: int, applied_by: str | None = None) -> st
         return apply_config(
             conn, doc, applied_by=applied_by, source_name=f"rollback to version {version}"
         )
+
+
+def fields(dsn: str) -> FieldsReport:
+    """``sqlcompiler fields``: what conditions may use, with what the data holds."""
+    from .source import fields as _fields
+
+    with _migrated(dsn) as conn:
+        return _fields.profile(conn)
 
 
 def export_config(dsn: str, fmt: str = "yaml") -> str:

@@ -151,6 +151,38 @@ def preview(p: Preview) -> str:
     return "\n".join(lines)
 
 
+def fields_report(report, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(
+            {"scans": {k: dataclasses.asdict(v) for k, v in report.scans.items()},
+             "fields": [dataclasses.asdict(f) for f in report.fields]},
+            default=str, indent=2, ensure_ascii=False,
+        )  # fmt: skip
+    lines = []
+    for source in dict.fromkeys(f.data_source for f in report.fields):
+        lines.append(f"{source}:")
+        for f in (x for x in report.fields if x.data_source == source):
+            if f.data_type in ("number", "date"):
+                shape = f"min {f.min}  median {f.median}  max {f.max}"
+            else:
+                shape = (
+                    "top " + ", ".join(f"{v!r} ({n:,})" for v, n in f.top) if f.top else "no values"
+                )
+            lines.append(
+                f"  {f.field:<24} {f.data_type:<8} missing {100 * f.missing:5.1f} %  "
+                f"distinct {f.distinct:>9,}  {shape}"
+            )
+    for table, scan in report.scans.items():
+        how = (
+            f"a sample of {scan.rows:,} of about {scan.estimated_rows:,} rows (TABLESAMPLE)"
+            if scan.sampled
+            else f"all {scan.rows:,} rows"
+        )
+        lines.append(f"{table}: {how}")
+    lines.append(f"({report.seconds:.1f}s)")
+    return "\n".join(lines)
+
+
 def runs_table(records: list[RunRecord]) -> str:
     if not records:
         return ""

@@ -235,4 +235,19 @@ def cf_upload(
     )
 
 
-COMMANDS = (config, custom_fields)
+@click.command("fields")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def fields(ctx: Ctx, fmt: str) -> None:
+    """What a condition may use: per data source each field with its type, share missing,
+    distinct count, and top values (strings, booleans) or min / median / max (numbers, dates).
+
+    One pass per table; tables above 200,000 rows are sampled (TABLESAMPLE) and the output
+    says so.
+    """
+    click.echo(console.fields_report(api.fields(ctx.dsn), fmt))
+
+
+COMMANDS = (config, custom_fields, fields)
