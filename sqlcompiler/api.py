@@ -375,6 +375,37 @@ def runs_diff_csv(dsn: str, a: int, b: int, out) -> int:
     return max(n, 0)
 
 
+def export_results(
+    dsn: str,
+    out: Path | None,
+    *,
+    fmt: str = "csv",
+    group: str | None = None,
+    campaign: str | None = None,
+    stdout=None,
+) -> int:
+    """``results export``: to ``out`` (written whole or not at all) or to ``stdout``."""
+    import os
+    import sys
+
+    from .run import export
+
+    with _migrated(dsn) as conn:
+        if out is None:
+            stream = stdout if stdout is not None else sys.stdout.buffer
+            return export.export(conn, stream, fmt=fmt, group=group, campaign=campaign)
+        tmp = out.with_name(f".{out.name}.partial")
+        try:
+            with open(tmp, "wb") as fh:
+                n = export.export(conn, fh, fmt=fmt, group=group, campaign=campaign)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise SqlCompilerError(f"cannot write {out}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return n
+
+
 def prune_runs(
     dsn: str,
     keep: int,

@@ -246,4 +246,31 @@ def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str) -> None:
     )
 
 
-COMMANDS = (compile_cmd, run_cmd, runs_cmd, explain_cmd)
+@click.group("results")
+def results_cmd() -> None:
+    """The current results (the SPEC §4 views) for dialer and SMS feeds."""
+
+
+@results_cmd.command("export")
+@click.option("--group", help="Only this campaign group (by name).")
+@click.option("--campaign", help="Only this campaign (by name).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True,
+    help="csv: one row per contact (assignments without contacts: one row, contact columns "
+    "empty); jsonl: one object per assignment with its contacts.",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (whole or not at all) instead of stdout.",
+)  # fmt: skip
+@pass_ctx
+def export_cmd(
+    ctx: Ctx, group: str | None, campaign: str | None, fmt: str, out: Path | None
+) -> None:
+    """Stream the current assignments with their contacts; memory stays constant."""
+    n = api.export_results(ctx.dsn, out, fmt=fmt, group=group, campaign=campaign)
+    if out is not None:
+        echo_err(f"wrote {n:,} {'rows' if fmt == 'csv' else 'assignments'} to {out}")
+
+
+COMMANDS = (compile_cmd, run_cmd, runs_cmd, explain_cmd, results_cmd)

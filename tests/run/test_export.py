@@ -1,0 +1,44 @@
+"""results export: the current results for dialer and SMS feeds, CSV and JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from sqlcompiler import api
+from tests.cli.test_cli import sqlc
+from tests.run.test_preview import _scenario
+
+
+def test_csv_and_jsonl_carry_every_assignment_and_contact(db, dsn, tmp_path):
+    _scenario(db)
+    out = tmp_path / "feed.csv"
+    rows = api.export_results(dsn, out)
+    got = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows == len(got)
+    contacts = db.execute("SELECT count(*) FROM campaign_results.current_contacts").fetchone()[0]
+    no_contacts = db.execute(
+        "SELECT count(*) FROM campaign_results.current_assignments a WHERE NOT EXISTS "
+        "(SELECT 1 FROM campaign_results.current_contacts k WHERE k.cif = a.cif "
+        "AND k.campaign_group_id = a.campaign_group_id)"
+    ).fetchone()[0]
+    assert len(got) == contacts + no_contacts
+    first = next(r for r in got if r["campaign"] == "Gọi gấp")
+    assert first["campaign_group"] == "Nhóm trễ hạn" and first["is_primary"] == "true"
+    buf = io.BytesIO()
+    n = api.export_results(dsn, None, fmt="jsonl", group="VIP", stdout=buf)
+    lines = [json.loads(x) for x in buf.getvalue().decode().splitlines()]
+    assert n == len(lines) == 2 and {x["campaign"]["name"] for x in lines} == {"Chăm sóc"}
+    assert all(x["contacts"] == [] for x in lines)
+
+
+def test_unknown_names_and_unwritable_out_are_one_line_errors(db, dsn, tmp_path):
+    _scenario(db)
+    bad = sqlc("results", "export", "--campaign", "Không có", dsn=dsn)
+    assert bad.returncode == 1 and "no campaign named 'Không có'" in bad.stderr
+    bad = sqlc("results", "export", "--group", "Nope", dsn=dsn)
+    assert bad.returncode == 1 and "no campaign group named 'Nope'" in bad.stderr
+    target = tmp_path / "missing-dir" / "feed.csv"
+    bad = sqlc("results", "export", "--out", str(target), dsn=dsn)
+    assert bad.returncode == 1 and "cannot write" in bad.stderr and not target.exists()
