@@ -144,17 +144,29 @@ def validate_file(dsn: str, path: str | Path) -> Configuration:
 
 
 def preview(
-    dsn: str, draft: ConfigFile, *, show_customers: int = 0, progress: Progress = quiet
+    dsn: str,
+    draft: ConfigFile,
+    *,
+    show_customers: int = 0,
+    jobs: int | None = None,
+    progress: Progress = quiet,
 ) -> Preview:
     """What ``draft`` would do over the current data, against the current results; nothing
     is published or stored (run/preview.py)."""
-    return _preview(dsn, draft, show_customers=show_customers, progress=progress)
+    return _preview(dsn, draft, show_customers=show_customers, jobs=jobs, progress=progress)
 
 
 def preview_file(
-    dsn: str, path: str | Path, *, show_customers: int = 0, progress: Progress = quiet
+    dsn: str,
+    path: str | Path,
+    *,
+    show_customers: int = 0,
+    jobs: int | None = None,
+    progress: Progress = quiet,
 ) -> Preview:
-    return preview(dsn, files.load(path), show_customers=show_customers, progress=progress)
+    return preview(
+        dsn, files.load(path), show_customers=show_customers, jobs=jobs, progress=progress
+    )
 
 
 def plan_file(dsn: str, path: str | Path) -> list[store.Change]:

@@ -50,17 +50,32 @@ def config_validate(ctx: Ctx, file: str) -> None:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="SQLCOMPILER_JOBS",
+    help="With --preview: connections running group statements, as `run --jobs` "
+    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
+)
+@click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would (1 on error), as Terraform.",
 )
 @pass_ctx
 def config_plan(
-    ctx: Ctx, file: str, preview: bool, show_customers: int, fmt: str, detailed_exitcode: bool
+    ctx: Ctx,
+    file: str,
+    preview: bool,
+    show_customers: int,
+    fmt: str,
+    jobs: int | None,
+    detailed_exitcode: bool,
 ) -> None:
     """Show what `config apply FILE` would change (and, with --preview, what it would do)."""
     if preview:
-        result = api.preview_file(ctx.dsn, file, show_customers=show_customers, progress=echo_err)
+        result = api.preview_file(
+            ctx.dsn, file, show_customers=show_customers, jobs=jobs, progress=echo_err
+        )
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
         click.echo(text if fmt == "json" else console.preview(result))
         changed = result.changed

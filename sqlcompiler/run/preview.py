@@ -1,9 +1,10 @@
 """Preview: what a draft configuration would do to the current results, without publishing.
 
-The draft is applied, compiled and executed inside one REPEATABLE READ transaction that is
-rolled back at the end: the configuration tables, the published results, the run records and
-the staging tables are exactly as they were (the transaction holds the run lock, so no run
-uses the staging tables meanwhile). The counts therefore come from the same statements a run
+The draft is applied inside a REPEATABLE READ transaction that is rolled back at the end, and
+its statements run as a full run's do (on ``jobs`` connections sharing that snapshot, writing
+the staging tables, which are emptied at the end): the configuration tables, the published
+results and the run records are exactly as they were. The run lock is held throughout, so no
+run uses the staging tables meanwhile. The counts therefore come from the same statements a run
 executes over the same data, and equal what ``config apply`` followed by ``run`` produces.
 """
 
@@ -32,8 +33,8 @@ from ..infra import migrations
 from ..infra.connection import connect
 from ..progress import Progress, quiet
 from .record import RUN_LOCK, GroupResult, count_results, lock_holder
-from .staging import BASES, RESULTS, staging_name
-from .workers import run_prologue
+from .staging import BASES, RESULTS, empty_staging, staging_name
+from .workers import parallel_groups, run_prologue
 
 COMMON = 5  # common values named when a string value never occurs
 
@@ -128,73 +129,92 @@ def preview(
     draft: ConfigFile,
     *,
     show_customers: int = 0,
+    jobs: int | None = None,
     source_schema: str = "bank_sync_service",
     progress: Progress = quiet,
 ) -> Preview:
-    """Evaluate ``draft`` over the current bank-sync data and compare with the current results."""
+    """Evaluate ``draft`` over the current bank-sync data and compare with the current results.
+
+    As a full run does, the group statements run on ``jobs`` connections sharing one snapshot
+    (they commit into the staging tables, which nobody reads while we hold the run lock, and
+    which are emptied at the end whatever happens); with one job, all of it stays in one
+    transaction that is rolled back.
+    """
+    from .orchestrate import default_jobs
+
+    jobs = jobs or default_jobs()
     t0 = time.monotonic()
     with connect(dsn, autocommit=True, application="sqlcompiler-preview") as meta:
         migrations.require_current(meta)
         if not meta.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
             raise RunLocked(lock_holder(meta) + "; preview again when it has finished")
         catalog, _info = source.prepare_run(meta, None, progress)  # fdw: the run's snapshot
-        meta.autocommit = False
-        meta.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        # the run's work tables: empty and unconstrained (the next run constrains them again)
+        for base in BASES:
+            meta.execute(
+                sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+                    RESULTS, staging_name(base), staging_name(base, "_run_check")
+                )
+            )
+        empty_staging(meta)
+        work = connect(dsn, application="sqlcompiler-preview")
+        work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
-            result = _preview(meta, draft, catalog, show_customers, source_schema, progress)
+            result = _preview(work, meta, draft, catalog, show_customers, jobs, source_schema,
+                              progress)  # fmt: skip
         finally:
-            meta.rollback()  # nothing of the draft, its counts or its rows stays
+            work.rollback()  # the draft configuration and any row written here
+            work.close()
+            empty_staging(meta)  # rows the group connections committed
     result.seconds = time.monotonic() - t0
     return result
 
 
-def _preview(conn, draft, catalog, show_customers, schema, progress) -> Preview:
+def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress) -> Preview:
     typed = validate(draft, catalog)  # locations are the file's
-    old = load_validated(conn, catalog)
+    old = load_validated(work, catalog)
     old_names = {c.id: (g.name, c.name) for g in old.groups for c in g.campaigns}
     old_groups = {g.id: g.name for g in old.groups}
-    changes = plan(conn, draft)
+    changes = plan(work, draft)
     for statement in set_local_statements(False):
-        conn.execute(statement)
-    apply(conn, draft, catalog, applied_by="preview", source="preview")
-    config = load_validated(conn, catalog)
+        work.execute(statement)
+    apply(work, draft, catalog, applied_by="preview", source="preview")
+    config = load_validated(work, catalog)
     progress(f"preview: configuration {config.fingerprint[:12]}, {len(config.groups)} groups")
-    # the staging tables are the run's work tables: empty, unconstrained, for this transaction
-    for base in BASES:
-        conn.execute(
-            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
-                RESULTS, staging_name(base), staging_name(base, "_run_check")
-            )
-        )
-        conn.execute(sql.SQL("DELETE FROM {}.{}").format(RESULTS, staging_name(base)))
-    conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-    population = conn.execute(
+    work.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+    population = work.execute(
         sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(schema))
     ).fetchone()[0]
     compiled = compile_config(config, source_schema=schema)
-    if compiled.groups:
-        run_prologue(conn, compiled, progress)
     groups = [
         GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
         for g in config.groups
     ]
-    for i, cg in enumerate(compiled.groups, start=1):
-        t = time.monotonic()
-        conn.execute(cg.sql)
-        progress(
-            f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {time.monotonic() - t:.2f}s"
-        )
-    count_results(conn, groups)
+    parallel = jobs > 1 and len(compiled.groups) > 1
+    if parallel:  # the workers commit: read their rows on a connection that sees them
+        parallel_groups(work, jobs, 0, compiled, groups, progress)
+        reader = meta
+    else:
+        if compiled.groups:
+            run_prologue(work, compiled, progress)
+        for i, cg in enumerate(compiled.groups, start=1):
+            t = time.monotonic()
+            work.execute(cg.sql)
+            progress(
+                f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {time.monotonic() - t:.2f}s"
+            )
+        count_results(work, groups)
+        reader = work
     contacts = dict(
         ((g, c), n)
-        for g, c, n in conn.execute(
+        for g, c, n in reader.execute(
             "SELECT campaign_group_id, campaign_id, count(*) FROM "
             "campaign_results.contacts_staging GROUP BY 1, 2"
         ).fetchall()
     )
     result = _groups(config, groups, contacts, population, old, old_names)
-    _movements(conn, result, config, old_names, old_groups, show_customers)
-    warnings = _warnings(conn, typed, result, schema)
+    _movements(reader, result, config, old_names, old_groups, show_customers)
+    warnings = _warnings(work, typed, result, schema)
     return Preview(config.fingerprint, changes, population, result, warnings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sqlcompiler import api
@@ -52,7 +53,8 @@ def _state(db):
     )
 
 
-def test_movements_by_name_and_nothing_published(db, dsn):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_movements_by_name_and_nothing_published(db, dsn, jobs):
     _scenario(db)
     before = _state(db)
     draft = {"groups": [
@@ -65,7 +67,7 @@ def test_movements_by_name_and_nothing_published(db, dsn):
             {"name": "Theo dõi", "priority": 3, "conditions": [cond("l", "dpd", "=", 0)]},
         ]},
     ]}  # VIP group removed: its 2 customers leave  # fmt: skip
-    p = api.preview(dsn, ConfigFile.model_validate(draft), show_customers=5)
+    p = api.preview(dsn, ConfigFile.model_validate(draft), show_customers=5, jobs=jobs)
     assert _state(db) == before  # nothing applied, published, recorded or left in staging
     by = group_by_name(p)
     late = by["Nhóm trễ hạn"]
