@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 10000
 
-.PHONY: install install-test demo test lint bench clean
+.PHONY: install install-test demo ui test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install-test: $(BIN)/python
 
 demo: install
 	$(BIN)/sqlcompiler demo --customers $(CUSTOMERS)
+	@echo "open the workbench: make ui (or $(BIN)/sqlcompiler ui), then http://127.0.0.1:8700/"
+
+ui: install
+	$(BIN)/sqlcompiler ui
 
 test: install-test
 	$(BIN)/ruff check .

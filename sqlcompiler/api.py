@@ -169,6 +169,12 @@ def preview_file(
     )
 
 
+def plan_document(dsn: str, cfg: ConfigFile) -> list[store.Change]:
+    with _migrated(dsn) as conn:
+        validate_config(conn, cfg)
+        return store.plan(conn, cfg)
+
+
 def plan_file(dsn: str, path: str | Path) -> list[store.Change]:
     cfg = files.load(path)
     with _migrated(dsn) as conn:

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "demo": 6,
     "api": 7,
     "console": 8,
+    "ui": 8,
     "cli": 9,
     "__main__": 10,
 }

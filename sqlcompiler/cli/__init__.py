@@ -16,7 +16,7 @@ from .. import __version__
 from ..console import echo_err, set_log_format
 from ..errors import SqlCompilerError
 from ..infra.connection import describe_db_error
-from . import admin, config, kafka, run, source
+from . import admin, config, kafka, run, source, ui
 from .options import Ctx
 
 
@@ -55,7 +55,7 @@ def cli(ctx: click.Context, dsn: str | None, debug: bool, log_format: str) -> No
     ctx.obj = Ctx(dsn, debug)
 
 
-for _module in (admin, config, source, run, kafka):
+for _module in (admin, config, source, run, kafka, ui):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -7,6 +7,7 @@ as in the Kafka message) through a server-side cursor. Either way memory stays c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO
 
 import psycopg
@@ -76,6 +77,20 @@ def _check_names(conn: psycopg.Connection, group: str | None, campaign: str | No
             )
 
 
+def csv_chunks(
+    conn: psycopg.Connection, *, group: str | None = None, campaign: str | None = None
+) -> Iterator[bytes]:
+    """The CSV export as COPY delivers it, chunk by chunk (a web download streams these)."""
+    _check_names(conn, group, campaign)
+    selected = sql.SQL(SELECTED).format(group=sql.Literal(group), campaign=sql.Literal(campaign))
+    query = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
+        sql.SQL(CSV).format(selected=selected)
+    )
+    with conn.cursor().copy(query) as copy:
+        for chunk in copy:
+            yield bytes(chunk)
+
+
 def export(
     conn: psycopg.Connection,
     out: IO[bytes],
@@ -84,22 +99,18 @@ def export(
     group: str | None = None,
     campaign: str | None = None,
 ) -> int:
-    """Write the current results to ``out``; return the rows written (contacts for CSV,
-    assignments for JSON lines)."""
-    _check_names(conn, group, campaign)
-    selected = sql.SQL(SELECTED).format(group=sql.Literal(group), campaign=sql.Literal(campaign))
+    """Write the current results to ``out``; return the rows written (CSV lines after the
+    header, or assignments for JSON lines)."""
     rows = 0
     if fmt == "csv":
-        query = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
-            sql.SQL(CSV).format(selected=selected)
-        )
-        with conn.cursor().copy(query) as copy:
-            for chunk in copy:
-                out.write(bytes(chunk))
-                rows += bytes(chunk).count(b"\n")
+        for chunk in csv_chunks(conn, group=group, campaign=campaign):
+            out.write(chunk)
+            rows += chunk.count(b"\n")
         return max(rows - 1, 0)
     if fmt != "jsonl":
         raise SqlCompilerError(f"unknown format {fmt!r}; use csv or jsonl")
+    _check_names(conn, group, campaign)
+    selected = sql.SQL(SELECTED).format(group=sql.Literal(group), campaign=sql.Literal(campaign))
     with conn.transaction(), conn.cursor(name="results_export") as cur:
         cur.itersize = 5000
         cur.execute(sql.SQL(JSONL).format(selected=selected))

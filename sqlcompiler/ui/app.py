@@ -1,0 +1,315 @@
+"""The workbench application: pages for people, ``/api`` for integrations, one library below.
+
+Every page and endpoint calls ``sqlcompiler.api`` (the functions the CLI calls); nothing the
+browser sends reaches SQL except as a configuration document through the validator, a run id
+(an integer) or a cif (a bound parameter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import Body, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from .. import api
+from ..config import files
+from ..config.model import ConfigFile
+from ..errors import ConfigError, SqlCompilerError
+from ..infra.connection import connect
+from ..run import export as results_export
+from . import drafts
+from .auth import AuthSettings, User
+
+HERE = Path(__file__).resolve().parent
+RUNS_PER_PAGE = 25
+
+
+def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
+    auth = auth or AuthSettings()
+    app = FastAPI(
+        title="sqlcompiler workbench",
+        description="The campaign configuration, its preview and the results, as JSON.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.add_middleware(
+        SessionMiddleware, secret_key=auth.session_secret, same_site="strict", https_only=False
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    pages = Jinja2Templates(directory=HERE / "templates")
+    pages.env.globals["fmt"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+
+    def current_user(request: Request) -> User:
+        user = auth.default_user()
+        if user is None:
+            saved = request.session.get("user")
+            if saved:
+                user = User(saved["name"], saved["role"])
+        if user is None:
+            if request.url.path.startswith("/api/"):
+                raise HTTPException(401, "log in first (POST /login)")
+            raise _Redirect("/login")
+        return user
+
+    def csrf(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = secrets.token_urlsafe(24)
+        return token
+
+    def editor(request: Request, user: User = Depends(current_user)) -> User:  # noqa: B008
+        if not user.can_edit:
+            raise HTTPException(403, f"{user.name} is a viewer: changes need the editor role")
+        return user
+
+    async def check_form(request: Request) -> None:
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), csrf(request)):
+            raise HTTPException(403, "the form is stale or forged (CSRF token); reload the page")
+
+    def check_api_write(request: Request) -> None:
+        if request.headers.get("x-requested-with") != "sqlcompiler":
+            raise HTTPException(403, "send the header X-Requested-With: sqlcompiler")
+
+    def render(request: Request, name: str, user: User, **context: Any) -> HTMLResponse:
+        return pages.TemplateResponse(
+            request, name, {"user": user, "csrf": csrf(request), "page": name, **context}
+        )
+
+    @app.exception_handler(_Redirect)
+    async def _redirect(_request: Request, exc: _Redirect):
+        return RedirectResponse(exc.to, status_code=303)
+
+    @app.exception_handler(SqlCompilerError)
+    async def _error(request: Request, exc: SqlCompilerError):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        return pages.TemplateResponse(
+            request, "error.html", {"user": None, "csrf": "", "page": "", "message": str(exc)},
+            status_code=422,
+        )  # fmt: skip
+
+    # -- login -------------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request):
+        if auth.mode == "none":
+            return RedirectResponse("/", status_code=303)
+        return pages.TemplateResponse(
+            request, "login.html", {"user": None, "csrf": csrf(request), "page": "login", "error": None}
+        )  # fmt: skip
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, name: str = Form(...), token: str = Form(...)):
+        user = auth.login(name.strip(), token)
+        if user is None:
+            return pages.TemplateResponse(
+                request, "login.html",
+                {"user": None, "csrf": csrf(request), "page": "login", "error": "wrong name or token"},
+                status_code=401,
+            )  # fmt: skip
+        request.session.clear()
+        request.session["user"] = {"name": user.name, "role": user.role}
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request):
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    # -- pages -------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def overview(request: Request, user: User = Depends(current_user)):  # noqa: B008
+        return render(request, "overview.html", user, **_overview(dsn))
+
+    @app.get("/configuration", response_class=HTMLResponse, include_in_schema=False)
+    def configuration(request: Request, user: User = Depends(current_user)):  # noqa: B008
+        with connect(dsn) as conn:
+            config = api.load_config(conn)
+        return render(request, "configuration.html", user, config=config)
+
+    @app.get("/draft", response_class=HTMLResponse, include_in_schema=False)
+    def draft_page(request: Request, user: User = Depends(current_user)):  # noqa: B008
+        with connect(dsn) as conn:
+            draft = drafts.load(conn, user.name)
+        return render(request, "draft.html", user, draft=draft, problems=[], preview=None,
+                      changes=None, message=None)  # fmt: skip
+
+    @app.post("/draft", response_class=HTMLResponse, include_in_schema=False)
+    async def draft_action(
+        request: Request,
+        user: User = Depends(editor),  # noqa: B008
+        _csrf: None = Depends(check_form),  # noqa: B008
+        document: str = Form(...),
+        action: str = Form("validate"),
+    ):
+        problems: list[tuple[str, str]] = []
+        preview = changes = message = None
+        with connect(dsn) as conn:
+            draft = drafts.save(conn, user.name, document)
+            try:
+                cfg = files.parse(document, "draft")
+                api.validate_config(conn, cfg)
+            except ConfigError as exc:
+                problems = exc.problems
+                cfg = None
+            if cfg is not None and action == "apply":
+                drafts.require_base(conn, draft)
+                result = api.apply_config(conn, cfg, applied_by=user.name, source_name="workbench")
+                drafts.reset(conn, user.name)
+                message = (
+                    f"applied {len(result.changes)} changes as {user.name}, fingerprint "
+                    f"{result.fingerprint[:12]}" if result.changes else "no changes to apply"
+                )  # fmt: skip
+                draft = drafts.load(conn, user.name)
+        if cfg is not None and action == "preview":
+            preview = api.preview(dsn, cfg, show_customers=5)
+        elif cfg is not None and action == "validate":
+            changes = api.plan_document(dsn, cfg)
+            message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
+        return render(request, "draft.html", user, draft=draft, problems=problems,
+                      preview=preview, changes=changes, message=message)  # fmt: skip
+
+    @app.get("/history", response_class=HTMLResponse, include_in_schema=False)
+    def history(request: Request, a: int | None = None, b: int | None = None,
+                user: User = Depends(current_user)):  # noqa: B008  # fmt: skip
+        versions = api.config_history(dsn, 50)
+        diff = api.config_diff(dsn, a, b) if a is not None and b is not None else None
+        return render(request, "history.html", user, versions=versions, diff=diff, a=a, b=b)
+
+    @app.post("/history/{version}/rollback", include_in_schema=False)
+    async def rollback(request: Request, version: int, user: User = Depends(editor),  # noqa: B008
+                       _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
+        api.config_rollback(dsn, version, applied_by=user.name)
+        return RedirectResponse("/history", status_code=303)
+
+    @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+    def runs(request: Request, page: int = 1, user: User = Depends(current_user)):  # noqa: B008
+        page = max(page, 1)
+        records = api.runs(dsn, RUNS_PER_PAGE * page)[RUNS_PER_PAGE * (page - 1) :]
+        return render(request, "runs.html", user, records=records, page=page,
+                      more=len(records) == RUNS_PER_PAGE)  # fmt: skip
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def run_page(request: Request, run_id: int, user: User = Depends(current_user)):  # noqa: B008
+        record, counts = api.run_details(dsn, run_id)
+        return render(request, "run.html", user, record=record, counts=counts)
+
+    @app.get("/customers", response_class=HTMLResponse, include_in_schema=False)
+    def customer(request: Request, cif: str = "", user: User = Depends(current_user)):  # noqa: B008
+        trace = api.trace_customer(dsn, cif.strip()) if cif.strip() else None
+        return render(request, "customer.html", user, trace=trace, cif=cif)
+
+    @app.get("/results.csv", include_in_schema=False)
+    def results_csv(user: User = Depends(current_user)):  # noqa: B008
+        def chunks():
+            with connect(dsn) as conn:
+                yield from results_export.csv_chunks(conn)
+
+        stamp = dt.date.today().isoformat()
+        return StreamingResponse(chunks(), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="current-results-{stamp}.csv"'})  # fmt: skip
+
+    # -- JSON API ----------------------------------------------------------------------------
+
+    @app.get("/api/runs", tags=["runs"])
+    def api_runs(limit: int = 20, user: User = Depends(current_user)):  # noqa: B008
+        return [_plain(r) for r in api.runs(dsn, min(max(limit, 1), 500))]
+
+    @app.get("/api/runs/{run_id}", tags=["runs"])
+    def api_run(run_id: int, user: User = Depends(current_user)):  # noqa: B008
+        record, counts = api.run_details(dsn, run_id)
+        return {**_plain(record), "campaigns": [_plain(c) for c in counts]}
+
+    @app.get("/api/configuration", tags=["configuration"])
+    def api_configuration(user: User = Depends(current_user)):  # noqa: B008
+        return yaml.safe_load(api.export_config(dsn, "json"))
+
+    @app.post("/api/preview", tags=["configuration"])
+    def api_preview(document: dict = Body(...), show_customers: int = 0,  # noqa: B008
+                    user: User = Depends(current_user),  # noqa: B008
+                    _w: None = Depends(check_api_write)):  # noqa: B008  # fmt: skip
+        cfg = _document(document)
+        return api.preview(dsn, cfg, show_customers=min(max(show_customers, 0), 50)).to_json()
+
+    @app.post("/api/configuration", tags=["configuration"])
+    def api_apply(document: dict = Body(...), user: User = Depends(editor),  # noqa: B008
+                  _w: None = Depends(check_api_write)):  # noqa: B008  # fmt: skip
+        with connect(dsn) as conn:
+            res = api.apply_config(conn, _document(document), applied_by=user.name,
+                                   source_name="workbench api")  # fmt: skip
+        return {"fingerprint": res.fingerprint, "changes": [str(c) for c in res.changes]}
+
+    @app.get("/api/customers/{cif}", tags=["results"])
+    def api_customer(cif: str, user: User = Depends(current_user)):  # noqa: B008
+        return api.trace_customer(dsn, cif)
+
+    @app.get("/api/fields", tags=["configuration"])
+    def api_fields(user: User = Depends(current_user)):  # noqa: B008
+        return _plain(api.fields(dsn))
+
+    return app
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str):
+        self.to = to
+
+
+def _document(document: dict) -> ConfigFile:
+    """A configuration sent as JSON, read exactly as a file would be (same errors)."""
+    import json
+
+    return files.parse(json.dumps(document, ensure_ascii=False), "request body")
+
+
+def _plain(obj: Any) -> Any:
+    import dataclasses
+    import json
+
+    return json.loads(json.dumps(dataclasses.asdict(obj), default=str))
+
+
+def _overview(dsn: str) -> dict[str, Any]:
+    records = api.runs(dsn, 30)
+    last = records[0] if records else None
+    full = [r for r in records if r.kind == "full" and r.status == "succeeded" and not r.dry_run]
+    current = full[0] if full else None
+    groups: list[dict[str, Any]] = []
+    if current is not None:
+        _record, counts = api.run_details(dsn, current.run_id)
+        top = max((c.assigned for c in counts), default=0) or 1
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for c in counts:
+            by_group.setdefault(c.group, []).append(
+                {"name": c.campaign, "n": c.assigned, "width": round(100 * c.assigned / top, 1)}
+            )
+        groups = [{"name": g, "campaigns": cs} for g, cs in by_group.items()]
+    trend = list(reversed([(r.run_id, r.assignments or 0) for r in full]))
+    points = ""
+    if len(trend) > 1:
+        hi = max(n for _, n in trend) or 1
+        step = 600 / (len(trend) - 1)
+        points = " ".join(
+            f"{i * step:.0f},{110 - 100 * n / hi:.0f}" for i, (_, n) in enumerate(trend)
+        )
+    banner = None
+    now = dt.datetime.now(dt.UTC)
+    if last is not None and last.status in ("failed", "held"):
+        banner = f"The last run ({last.run_id}) {last.status}: {last.error or last.hold_reason}"
+    elif current is None:
+        banner = "No run has published results yet."
+    elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):
+        banner = f"The results are from {current.finished_at:%Y-%m-%d %H:%M}, more than a day old."
+    return {"last": last, "current": current, "groups": groups, "trend": trend,
+            "points": points, "banner": banner}  # fmt: skip

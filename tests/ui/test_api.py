@@ -1,0 +1,101 @@
+"""The workbench's pages and JSON API (FastAPI's TestClient against a real database)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from sqlcompiler.errors import SqlCompilerError
+from sqlcompiler.ui import AuthSettings, create_app
+from tests.run.test_preview import V1, _scenario
+
+WRITE = {"X-Requested-With": "sqlcompiler"}
+
+
+@pytest.fixture
+def client(db, dsn):
+    _scenario(db)
+    return TestClient(create_app(dsn, AuthSettings()))
+
+
+def _csrf(client: TestClient) -> str:
+    page = client.get("/draft").text
+    return page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_pages_render_with_names(client):
+    for path, text in [
+        ("/", "Gọi gấp"), ("/configuration", "Nhắc nhở"), ("/draft", "Nhóm trễ hạn"),
+        ("/history", "version"), ("/runs", "succeeded"),
+        ("/runs/1", "Chăm sóc"), ("/customers?cif=C0", "Assigned to"),
+    ]:  # fmt: skip
+        r = client.get(path)
+        assert r.status_code == 200 and text in r.text, path
+    csv = client.get("/results.csv")
+    assert csv.status_code == 200 and csv.text.startswith("cif,campaign_group,campaign")
+
+
+def test_api_endpoints(client):
+    assert client.get("/api/runs").json()[0]["status"] == "succeeded"
+    run = client.get("/api/runs/1").json()
+    assert {c["campaign"] for c in run["campaigns"]} >= {"Gọi gấp", "Chăm sóc"}
+    assert client.get("/api/configuration").json()["groups"][0]["name"] == "Nhóm trễ hạn"
+    assert client.get("/api/customers/C0").json()["cif"] == "C0"
+    assert any(f["field"] == "dpd" for f in client.get("/api/fields").json()["fields"])
+    draft = {"groups": V1["groups"][:1]}
+    assert client.post("/api/preview", json=draft).status_code == 403  # no CSRF header
+    preview = client.post("/api/preview", json=draft, headers=WRITE).json()
+    vip = [g for g in preview["groups"] if g["name"] == "VIP"][0]
+    assert vip["campaigns"][0]["left"] == 2
+    bad = client.post("/api/preview", json={"groups": [{"name": "G", "campaigns": [
+        {"name": "C", "priority": 1, "conditions": [{"data_source": "bank_sync_service.loans",
+         "field_name": "dpd", "operator": ">", "field_value": "many"}]}]}]}, headers=WRITE)  # fmt: skip
+    assert bad.status_code == 422 and "dpd" in bad.json()["error"]
+    applied = client.post("/api/configuration", json=draft, headers=WRITE).json()
+    assert any(c.startswith("- group 'VIP'") for c in applied["changes"])
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "sqlcompiler workbench"
+
+
+def test_draft_check_preview_apply_and_stale_base(client, db):
+    token = _csrf(client)
+    doc = yaml.safe_dump({"groups": V1["groups"][:1]}, allow_unicode=True)
+    assert (
+        client.post("/draft", data={"document": doc, "action": "apply"}).status_code == 403
+    )  # CSRF
+    wrong = doc.replace("60", "sixty")
+    page = client.post("/draft", data={"document": wrong, "action": "validate", "csrf": token}).text
+    assert "groups[0].campaigns[0].conditions[0]" in page and "sixty" in page  # next to its place
+    assert "sixty" in client.get("/draft").text  # the draft survives a reload
+    page = client.post("/draft", data={"document": doc, "action": "preview", "csrf": token}).text
+    assert 'id="preview"' in page and "VIP" in page
+    # someone else applies meanwhile: this draft's apply is refused
+    from tests.scenario import configure
+
+    configure(db, {"groups": V1["groups"][1:]})
+    refused = client.post("/draft", data={"document": doc, "action": "apply", "csrf": token})
+    assert refused.status_code == 422 and "changed since this draft was started" in refused.text
+
+
+def test_token_auth_and_viewer_cannot_change_anything(db, dsn, monkeypatch):
+    _scenario(db)
+    monkeypatch.setenv("SQLCOMPILER_UI_TOKEN", "s3cret-token")
+    monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "lan=editor,minh=viewer")
+    settings = AuthSettings.from_env("token", "0.0.0.0")
+    client = TestClient(create_app(dsn, settings))
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/api/runs").status_code == 401
+    assert client.post("/login", data={"name": "minh", "token": "wrong"}).status_code == 401
+    assert client.post("/login", data={"name": "minh", "token": "s3cret-token"}).status_code == 200
+    assert "minh · viewer" in client.get("/").text
+    assert "s3cret" not in client.get("/draft").text
+    token = _csrf(client)
+    doc = yaml.safe_dump({"groups": V1["groups"][:1]}, allow_unicode=True)
+    assert (
+        client.post("/draft", data={"document": doc, "action": "apply", "csrf": token}).status_code
+        == 403
+    )
+    assert client.post("/api/configuration", json={"groups": []}, headers=WRITE).status_code == 403
+    assert client.post("/history/1/rollback", data={"csrf": token}).status_code == 403
+    with pytest.raises(SqlCompilerError, match="only on a loopback address"):
+        AuthSettings.from_env("none", "0.0.0.0")

@@ -1,0 +1,101 @@
+"""The manager's story in a real browser: Debian's chromium driven by Playwright.
+
+Screenshots go to docs/ui/ (docs/ui.md shows them), so a reader sees what a user sees.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+import uvicorn
+import yaml
+
+from sqlcompiler import run as runner
+from sqlcompiler.ui import AuthSettings, create_app
+from tests.conftest import _free_port
+from tests.paths import REPO
+from tests.run.test_preview import V1, _scenario
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = REPO / "docs" / "ui"
+
+
+@pytest.fixture
+def server(db, dsn):
+    _scenario(db)
+    port = _free_port()
+    config = uvicorn.Config(create_app(dsn, AuthSettings()), host="127.0.0.1", port=port,
+                            log_level="warning")  # fmt: skip
+    srv = uvicorn.Server(config)
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "the workbench did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is missing: .ci/run installs it with apt"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1200, "height": 900})
+        yield pg
+        browser.close()
+
+
+def test_manager_story(server, page, db, dsn):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server + "/")
+    assert page.locator("text=Gọi gấp").first.is_visible()
+    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+    page.click("text=Configuration")
+    assert page.locator("td", has_text="Nhắc nhở").first.is_visible()
+    page.screenshot(path=str(SHOTS / "configuration.png"), full_page=True)
+
+    # a draft with a wrong-typed value: the message names its place; fix it; preview; apply
+    page.click("text=Draft & preview")
+    draft = {"groups": [V1["groups"][0] | {"campaigns": [
+        V1["groups"][0]["campaigns"][0] | {"conditions": [
+            {"data_source": "bank_sync_service.loans", "field_name": "dpd", "operator": ">", "field_value": "bốn mươi"}]},
+        V1["groups"][0]["campaigns"][1],
+    ]}]}  # fmt: skip
+    page.fill("textarea", yaml.safe_dump(draft, allow_unicode=True, sort_keys=False))
+    page.click("button:has-text('Check')")
+    problems = page.locator("#problems")
+    assert "groups[0].campaigns[0].conditions[0]" in problems.inner_text()
+    page.screenshot(path=str(SHOTS / "draft-problem.png"), full_page=True)
+    fixed = page.input_value("textarea").replace("bốn mươi", "40")
+    page.fill("textarea", fixed)
+    page.click("button:has-text('Preview')")
+    preview = page.locator("#preview")
+    assert "+1 from Nhắc nhở" in preview.inner_text()  # C1 (dpd 45) moves up
+    assert "VIP" in preview.inner_text()  # removed group: its customers leave
+    page.screenshot(path=str(SHOTS / "preview.png"), full_page=True)
+    page.click("button:has-text('Apply')")
+    assert "applied" in page.locator("#message").inner_text()
+
+    # the nightly run, then the overview shows the new counts
+    runner.run(dsn, max_drop=100)
+    page.goto(server + "/")
+    assert "Gọi gấp" in page.inner_text("main") and "Chăm sóc" not in page.inner_text("main")
+
+    page.goto(server + "/customers?cif=C1")
+    assert "Assigned to" in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)
+    page.goto(server + "/history")
+    page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+    # everything the pages loaded came from the workbench itself (no CDN)
+    assert requests and all(u.startswith(server) for u in requests)
