@@ -25,7 +25,7 @@ from ..config.model import ConfigFile
 from ..errors import ConfigError, SqlCompilerError
 from ..infra.connection import connect
 from ..run import export as results_export
-from . import drafts
+from . import drafts, guide
 from .auth import AuthSettings, User
 
 HERE = Path(__file__).resolve().parent
@@ -80,10 +80,13 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         if request.headers.get("x-requested-with") != "sqlcompiler":
             raise HTTPException(403, "send the header X-Requested-With: sqlcompiler")
 
-    def render(request: Request, name: str, user: User, **context: Any) -> HTMLResponse:
+    def render(
+        request: Request, name: str, user: User, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         return pages.TemplateResponse(
-            request, name, {"user": user, "csrf": csrf(request), "page": name, **context}
-        )
+            request, name, {"user": user, "csrf": csrf(request), "page": name, **context},
+            status_code=status_code,
+        )  # fmt: skip
 
     @app.exception_handler(_Redirect)
     async def _redirect(_request: Request, exc: _Redirect):
@@ -179,6 +182,26 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
             message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
         return render(request, "draft.html", user, draft=draft, problems=problems,
                       preview=preview, changes=changes, message=message)  # fmt: skip
+
+    @app.get("/draft/condition", response_class=HTMLResponse, include_in_schema=False)
+    def guide_page(request: Request, user: User = Depends(editor)):  # noqa: B008
+        with connect(dsn) as conn:
+            draft = drafts.load(conn, user.name)
+            s = guide.step(conn, draft.document, dict(request.query_params))
+        return render(request, "guide.html", user, step=s, sources=guide.SOURCES, added=None)
+
+    @app.post("/draft/condition", response_class=HTMLResponse, include_in_schema=False)
+    async def guide_add(request: Request, user: User = Depends(editor),  # noqa: B008
+                        _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with connect(dsn) as conn:
+            draft = drafts.load(conn, user.name)
+            text, s = guide.add(conn, draft.document, form)
+            if s.problem is None:
+                drafts.save(conn, user.name, text)
+        status = 200 if s.problem is None else 422
+        return render(request, "guide.html", user, step=s, sources=guide.SOURCES,
+                      added=s.problem is None, status_code=status)  # fmt: skip
 
     @app.get("/history", response_class=HTMLResponse, include_in_schema=False)
     def history(request: Request, a: int | None = None, b: int | None = None,

@@ -99,3 +99,34 @@ def test_token_auth_and_viewer_cannot_change_anything(db, dsn, monkeypatch):
     assert client.post("/history/1/rollback", data={"csrf": token}).status_code == 403
     with pytest.raises(SqlCompilerError, match="only on a loopback address"):
         AuthSettings.from_env("none", "0.0.0.0")
+
+
+def test_guided_condition_steps_offer_only_what_fits(client):
+    page = client.get("/draft/condition").text
+    assert "Nhóm trễ hạn / Gọi gấp" in page
+    page = client.get("/draft/condition", params={"target": "0:1", "source": "bank_sync_service.customers",
+                                                  "field": "is_vip"}).text  # fmt: skip
+    ops = page.split('name="operator"')[1].split("</select>")[0]
+    assert ">=<" in ops and ">IS NULL<" in ops and ">LIKE<" not in ops and ">BETWEEN<" not in ops
+    token = _csrf(client)
+    form = {"csrf": token, "target": "0:1", "source": "bank_sync_service.loans", "field": "dpd",
+            "operator": "IN", "value": "10, mười"}  # fmt: skip
+    bad = client.post("/draft/condition", data=form)
+    assert bad.status_code == 422 and 'id="value-problem"' in bad.text and "mười" in bad.text
+    assert "mười" not in client.get("/draft").text  # the draft is unchanged
+    ok = client.post("/draft/condition", data=form | {"value": "10, 20"})
+    assert ok.status_code == 200 and 'id="added"' in ok.text
+    draft = yaml.safe_load(
+        client.get("/draft")
+        .text.split("<textarea")[1]
+        .split(">", 1)[1]
+        .split("</textarea>")[0]
+        .replace("&#39;", "'")
+        .replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+        .replace("&#34;", '"')
+    )
+    added = draft["groups"][0]["campaigns"][1]["conditions"][-1]
+    assert added == {"data_source": "bank_sync_service.loans", "field_name": "dpd",
+                     "operator": "IN", "field_value": [10, 20]}  # fmt: skip

@@ -87,6 +87,26 @@ def test_manager_story(server, page, db, dsn):
     page.click("button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
 
+    # the guided editor: campaign -> data source -> field -> only fitting operators -> value
+    page.goto(server + "/draft/condition")
+    for name, choice in [("target", {"label": "Nhóm trễ hạn / Nhắc nhở"}),
+                         ("source", {"value": "bank_sync_service.customers"}),
+                         ("field", {"value": "segment"})]:  # fmt: skip
+        with page.expect_navigation():  # each choice reloads the step with what fits it
+            page.select_option(f"select[name={name}]", **choice)
+    operators = page.locator("select[name=operator] option").all_inner_texts()
+    assert {"LIKE", "ILIKE", "IN"} <= set(operators)  # a string field: text operators offered
+    with page.expect_navigation():
+        page.select_option("select[name=operator]", value="IN")
+    page.fill("input[name=value]", "MASS, SME")
+    page.screenshot(path=str(SHOTS / "guided-condition.png"), full_page=True)
+    page.click("button:has-text('Add to the draft')")
+    assert page.locator("#added").is_visible()
+    page.goto(server + "/draft")
+    assert "segment" in page.input_value("textarea")
+    page.click("button:has-text('Apply')")
+    assert "applied" in page.locator("#message").inner_text()
+
     # the nightly run, then the overview shows the new counts
     runner.run(dsn, max_drop=100)
     page.goto(server + "/")
