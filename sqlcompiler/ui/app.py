@@ -146,7 +146,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         with connect(dsn) as conn:
             draft = drafts.load(conn, user.name)
         return render(request, "draft.html", user, draft=draft, problems=[], preview=None,
-                      changes=None, message=None)  # fmt: skip
+                      changes=None, message=None, order=_order(draft.document))  # fmt: skip
 
     @app.post("/draft", response_class=HTMLResponse, include_in_schema=False)
     async def draft_action(
@@ -181,7 +181,8 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
             changes = api.plan_document(dsn, cfg)
             message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
         return render(request, "draft.html", user, draft=draft, problems=problems,
-                      preview=preview, changes=changes, message=message)  # fmt: skip
+                      preview=preview, changes=changes, message=message,
+                      order=_order(draft.document))  # fmt: skip
 
     @app.get("/draft/condition", response_class=HTMLResponse, include_in_schema=False)
     def guide_page(request: Request, user: User = Depends(editor)):  # noqa: B008
@@ -202,6 +203,57 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         status = 200 if s.problem is None else 422
         return render(request, "guide.html", user, step=s, sources=guide.SOURCES,
                       added=s.problem is None, status_code=status)  # fmt: skip
+
+    @app.post("/draft/reorder", include_in_schema=False)
+    async def reorder(request: Request, user: User = Depends(editor),  # noqa: B008
+                      _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
+        form = await request.form()
+        with connect(dsn) as conn:
+            draft = drafts.load(conn, user.name)
+            text = guide.reorder(draft.document, int(form["group"]), int(form["campaign"]),
+                                 str(form["direction"]))  # fmt: skip
+            drafts.save(conn, user.name, text)
+        return RedirectResponse("/draft#order", status_code=303)
+
+    @app.get("/custom-fields", response_class=HTMLResponse, include_in_schema=False)
+    def custom_fields_page(request: Request, user: User = Depends(current_user)):  # noqa: B008
+        return render(request, "custom_fields.html", user, fields=api.list_custom_fields(dsn),
+                      result=None, rejected=[], message=None)  # fmt: skip
+
+    @app.post("/custom-fields", response_class=HTMLResponse, include_in_schema=False)
+    async def custom_fields_action(request: Request, user: User = Depends(editor),  # noqa: B008
+                                   _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
+        import tempfile
+
+        form = await request.form()
+        result, rejected, message = None, [], None
+        if form.get("action") == "register":
+            api.add_custom_field(dsn, str(form.get("name", "")).strip(), str(form.get("data_type")),
+                                 str(form.get("description", "")) or None)  # fmt: skip
+            message = f"registered {str(form.get('name')).strip()!r}"
+        else:
+            upload = form.get("file")
+            if upload is None or not getattr(upload, "filename", ""):
+                raise ConfigError("choose a CSV or JSON-lines file to upload")
+            suffix = Path(upload.filename).suffix[:10] or ".csv"
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"upload{suffix}"
+                path.write_bytes(await upload.read())
+                rejects = Path(tmp) / "rejected.tsv"
+                result = api.upload_custom_fields(dsn, path, source_system="workbench",
+                                                  uploaded_by=user.name, reject_file=rejects)  # fmt: skip
+                if rejects.exists():
+                    rejected = [
+                        ln.split("\t", 2)
+                        for ln in rejects.read_text(encoding="utf-8").splitlines()[1:]
+                    ]
+        return render(request, "custom_fields.html", user, fields=api.list_custom_fields(dsn),
+                      result=result, rejected=rejected[:200], message=message)  # fmt: skip
+
+    @app.get("/runs-diff", response_class=HTMLResponse, include_in_schema=False)
+    def runs_diff_page(request: Request, a: int, b: int, user: User = Depends(current_user)):  # noqa: B008
+        ra, rb, moves = api.runs_diff(dsn, a, b, sample=5)
+        return render(request, "runs_diff.html", user, a=ra, b=rb, moves=moves)
 
     @app.get("/history", response_class=HTMLResponse, include_in_schema=False)
     def history(request: Request, a: int | None = None, b: int | None = None,
@@ -282,6 +334,13 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         return _plain(api.fields(dsn))
 
     return app
+
+
+def _order(text: str) -> list:
+    try:
+        return guide.campaign_order(text)
+    except (ConfigError, yaml.YAMLError, AttributeError, TypeError):
+        return []  # a draft that does not parse: the editor shows why on Check
 
 
 class _Redirect(Exception):

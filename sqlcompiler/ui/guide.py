@@ -142,3 +142,38 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
         s.problem = "; ".join(mine) if mine else str(exc)
         return draft_text, s
     return text, s
+
+
+def reorder(draft_text: str, group: int, campaign: int, direction: str) -> str:
+    """Move a campaign up or down within its group; priorities are renumbered 10, 20, 30, …
+    so the user never edits a number to change an order."""
+    doc = _document(draft_text)
+    try:
+        campaigns = doc["groups"][group]["campaigns"]
+        campaigns.sort(
+            key=lambda c: c.get("priority", 0) if isinstance(c.get("priority"), int) else 0
+        )
+        other = campaign - 1 if direction == "up" else campaign + 1
+        if not 0 <= campaign < len(campaigns) or not 0 <= other < len(campaigns):
+            return draft_text
+    except (KeyError, IndexError, TypeError):
+        raise ConfigError("that campaign is not in the draft any more; reload the page") from None
+    campaigns[campaign], campaigns[other] = campaigns[other], campaigns[campaign]
+    for i, c in enumerate(campaigns, start=1):
+        c["priority"] = 10 * i
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def campaign_order(draft_text: str) -> list[tuple[int, str, list[tuple[int, str, Any]]]]:
+    """(group index, group name, [(campaign index, name, priority)]) in priority order."""
+    doc = _document(draft_text)
+    out = []
+    for gi, g in enumerate(doc.get("groups") or []):
+        cs = sorted(
+            g.get("campaigns") or [],
+            key=lambda c: c.get("priority", 0) if isinstance(c.get("priority"), int) else 0,
+        )
+        out.append(
+            (gi, g.get("name"), [(ci, c.get("name"), c.get("priority")) for ci, c in enumerate(cs)])
+        )
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -130,3 +132,33 @@ def test_guided_condition_steps_offer_only_what_fits(client):
     added = draft["groups"][0]["campaigns"][1]["conditions"][-1]
     assert added == {"data_source": "bank_sync_service.loans", "field_name": "dpd",
                      "operator": "IN", "field_value": [10, 20]}  # fmt: skip
+
+
+def test_reorder_custom_fields_upload_and_runs_diff(client, db, tmp_path):
+    token = _csrf(client)
+    # move Nhắc nhở above Gọi gấp: priorities renumbered 10, 20
+    r = client.post("/draft/reorder", data={"csrf": token, "group": 0, "campaign": 1,
+                                            "direction": "up"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    textarea = client.get("/draft").text.split("<textarea")[1].split(">", 1)[1]
+    group = yaml.safe_load(html.unescape(textarea.split("</textarea>")[0]))["groups"][0]
+    assert [(c["name"], c["priority"]) for c in group["campaigns"]] == [
+        ("Nhắc nhở", 10),
+        ("Gọi gấp", 20),
+    ]
+    # register a field and upload values with a bad line: the reject report is on the page
+    r = client.post("/custom-fields", data={"csrf": token, "action": "register", "name": "điểm",
+                                            "data_type": "number", "description": "risk"})  # fmt: skip
+    assert r.status_code == 200 and "registered" in r.text
+    upload = "account_number,điểm\nL0,10\nL1,nhiều\nL9,5\n"
+    r = client.post("/custom-fields", data={"csrf": token, "action": "upload"},
+                    files={"file": ("values.csv", upload.encode(), "text/csv")})  # fmt: skip
+    assert r.status_code == 200 and 'id="rejected"' in r.text
+    assert "Loaded 1 line(s)" in r.text and "L9" in r.text and "nhiều" in r.text
+    # the runs diff page
+    from sqlcompiler import run as runner
+
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C2'")
+    second = runner.run(db.info.dsn).run_id
+    page = client.get(f"/runs-diff?a=1&b={second}").text
+    assert "left" in page and "C2" in page

@@ -117,5 +117,18 @@ def test_manager_story(server, page, db, dsn):
     page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)
     page.goto(server + "/history")
     page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+
+    # custom fields: register one, upload values with a bad line, see the reject report
+    page.goto(server + "/custom-fields")
+    page.fill("input[name=name]", "điểm_rủi_ro")
+    page.select_option("select[name=data_type]", value="number")
+    page.click("button:has-text('Register')")
+    page.set_input_files("input[name=file]", files=[{
+        "name": "diem.csv", "mimeType": "text/csv",
+        "buffer": "account_number,điểm_rủi_ro\nL0,80\nL1,cao\nL7,5\n".encode()}])  # fmt: skip
+    page.click("button:has-text('Upload')")
+    assert "Loaded 1 line(s)" in page.inner_text("#upload-result")
+    assert "cao" in page.inner_text("#rejected") and "L7" in page.inner_text("#rejected")
+    page.screenshot(path=str(SHOTS / "custom-fields.png"), full_page=True)
     # everything the pages loaded came from the workbench itself (no CDN)
     assert requests and all(u.startswith(server) for u in requests)
