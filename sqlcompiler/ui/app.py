@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from .. import api
 from ..config import files
 from ..config.model import ConfigFile
 from ..errors import ConfigError, SqlCompilerError
-from ..infra.connection import connect
+from ..infra.connection import connect, redact
 from ..run import export as results_export
 from . import drafts, guide
 from .auth import AuthSettings, User
@@ -47,9 +49,16 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = Jinja2Templates(directory=HERE / "templates")
     pages.env.globals["fmt"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    pages.env.globals["four_eyes"] = auth.require_approval
+    jobs = Jobs()
 
     def current_user(request: Request) -> User:
         user = auth.default_user()
+        if auth.mode == "proxy":
+            host = request.client.host if request.client else None
+            user = auth.from_proxy(host, request.headers.get(auth.proxy_header))
+            if user is None:
+                raise HTTPException(403, "this workbench is served behind its SSO proxy only")
         if user is None:
             saved = request.session.get("user")
             if saved:
@@ -166,7 +175,13 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
             except ConfigError as exc:
                 problems = exc.problems
                 cfg = None
+            if cfg is not None and action == "submit":
+                drafts.require_base(conn, draft)
+                drafts.submit(conn, user.name, document)
+                message = "submitted for approval: another user with the approver role applies it"
             if cfg is not None and action == "apply":
+                if auth.require_approval:
+                    raise HTTPException(403, "four-eyes mode: submit the draft for approval")
                 drafts.require_base(conn, draft)
                 result = api.apply_config(conn, cfg, applied_by=user.name, source_name="workbench")
                 drafts.reset(conn, user.name)
@@ -176,13 +191,51 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 draft = drafts.load(conn, user.name)
         if cfg is not None and action == "preview":
-            preview = api.preview(dsn, cfg, show_customers=5)
+            job = jobs.start(user.name, lambda progress: api.preview(
+                dsn, cfg, show_customers=5, progress=progress))  # fmt: skip
+            return RedirectResponse(f"/draft/preview/{job}", status_code=303)
         elif cfg is not None and action == "validate":
             changes = api.plan_document(dsn, cfg)
             message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
         return render(request, "draft.html", user, draft=draft, problems=problems,
                       preview=preview, changes=changes, message=message,
                       order=_order(draft.document))  # fmt: skip
+
+    @app.get("/draft/preview/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    def preview_job(request: Request, job_id: str, user: User = Depends(current_user)):  # noqa: B008
+        job = jobs.get(job_id, user.name)
+        with connect(dsn) as conn:
+            draft = drafts.load(conn, user.name)
+        if job.error:
+            raise SqlCompilerError(job.error)
+        return render(request, "draft.html", user, draft=draft, problems=[],
+                      preview=job.result, progress=job.lines, running=job.result is None,
+                      changes=None, message=None, order=_order(draft.document))  # fmt: skip
+
+    @app.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
+    def approvals(request: Request, user: User = Depends(current_user)):  # noqa: B008
+        with connect(dsn) as conn:
+            waiting = [
+                (s, api.plan_document(dsn, files.parse(s.document, f"draft of {s.editor}")))
+                for s in drafts.submissions(conn)
+            ]
+        return render(request, "approvals.html", user, waiting=waiting)
+
+    @app.post("/approvals/{editor}/approve", include_in_schema=False)
+    async def approve(request: Request, editor: str, user: User = Depends(current_user),  # noqa: B008
+                      _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
+        if not user.can_approve:
+            raise HTTPException(403, f"{user.name} is not an approver")
+        if user.name == editor:
+            raise HTTPException(403, "four eyes: you cannot approve your own draft")
+        with connect(dsn) as conn:
+            sub = drafts.submission(conn, editor)
+            drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
+            api.apply_config(conn, files.parse(sub.document, f"draft of {editor}"),
+                             applied_by=f"{editor}, approved by {user.name}",
+                             source_name="workbench (four-eyes)")  # fmt: skip
+            drafts.reset(conn, editor)
+        return RedirectResponse("/history", status_code=303)
 
     @app.get("/draft/condition", response_class=HTMLResponse, include_in_schema=False)
     def guide_page(request: Request, user: User = Depends(editor)):  # noqa: B008
@@ -320,6 +373,8 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
     @app.post("/api/configuration", tags=["configuration"])
     def api_apply(document: dict = Body(...), user: User = Depends(editor),  # noqa: B008
                   _w: None = Depends(check_api_write)):  # noqa: B008  # fmt: skip
+        if auth.require_approval:
+            raise HTTPException(403, "four-eyes mode: submit drafts for approval in the workbench")
         with connect(dsn) as conn:
             res = api.apply_config(conn, _document(document), applied_by=user.name,
                                    source_name="workbench api")  # fmt: skip
@@ -341,6 +396,48 @@ def _order(text: str) -> list:
         return guide.campaign_order(text)
     except (ConfigError, yaml.YAMLError, AttributeError, TypeError):
         return []  # a draft that does not parse: the editor shows why on Check
+
+
+@dataclass
+class Job:
+    user: str
+    lines: list[str] = field(default_factory=list)
+    result: Any = None
+    error: str | None = None
+
+
+class Jobs:
+    """Long work (the preview) in a thread; its page refreshes with the progress lines."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def start(self, user: str, work) -> str:
+        job_id = secrets.token_urlsafe(12)
+        job = Job(user)
+        with self._lock:
+            self._jobs[job_id] = job
+            while len(self._jobs) > self._keep:
+                self._jobs.pop(next(iter(self._jobs)))
+
+        def run() -> None:
+            try:
+                job.result = work(job.lines.append)
+            except SqlCompilerError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # shown on the page, not a traceback
+                job.error = f"the preview failed: {type(exc).__name__}: {redact(str(exc))}"
+
+        threading.Thread(target=run, daemon=True).start()
+        return job_id
+
+    def get(self, job_id: str, user: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None or job.user != user:
+            raise HTTPException(404, "no such preview (they are kept for the last 50)")
+        return job
 
 
 class _Redirect(Exception):

@@ -2,8 +2,9 @@
 
 ``none``: only on a loopback address; the user is the OS user and an editor. ``token``: a
 shared secret from the environment (SQLCOMPILER_UI_TOKEN) exchanged for a session cookie at
-login; the role of each user comes from SQLCOMPILER_UI_ROLES (``alice=editor,bob=viewer``,
-default viewer). Every state-changing request carries a CSRF token (forms) or the
+login. ``proxy``: the user named by a header (X-Forwarded-User) set by an SSO reverse proxy,
+believed only from the proxies' own addresses. The role of each user comes from
+SQLCOMPILER_UI_ROLES (``alice=editor,bob=viewer,chi=approver``, default viewer). Every state-changing request carries a CSRF token (forms) or the
 ``X-Requested-With`` header (API), which a cross-site page cannot send.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SqlCompilerError
 
-ROLES = ("viewer", "editor")
+ROLES = ("viewer", "editor", "approver")
 
 
 @dataclass(frozen=True)
@@ -28,20 +29,41 @@ class User:
 
     @property
     def can_edit(self) -> bool:
-        return self.role == "editor"
+        return self.role in ("editor", "approver")
+
+    @property
+    def can_approve(self) -> bool:
+        return self.role == "approver"
 
 
 @dataclass(frozen=True)
 class AuthSettings:
-    mode: str = "none"  # none | token
+    mode: str = "none"  # none | token | proxy
     token: str | None = None
     roles: dict[str, str] = field(default_factory=dict)
     session_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    require_approval: bool = False  # four-eyes: an editor submits, another user approves
+    proxy_header: str = "X-Forwarded-User"
+    trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
-    def from_env(cls, mode: str, host: str) -> AuthSettings:
-        if mode not in ("none", "token"):
-            raise SqlCompilerError(f"--auth {mode!r}: use none or token")
+    def from_env(
+        cls,
+        mode: str,
+        host: str,
+        *,
+        require_approval: bool = False,
+        proxy_header: str = "X-Forwarded-User",
+        trusted_proxies: str = "",
+    ) -> AuthSettings:
+        if mode not in ("none", "token", "proxy"):
+            raise SqlCompilerError(f"--auth {mode!r}: use none, token or proxy")
+        proxies = frozenset(p.strip() for p in trusted_proxies.split(",") if p.strip())
+        if mode == "proxy" and not proxies:
+            raise SqlCompilerError(
+                "--auth proxy needs --trusted-proxies: the addresses of the reverse proxies whose "
+                f"{proxy_header} header is believed"
+            )
         if mode == "none" and not _loopback(host):
             raise SqlCompilerError(
                 f"--auth none is allowed only on a loopback address, not {host}: use --auth token "
@@ -61,7 +83,14 @@ class AuthSettings:
                 )
             roles[name.strip()] = role
         secret = os.environ.get("SQLCOMPILER_UI_SESSION_SECRET") or secrets.token_hex(32)
-        return cls(mode, token, roles, secret)
+        return cls(mode, token, roles, secret, require_approval, proxy_header, proxies)
+
+    def from_proxy(self, client_host: str | None, header: str | None) -> User | None:
+        """The user a trusted reverse proxy names; nobody when the request bypassed it."""
+        if self.mode != "proxy" or client_host not in self.trusted_proxies or not header:
+            return None
+        name = header.strip()
+        return User(name, self.roles.get(name, "viewer")) if name else None
 
     def login(self, name: str, token: str) -> User | None:
         if self.mode != "token" or not name or not self.token:

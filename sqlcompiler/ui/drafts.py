@@ -60,3 +60,37 @@ def require_base(conn: psycopg.Connection, draft: Draft) -> None:
             f"the stored configuration changed since this draft was started (from {base} to "
             f"{now[:12]}); see History, then start the draft again from the current configuration"
         )
+
+
+@dataclass(frozen=True)
+class Submission:
+    editor: str
+    document: str
+    base_fingerprint: str
+    submitted_at: object
+
+
+def submit(conn: psycopg.Connection, user: str, document: str) -> None:
+    """Freeze the draft as submitted for approval (four-eyes mode)."""
+    save(conn, user, document)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE campaign_engine.ui_drafts SET submitted_at = now(), submitted_document = %s "
+            "WHERE username = %s",
+            (document, user),
+        )
+
+
+def submissions(conn: psycopg.Connection) -> list[Submission]:
+    rows = conn.execute(
+        "SELECT username, submitted_document, coalesce(base_fingerprint, ''), submitted_at "
+        "FROM campaign_engine.ui_drafts WHERE submitted_at IS NOT NULL ORDER BY submitted_at"
+    ).fetchall()
+    return [Submission(*r) for r in rows]
+
+
+def submission(conn: psycopg.Connection, editor: str) -> Submission:
+    for s in submissions(conn):
+        if s.editor == editor:
+            return s
+    raise ConfigError(f"{editor} has no draft waiting for approval")

@@ -26,6 +26,19 @@ def _csrf(client: TestClient) -> str:
     return page.split('name="csrf" value="')[1].split('"')[0]
 
 
+def _finished(client: TestClient, url: str, seconds: float = 60) -> str:
+    """Follow a preview job's page (it refreshes itself while running) until it is done."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        page = client.get(url).text
+        if 'id="progress"' not in page:
+            return page
+        assert time.monotonic() < deadline, "the preview did not finish"
+        time.sleep(0.2)
+
+
 def test_pages_render_with_names(client):
     for path, text in [
         ("/", "Gọi gấp"), ("/configuration", "Nhắc nhở"), ("/draft", "Nhóm trễ hạn"),
@@ -69,7 +82,10 @@ def test_draft_check_preview_apply_and_stale_base(client, db):
     page = client.post("/draft", data={"document": wrong, "action": "validate", "csrf": token}).text
     assert "groups[0].campaigns[0].conditions[0]" in page and "sixty" in page  # next to its place
     assert "sixty" in client.get("/draft").text  # the draft survives a reload
-    page = client.post("/draft", data={"document": doc, "action": "preview", "csrf": token}).text
+    started = client.post("/draft", data={"document": doc, "action": "preview", "csrf": token},
+                          follow_redirects=False)  # fmt: skip
+    assert started.status_code == 303 and started.headers["location"].startswith("/draft/preview/")
+    page = _finished(client, started.headers["location"])
     assert 'id="preview"' in page and "VIP" in page
     # someone else applies meanwhile: this draft's apply is refused
     from tests.scenario import configure
@@ -162,3 +178,82 @@ def test_reorder_custom_fields_upload_and_runs_diff(client, db, tmp_path):
     second = runner.run(db.info.dsn).run_id
     page = client.get(f"/runs-diff?a=1&b={second}").text
     assert "left" in page and "C2" in page
+
+
+def test_four_eyes_and_proxy_auth(db, dsn, monkeypatch):
+    _scenario(db)
+    monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "lan=editor,chi=approver")
+    settings = AuthSettings.from_env("proxy", "0.0.0.0", require_approval=True,
+                                     trusted_proxies="testclient")  # fmt: skip
+    client = TestClient(create_app(dsn, settings))
+    as_lan, as_chi = {"X-Forwarded-User": "lan"}, {"X-Forwarded-User": "chi"}
+    assert client.get("/", headers={}).status_code == 403  # no user from the proxy
+    page = client.get("/draft", headers=as_lan).text
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    assert "Submit for approval" in page and 'value="apply"' not in page
+    doc = yaml.safe_dump({"groups": V1["groups"][:1]}, allow_unicode=True)
+    r = client.post(
+        "/draft", headers=as_lan, data={"document": doc, "action": "apply", "csrf": token}
+    )
+    assert r.status_code == 403  # four eyes: no direct apply
+    r = client.post(
+        "/draft", headers=as_lan, data={"document": doc, "action": "submit", "csrf": token}
+    )
+    assert "submitted for approval" in r.text
+    # lan cannot approve (not an approver), nor can anyone approve their own draft
+    assert (
+        client.post("/approvals/lan/approve", headers=as_lan, data={"csrf": token}).status_code
+        == 403
+    )
+    page = client.get("/draft", headers=as_chi).text
+    chi_token = page.split('name="csrf" value="')[1].split('"')[0]
+    r = client.post(
+        "/draft", headers=as_chi, data={"document": doc, "action": "submit", "csrf": chi_token}
+    )
+    assert (
+        client.post("/approvals/chi/approve", headers=as_chi, data={"csrf": chi_token}).status_code
+        == 403
+    )
+    assert "lan" in client.get("/approvals", headers=as_chi).text
+    r = client.post("/approvals/lan/approve", headers=as_chi, data={"csrf": chi_token},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    newest = client.get("/history", headers=as_chi).text
+    assert "lan, approved by chi" in newest
+    with pytest.raises(SqlCompilerError, match="needs --trusted-proxies"):
+        AuthSettings.from_env("proxy", "0.0.0.0")
+
+
+def test_the_ui_command_serves_and_refuses_unsafe_binding(db, dsn):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.cli.test_cli import sqlc
+    from tests.conftest import _free_port
+
+    _scenario(db)
+    refused = sqlc("ui", "--host", "0.0.0.0", dsn=dsn)
+    assert refused.returncode == 1 and "only on a loopback address" in refused.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sqlcompiler", "--dsn", dsn, "ui", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                body = (
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                )
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.2)
+        assert "Gọi gấp" in body
+    finally:
+        proc.terminate()
+        proc.wait(10)

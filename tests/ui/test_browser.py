@@ -80,6 +80,7 @@ def test_manager_story(server, page, db, dsn):
     fixed = page.input_value("textarea").replace("bốn mươi", "40")
     page.fill("textarea", fixed)
     page.click("button:has-text('Preview')")
+    page.wait_for_selector("#preview", timeout=60_000)  # the page refreshes while it computes
     preview = page.locator("#preview")
     assert "+1 from Nhắc nhở" in preview.inner_text()  # C1 (dpd 45) moves up
     assert "VIP" in preview.inner_text()  # removed group: its customers leave
