@@ -83,19 +83,27 @@ def profile(conn: psycopg.Connection, schema: str = "bank_sync_service") -> Fiel
     return FieldsReport(out, scans, time.monotonic() - t0)
 
 
-def _scan(conn, schema: str, table: str, alias: str, conds: list[Condition]) -> TableScan:
+def _scan(
+    conn,
+    schema: str,
+    table: str,
+    alias: str,
+    conds: list[Condition],
+    sample_rows: int | None = None,
+) -> TableScan:
+    sample_rows = SAMPLE_ROWS if sample_rows is None else sample_rows
     estimate = conn.execute(
         "SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n "
         "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
         (schema, table),
     ).fetchone()
     estimated = int(estimate[0]) if estimate else 0
-    sampled = estimated > SAMPLE_ROWS
+    sampled = estimated > sample_rows
     source = sql.SQL("{}.{} AS {}").format(
         sql.Identifier(schema), sql.Identifier(table), sql.Identifier(alias)
     )
     if sampled:
-        pct = min(100.0, 100.0 * SAMPLE_ROWS / estimated)
+        pct = min(100.0, 100.0 * sample_rows / estimated)
         source += sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE (42)").format(sql.Literal(pct))
     if table == "loans":
         source += sql.SQL(" LEFT JOIN {}.loan_custom_fields AS f ON f.account_number = l.account_number").format(
@@ -151,3 +159,28 @@ def _profiles(conn, conds: list[Condition], names: list[str], rows: int) -> list
             ]
         out.append(p)
     return out
+
+
+def one_field(
+    conn: psycopg.Connection, data_source: str, column: str, dtype: str, sample_rows: int = 20_000
+) -> FieldProfile | None:
+    """One field's profile for the workbench's guided editor: read from a sample of about
+    ``sample_rows`` rows, so that a page stays fast on millions of customers."""
+    table = {v: k for k, v in SOURCES.items()}.get(data_source)
+    if table is None:
+        return None
+    schema = "bank_sync_service"
+    if table == "custom":
+        cond = Condition("custom", column, dtype, "IS NULL")
+        table, alias = "loans", "l"
+    else:
+        pg_type = catalog(conn).columns(table).get(column)
+        if pg_type is None:
+            return None
+        cond = Condition("customer" if table == "customers" else "loan", column, dtype, "IS NULL",
+                         column_type=pg_type)  # fmt: skip
+        alias = "c" if table == "customers" else "l"
+    with conn.transaction(force_rollback=True):
+        scan = _scan(conn, schema, table, alias, [cond], sample_rows)
+        (profile,) = _profiles(conn, [cond], [data_source], scan.rows)
+    return profile

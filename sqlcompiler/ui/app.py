@@ -23,7 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from .. import api
 from ..config import files
-from ..config.model import ConfigFile
+from ..config.model import CONTACT_TYPES, PARTY_TYPES, ConfigFile
 from ..errors import ConfigError, SqlCompilerError
 from ..infra.connection import connect, redact
 from ..run import export as results_export
@@ -242,20 +242,23 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         with connect(dsn) as conn:
             draft = drafts.load(conn, user.name)
             s = guide.step(conn, draft.document, dict(request.query_params))
-        return render(request, "guide.html", user, step=s, sources=guide.SOURCES, added=None)
+        return render(request, "guide.html", user, step=s, sources=guide.SOURCES, added=None,
+                      parties=PARTY_TYPES, contacts=CONTACT_TYPES)  # fmt: skip
 
     @app.post("/draft/condition", response_class=HTMLResponse, include_in_schema=False)
     async def guide_add(request: Request, user: User = Depends(editor),  # noqa: B008
                         _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
         form = {k: str(v) for k, v in (await request.form()).items()}
+        edit = {"remove": guide.remove, "rule": guide.add_rule}.get(form.get("edit", ""), guide.add)
         with connect(dsn) as conn:
             draft = drafts.load(conn, user.name)
-            text, s = guide.add(conn, draft.document, form)
+            text, s = edit(conn, draft.document, form)
             if s.problem is None:
                 drafts.save(conn, user.name, text)
         status = 200 if s.problem is None else 422
         return render(request, "guide.html", user, step=s, sources=guide.SOURCES,
-                      added=s.problem is None, status_code=status)  # fmt: skip
+                      added=s.problem is None, status_code=status, parties=PARTY_TYPES,
+                      contacts=CONTACT_TYPES)  # fmt: skip
 
     @app.post("/draft/reorder", include_in_schema=False)
     async def reorder(request: Request, user: User = Depends(editor),  # noqa: B008

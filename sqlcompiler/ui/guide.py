@@ -31,8 +31,11 @@ SOURCES = {
 class Step:
     """What the page shows: the choices made so far and those still open."""
 
-    campaigns: list[tuple[int, int, str]]  # (group index, campaign index, "group / campaign")
+    campaigns: list[tuple[str, str]]  # (target key "g:c" or "g:c:r", label)
     target: tuple[int, int] | None = None
+    rule: int | None = None  # index in the campaign's contact_rules when the target is a rule
+    existing: list[tuple[int, str]] = field(default_factory=list)  # the target's conditions
+    common: str | None = None  # what the data holds for the chosen field
     source: str | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
     column: str | None = None  # the chosen field
@@ -52,16 +55,22 @@ def _document(text: str) -> dict[str, Any]:
 
 def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> Step:
     doc = _document(draft_text)
-    campaigns = [
-        (gi, ci, f"{g.get('name')} / {c.get('name')}")
-        for gi, g in enumerate(doc.get("groups") or [])
-        for ci, c in enumerate(g.get("campaigns") or [])
-    ]
+    campaigns: list[tuple[str, str]] = []
+    for gi, g in enumerate(doc.get("groups") or []):
+        for ci, c in enumerate(g.get("campaigns") or []):
+            campaigns.append((f"{gi}:{ci}", f"{g.get('name')} / {c.get('name')}"))
+            for ri, r in enumerate(c.get("contact_rules") or []):
+                campaigns.append((
+                    f"{gi}:{ci}:{ri}",
+                    f"{g.get('name')} / {c.get('name')} · contact rule {r.get('rule_priority')}",
+                ))  # fmt: skip
     s = Step(campaigns)
-    if "target" not in params:
+    if params.get("target") not in dict(campaigns):
         return s
-    gi, _, ci = params["target"].partition(":")
-    s.target = (int(gi), int(ci))
+    parts = [int(x) for x in params["target"].split(":")]
+    s.target = (parts[0], parts[1])
+    s.rule = parts[2] if len(parts) == 3 else None
+    s.existing = [(i, describe(c)) for i, c in enumerate(_conditions(doc, s))]
     s.source = params.get("source") if params.get("source") in SOURCES else None
     if s.source is None:
         return s
@@ -83,6 +92,7 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     if s.column is None:
         return s
     s.data_type = types[s.column]
+    s.common = common_values(conn, s.source, s.column, s.data_type)
     s.operators = operators_for(s.data_type)
     s.operator = params.get("operator") if params.get("operator") in s.operators else None
     if s.operator is not None:
@@ -93,6 +103,36 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
             else "single"
         )  # fmt: skip
     return s
+
+
+def describe(condition: dict[str, Any]) -> str:
+    value = condition.get("field_value")
+    shown = "" if value is None else f" {value}"
+    return f"{condition.get('data_source')}.{condition.get('field_name')} {condition.get('operator')}{shown}"
+
+
+def _conditions(doc: dict[str, Any], s: Step) -> list[dict[str, Any]]:
+    """The target's condition list in the document (created when missing)."""
+    gi, ci = s.target or (0, 0)
+    campaign = doc["groups"][gi]["campaigns"][ci]
+    holder = campaign if s.rule is None else campaign["contact_rules"][s.rule]
+    if not isinstance(holder.get("conditions"), list):
+        holder["conditions"] = []
+    return holder["conditions"]
+
+
+def common_values(conn: psycopg.Connection, source: str, column: str, dtype: str) -> str | None:
+    """A line about what the data holds for one field (sampled on big tables)."""
+    from ..source.fields import one_field
+
+    p = one_field(conn, source, column, dtype)
+    if p is None:
+        return None
+    if dtype in ("number", "date"):
+        shape = f"min {p.min}, median {p.median}, max {p.max}"
+    else:
+        shape = "common values: " + (", ".join(f"{v!r} ({n:,})" for v, n in p.top) or "none")
+    return f"{shape}; {100 * p.missing:.0f} % missing"
 
 
 def _value(kind: str, dtype: str, form: dict[str, str]) -> Any:
@@ -119,29 +159,73 @@ def _value(kind: str, dtype: str, form: dict[str, str]) -> Any:
 def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
     """The draft with the condition added, or the unchanged draft and the step with the
     validator's message about it."""
-    from .. import api
-
     s = step(conn, draft_text, form)
     if s.value_kind is None or s.target is None:
         s.problem = "choose a campaign, a data source, a field and an operator first"
         return draft_text, s
     doc = _document(draft_text)
     gi, ci = s.target
-    campaign = doc["groups"][gi]["campaigns"][ci]
     condition = {"data_source": s.source, "field_name": s.column, "operator": s.operator}
     value = _value(s.value_kind, s.data_type or "string", form)
     if value is not None:
         condition["field_value"] = value
-    campaign.setdefault("conditions", []).append(condition)
+    conditions = _conditions(doc, s)
+    conditions.append(condition)
+    where = (
+        f"groups[{gi}].campaigns[{ci}]"
+        + (f".contact_rules[{s.rule}]" if s.rule is not None else "")
+        + f".conditions[{len(conditions) - 1}]"
+    )
+    return _validated(conn, draft_text, doc, s, where)
+
+
+def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) -> tuple[str, Step]:
+    from .. import api
+
     text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     try:
         api.validate_config(conn, files.parse(text, "draft"))
     except ConfigError as exc:
-        where = f"groups[{gi}].campaigns[{ci}].conditions[{len(campaign['conditions']) - 1}]"
         mine = [m for loc, m in exc.problems if loc.startswith(where)]
-        s.problem = "; ".join(mine) if mine else str(exc)
+        s.problem = "; ".join(mine) if mine else f"the draft has other problems: {exc}"
         return draft_text, s
     return text, s
+
+
+def remove(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
+    """The draft without the target's condition number ``form["index"]``."""
+    s = step(conn, draft_text, {"target": form.get("target", "")})
+    if s.target is None:
+        s.problem = "that campaign is not in the draft any more"
+        return draft_text, s
+    doc = _document(draft_text)
+    conditions = _conditions(doc, s)
+    index = int(form.get("index", -1))
+    if not 0 <= index < len(conditions):
+        s.problem = "that condition is not in the draft any more; reload the page"
+        return draft_text, s
+    del conditions[index]
+    text, s = _validated(conn, draft_text, doc, s, "groups")
+    return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
+
+
+def add_rule(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
+    """A new contact rule (after the others) with one output, on the chosen campaign."""
+    s = step(conn, draft_text, {"target": form.get("target", "")})
+    if s.target is None or s.rule is not None:
+        s.problem = "choose a campaign (not one of its rules) to add a contact rule to"
+        return draft_text, s
+    doc = _document(draft_text)
+    gi, ci = s.target
+    rules = doc["groups"][gi]["campaigns"][ci].setdefault("contact_rules", [])
+    priorities = [r.get("rule_priority") for r in rules if isinstance(r.get("rule_priority"), int)]
+    rules.append({
+        "rule_priority": max(priorities, default=0) + 1,
+        "outputs": [{"related_party_type": form.get("party", ""), "contact_type": form.get("contact", "")}],
+    })  # fmt: skip
+    where = f"groups[{gi}].campaigns[{ci}].contact_rules[{len(rules) - 1}]"
+    text, s = _validated(conn, draft_text, doc, s, where)
+    return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
 
 
 def reorder(draft_text: str, group: int, campaign: int, direction: str) -> str:

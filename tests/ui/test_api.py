@@ -257,3 +257,38 @@ def test_the_ui_command_serves_and_refuses_unsafe_binding(db, dsn):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _draft_doc(client: TestClient) -> dict:
+    textarea = client.get("/draft").text.split("<textarea")[1].split(">", 1)[1]
+    return yaml.safe_load(html.unescape(textarea.split("</textarea>")[0]))
+
+
+def test_guide_shows_the_data_removes_conditions_and_edits_contact_rules(client):
+    page = client.get("/draft/condition", params={
+        "target": "0:0", "source": "bank_sync_service.loans", "field": "product_type", "operator": "="}).text  # fmt: skip
+    assert "common values: &#39;CARD&#39; (5)" in page  # what the data holds, beside the value
+    assert "bank_sync_service.loans.dpd &gt; 60" in page  # the campaign's conditions now
+    token = _csrf(client)
+    r = client.post(
+        "/draft/condition", data={"csrf": token, "edit": "remove", "target": "0:0", "index": 0}
+    )
+    assert r.status_code == 200
+    assert _draft_doc(client)["groups"][0]["campaigns"][0]["conditions"] == []
+    # a new contact rule on "Nhắc nhở", then a condition on that rule
+    r = client.post("/draft/condition", data={"csrf": token, "edit": "rule", "target": "0:1",
+                                              "party": "reference_customer_all", "contact": "mobile"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    rules = _draft_doc(client)["groups"][0]["campaigns"][1]["contact_rules"]
+    assert rules[-1] == {"rule_priority": 2, "outputs": [
+        {"related_party_type": "reference_customer_all", "contact_type": "mobile"}]}  # fmt: skip
+    r = client.post("/draft/condition", data={
+        "csrf": token, "target": "0:1:1", "source": "bank_sync_service.customers", "field": "is_vip",
+        "operator": "=", "value": "true"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    rule = _draft_doc(client)["groups"][0]["campaigns"][1]["contact_rules"][1]
+    assert rule["conditions"] == [{"data_source": "bank_sync_service.customers",
+                                   "field_name": "is_vip", "operator": "=", "field_value": True}]  # fmt: skip
+    bad = client.post("/draft/condition", data={"csrf": token, "edit": "rule", "target": "0:1",
+                                                "party": "neighbour", "contact": "mobile"})  # fmt: skip
+    assert bad.status_code == 422 and "neighbour" in bad.text
