@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..config import files, store
+from ..config.model import ConfigFile
 from ..config.validate import fingerprint
 from ..errors import ConfigError
 
@@ -56,9 +57,20 @@ def require_base(conn: psycopg.Connection, draft: Draft) -> None:
     document, now = _stored(conn)
     if draft.base_fingerprint and now != draft.base_fingerprint:
         base = draft.base_fingerprint[:12]
+        row = conn.execute(
+            "SELECT document FROM campaign_engine.config_history WHERE fingerprint = %s "
+            "AND document IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (draft.base_fingerprint,),
+        ).fetchone()
+        what = ""
+        if row is not None:  # what someone else changed meanwhile
+            changes = store.diff(ConfigFile.model_validate(row[0]), store.load_from_db(conn))
+            shown = "; ".join(map(str, changes[:10])) + ("; …" if len(changes) > 10 else "")
+            what = f": {shown}" if shown else ""
         raise ConfigError(
             f"the stored configuration changed since this draft was started (from {base} to "
-            f"{now[:12]}); see History, then start the draft again from the current configuration"
+            f"{now[:12]}){what}. See History, then start the draft again from the current "
+            "configuration"
         )
 
 

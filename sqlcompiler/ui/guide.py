@@ -36,6 +36,7 @@ class Step:
     rule: int | None = None  # index in the campaign's contact_rules when the target is a rule
     existing: list[tuple[int, str]] = field(default_factory=list)  # the target's conditions
     common: str | None = None  # what the data holds for the chosen field
+    group_names: list[str] = field(default_factory=list)
     source: str | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
     column: str | None = None  # the chosen field
@@ -64,7 +65,7 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
                     f"{gi}:{ci}:{ri}",
                     f"{g.get('name')} / {c.get('name')} · contact rule {r.get('rule_priority')}",
                 ))  # fmt: skip
-    s = Step(campaigns)
+    s = Step(campaigns, group_names=[str(g.get("name")) for g in doc.get("groups") or []])
     if params.get("target") not in dict(campaigns):
         return s
     parts = [int(x) for x in params["target"].split(":")]
@@ -176,7 +177,8 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
         + (f".contact_rules[{s.rule}]" if s.rule is not None else "")
         + f".conditions[{len(conditions) - 1}]"
     )
-    return _validated(conn, draft_text, doc, s, where)
+    text, s = _validated(conn, draft_text, doc, s, where)
+    return text, step(conn, text, form) if s.problem is None else s
 
 
 def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) -> tuple[str, Step]:
@@ -261,3 +263,25 @@ def campaign_order(draft_text: str) -> list[tuple[int, str, list[tuple[int, str,
             (gi, g.get("name"), [(ci, c.get("name"), c.get("priority")) for ci, c in enumerate(cs)])
         )
     return out
+
+
+def add_campaign(
+    conn: psycopg.Connection, draft_text: str, form: dict[str, str]
+) -> tuple[str, Step]:
+    """A new campaign (last in priority) in a group of the draft, or in a new group."""
+    doc = _document(draft_text)
+    group_name, name = form.get("group", "").strip(), form.get("campaign", "").strip()
+    groups = doc.setdefault("groups", [])
+    group = next((g for g in groups if g.get("name") == group_name), None)
+    if group is None:
+        group = {"name": group_name, "campaigns": []}
+        groups.append(group)
+    campaigns = group.setdefault("campaigns", [])
+    priorities = [c.get("priority") for c in campaigns if isinstance(c.get("priority"), int)]
+    campaigns.append({"name": name, "priority": max(priorities, default=0) + 10})
+    gi, ci = groups.index(group), len(campaigns) - 1
+    s = step(conn, draft_text, {})
+    text, s = _validated(conn, draft_text, doc, s, f"groups[{gi}]")
+    if s.problem is None:
+        s = step(conn, text, {"target": f"{gi}:{ci}"})
+    return text, s

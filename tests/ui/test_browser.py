@@ -88,30 +88,50 @@ def test_manager_story(server, page, db, dsn):
     page.click("button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
 
-    # the guided editor: campaign -> data source -> field -> only fitting operators -> value
+    # the guided editor: a new group and campaign, three conditions (one value wrong first)
     page.goto(server + "/draft/condition")
-    for name, choice in [("target", {"label": "Nhóm trễ hạn / Nhắc nhở"}),
-                         ("source", {"value": "bank_sync_service.customers"}),
-                         ("field", {"value": "segment"})]:  # fmt: skip
-        with page.expect_navigation():  # each choice reloads the step with what fits it
-            page.select_option(f"select[name={name}]", **choice)
-    operators = page.locator("select[name=operator] option").all_inner_texts()
-    assert {"LIKE", "ILIKE", "IN"} <= set(operators)  # a string field: text operators offered
-    with page.expect_navigation():
-        page.select_option("select[name=operator]", value="IN")
-    page.fill("input[name=value]", "MASS, SME")
-    page.screenshot(path=str(SHOTS / "guided-condition.png"), full_page=True)
-    page.click("button:has-text('Add to the draft')")
-    assert page.locator("#added").is_visible()
+    page.fill("#new-campaign input[name=group]", "Nhóm ưu tiên")
+    page.fill("#new-campaign input[name=campaign]", "Ưu tiên cao")
+    page.click("#new-campaign button")
+    assert page.locator("#existing").is_visible()  # the new campaign is the target now
+    conditions = [
+        ("bank_sync_service.loans", "dpd", "IN", "45, bốn lăm", "45, 70, 90"),
+        ("bank_sync_service.customers", "segment", "=", None, "MASS"),
+        ("bank_sync_service.loans", "product_type", "IN", None, "CARD, AUTO"),
+    ]
+    for source, column, operator, wrong, right in conditions:
+        for name, value in (("source", source), ("field", column), ("operator", operator)):
+            with page.expect_navigation():  # each choice reloads the step with what fits it
+                page.select_option(f"select[name={name}]", value=value)
+        if column == "segment":
+            assert "common values" in page.inner_text("#common")  # what the data holds
+            operators = page.locator("select[name=operator] option").all_inner_texts()
+            assert {"LIKE", "ILIKE", "IN"} <= set(operators)  # a string field's operators
+        if wrong:
+            page.fill("#value-step input[name=value]", wrong)
+            page.click("button:has-text('Add to the draft')")
+            assert "bốn lăm" in page.inner_text("#value-problem")  # beside the value
+            page.screenshot(path=str(SHOTS / "guided-condition.png"), full_page=True)
+        page.fill("#value-step input[name=value]", right)
+        page.click("button:has-text('Add to the draft')")
+        assert page.locator("#added").is_visible()
+    assert len(page.locator("#existing form").all()) == 3
+
+    # reorder: Nhắc nhở before Gọi gấp, priorities renumbered
     page.goto(server + "/draft")
-    assert "segment" in page.input_value("textarea")
+    page.click("button[aria-label='move Nhắc nhở up']")
+    assert page.locator("#order td", has_text="Nhắc nhở").first.is_visible()
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector("#preview", timeout=60_000)
+    assert "Ưu tiên cao" in page.inner_text("#preview")
     page.click("button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
 
     # the nightly run, then the overview shows the new counts
     runner.run(dsn, max_drop=100)
     page.goto(server + "/")
-    assert "Gọi gấp" in page.inner_text("main") and "Chăm sóc" not in page.inner_text("main")
+    main = page.inner_text("main")
+    assert "Ưu tiên cao" in main and "Chăm sóc" not in main  # the chart follows the new run
 
     page.goto(server + "/customers?cif=C1")
     assert "Assigned to" in page.inner_text("main")
@@ -133,3 +153,55 @@ def test_manager_story(server, page, db, dsn):
     page.screenshot(path=str(SHOTS / "custom-fields.png"), full_page=True)
     # everything the pages loaded came from the workbench itself (no CDN)
     assert requests and all(u.startswith(server) for u in requests)
+
+
+@pytest.fixture
+def token_server(db, dsn, monkeypatch):
+    monkeypatch.setenv("SQLCOMPILER_UI_TOKEN", "mã-bí-mật")
+    monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "minh=viewer,lan=editor,chi=approver")
+    _scenario(db)
+    settings = AuthSettings.from_env("token", "127.0.0.1", require_approval=True)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(dsn, settings), host="127.0.0.1", port=port,
+                                        log_level="warning"))  # fmt: skip
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+def _login(page, server: str, name: str) -> None:
+    page.goto(server + "/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=token]", "mã-bí-mật")
+    page.click("button:has-text('Log in')")
+
+
+def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
+    _login(page, token_server, "minh")  # a viewer
+    page.goto(token_server + "/draft")
+    assert page.locator("button:has-text('Apply')").count() == 0
+    assert page.locator("button:has-text('Submit for approval')").count() == 0
+    refused = page.request.post(
+        token_server + "/draft", form={"document": "groups: []", "action": "submit"}
+    )
+    assert refused.status == 403
+    assert "mã-bí-mật" not in page.content()
+    page.click("button:has-text('Log out')")
+    _login(page, token_server, "lan")  # an editor submits; she cannot approve her own draft
+    page.goto(token_server + "/draft")
+    page.fill("textarea", page.input_value("textarea").replace("field_value: 60", "field_value: 50"))
+    page.click("button:has-text('Submit for approval')")
+    assert "submitted for approval" in page.inner_text("#message")
+    page.goto(token_server + "/approvals")
+    assert "your own draft" in page.inner_text("main")
+    assert page.locator("button:has-text('Approve')").count() == 0
+    page.click("button:has-text('Log out')")
+    _login(page, token_server, "chi")  # an approver applies it
+    page.goto(token_server + "/approvals")
+    page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
+    page.click("button:has-text('Approve and apply')")
+    assert "lan, approved by chi" in page.inner_text("main")
