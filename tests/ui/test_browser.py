@@ -193,7 +193,9 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
     page.click("button:has-text('Log out')")
     _login(page, token_server, "lan")  # an editor submits; she cannot approve her own draft
     page.goto(token_server + "/draft")
-    page.fill("textarea", page.input_value("textarea").replace("field_value: 60", "field_value: 50"))
+    page.fill(
+        "textarea", page.input_value("textarea").replace("field_value: 60", "field_value: 50")
+    )
     page.click("button:has-text('Submit for approval')")
     assert "submitted for approval" in page.inner_text("#message")
     page.goto(token_server + "/approvals")
