@@ -26,9 +26,19 @@ def main() -> None:
             "SELECT cif FROM campaign_results.current_assignments LIMIT 1"
         ).fetchone()
     cif = row[0] if row else "C0000000001"
+    full = [r["run_id"] for r in client.get("/api/runs?limit=50").json()
+            if r["status"] == "succeeded" and not r["dry_run"] and not r["results_dropped"]]  # fmt: skip
     pages = ["/", "/configuration", "/draft", "/history", "/runs", f"/runs/{run_id}",
-             f"/customers?cif={cif}", "/api/runs", f"/api/runs/{run_id}", "/api/configuration",
-             f"/api/customers/{cif}"]  # fmt: skip
+             f"/customers?cif={cif}", "/custom-fields", "/draft/condition",
+             "/draft/condition?target=0:0&source=bank_sync_service.loans&field=product_type&operator=%3D",
+             "/api/runs", f"/api/runs/{run_id}", "/api/configuration", f"/api/customers/{cif}"]  # fmt: skip
+    if len(full) >= 2:  # the comparison itself runs as a job, like the preview
+        t0 = time.perf_counter()
+        job = client.get(f"/runs-diff?a={full[1]}&b={full[0]}", follow_redirects=False)
+        while 'id="progress"' in client.get(job.headers["location"]).text:
+            time.sleep(0.05)
+        ms = 1000 * (time.perf_counter() - t0)
+        print(f"{'runs comparison job (whole)':<40} {ms:>10.1f}")
     print(f"{'page':<40} {'median ms':>10}")
     for path in pages:
         times = []

@@ -307,10 +307,21 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         return render(request, "custom_fields.html", user, fields=api.list_custom_fields(dsn),
                       result=result, rejected=rejected[:200], message=message)  # fmt: skip
 
-    @app.get("/runs-diff", response_class=HTMLResponse, include_in_schema=False)
-    def runs_diff_page(request: Request, a: int, b: int, user: User = Depends(current_user)):  # noqa: B008
-        ra, rb, moves = api.runs_diff(dsn, a, b, sample=5)
-        return render(request, "runs_diff.html", user, a=ra, b=rb, moves=moves)
+    @app.get("/runs-diff", include_in_schema=False)
+    def runs_diff_start(a: int, b: int, user: User = Depends(current_user)):  # noqa: B008
+        # it reads both runs' results (a second at 10M customers): like the preview, a job
+        job = jobs.start(user.name, lambda _progress: api.runs_diff(dsn, a, b, sample=5))
+        return RedirectResponse(f"/runs-diff/{job}", status_code=303)
+
+    @app.get("/runs-diff/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    def runs_diff_page(request: Request, job_id: str, user: User = Depends(current_user)):  # noqa: B008
+        job = jobs.get(job_id, user.name)
+        if job.error:
+            raise SqlCompilerError(job.error)
+        if job.result is None:
+            return render(request, "runs_diff.html", user, running=True, a=None, b=None, moves=[])
+        ra, rb, moves = job.result
+        return render(request, "runs_diff.html", user, running=False, a=ra, b=rb, moves=moves)
 
     @app.get("/history", response_class=HTMLResponse, include_in_schema=False)
     def history(request: Request, a: int | None = None, b: int | None = None,
@@ -432,7 +443,7 @@ class Jobs:
             except SqlCompilerError as exc:
                 job.error = str(exc)
             except Exception as exc:  # shown on the page, not a traceback
-                job.error = f"the preview failed: {type(exc).__name__}: {redact(str(exc))}"
+                job.error = f"it failed: {type(exc).__name__}: {redact(str(exc))}"
 
         threading.Thread(target=run, daemon=True).start()
         return job_id

@@ -176,7 +176,8 @@ def test_reorder_custom_fields_upload_and_runs_diff(client, db, tmp_path):
 
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C2'")
     second = runner.run(db.info.dsn).run_id
-    page = client.get(f"/runs-diff?a=1&b={second}").text
+    started = client.get(f"/runs-diff?a=1&b={second}", follow_redirects=False)
+    page = _finished(client, started.headers["location"])
     assert "left" in page and "C2" in page
 
 
@@ -292,3 +293,15 @@ def test_guide_shows_the_data_removes_conditions_and_edits_contact_rules(client)
     bad = client.post("/draft/condition", data={"csrf": token, "edit": "rule", "target": "0:1",
                                                 "party": "neighbour", "contact": "mobile"})  # fmt: skip
     assert bad.status_code == 422 and "neighbour" in bad.text
+
+
+def test_rollback_from_the_history_page(client):
+    token = _csrf(client)
+    doc = yaml.safe_dump({"groups": V1["groups"][:1]}, allow_unicode=True)
+    client.post("/draft", data={"document": doc, "action": "apply", "csrf": token})
+    versions = client.get("/history").text
+    assert "Roll back to this" in versions
+    oldest = int(versions.split('action="/history/')[1].split("/rollback")[0])
+    r = client.post(f"/history/{oldest}/rollback", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "VIP" in client.get("/configuration").text  # the removed group is back
