@@ -30,6 +30,15 @@ def collate_c(e: exp.Expression) -> exp.Expression:
     return exp.Collate(this=e, expression=exp.to_identifier("C", quoted=True))
 
 
+ICU_ROOT = "und-x-icu"  # ICU's root locale: Unicode's default case mapping (SPEC §2, ILIKE)
+
+
+def unicode_lower(e: exp.Expression) -> exp.Expression:
+    """lower() with Unicode's default, locale-independent mapping: TRẦN -> trần on a database
+    created with the C locale as on a UTF-8 one (plain ILIKE folds ASCII only under C)."""
+    return exp.Lower(this=exp.Collate(this=e, expression=exp.to_identifier(ICU_ROOT, quoted=True)))
+
+
 def literal(dtype: str, value: object) -> exp.Expression:
     if dtype == "number":
         assert isinstance(value, Decimal)
@@ -102,6 +111,8 @@ def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expre
     }
     if op == "NOT LIKE":
         return exp.Not(this=exp.Like(this=v, expression=lit))
+    if op == "ILIKE":  # SPEC §2: LIKE after lowercasing both sides, whatever the locale
+        return exp.Like(this=unicode_lower(v), expression=unicode_lower(lit))
     return builders[op](this=v, expression=lit)
 
 

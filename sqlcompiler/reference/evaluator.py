@@ -162,8 +162,8 @@ def holds(cond: Condition, customer: dict[str, Any], loan: dict[str, Any] | None
         return _like(str(x), v, False)
     if op == "NOT LIKE":
         return not _like(str(x), v, False)
-    if op == "ILIKE":
-        return _like(str(x), v, True)
+    if op == "ILIKE":  # SPEC §2: Unicode's default lowercase mapping on both sides
+        return _like(str(x).lower(), v.lower(), False)
     raise AssertionError(op)
 
 

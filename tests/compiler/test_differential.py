@@ -24,11 +24,11 @@ from tests.scenario import configure, expected, results
 EXAMPLES = int(os.environ.get("SQLCOMPILER_DIFF_EXAMPLES", "300"))
 
 NUMBERS = [-1, 0, 1, 10, 30, 30.5, 90, 1000000]
-STRINGS = ["", "A", "a", "MASS", "mass", "M_SS", "A%B", "Ab", "é", "É", "z"]
+STRINGS = ["", "A", "a", "MASS", "mass", "M_SS", "A%B", "Ab", "é", "É", "z", "Trần", "TRẦN", "ẫ"]
 DATES = ["2020-01-01", "2026-02-28", "2026-03-01", "2026-12-31"]
 BOOLS = [True, False]
 DOMAIN = {"number": NUMBERS, "string": STRINGS, "date": DATES, "boolean": BOOLS}
-PATTERNS = ["%", "_", "A%", "%a%", "M\\_SS", "a_", "%\\%%", "É%", "mass"]
+PATTERNS = ["%", "_", "A%", "%a%", "M\\_SS", "a_", "%\\%%", "É%", "mass", "%trần%", "TRẦ_"]
 
 # (data_source, field, type): columns of the reference schema and the registered custom fields
 FIELDS = [
