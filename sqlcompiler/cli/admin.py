@@ -200,11 +200,18 @@ def demo_init(ctx: Ctx) -> None:
     help="Customers for the per-customer evaluator.",
 )
 @click.option("--no-scaling", is_flag=True, help="Skip the campaign and population scaling runs.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="SQLCOMPILER_JOBS",
+    help="Connections of the measured runs, as `run --jobs` (env SQLCOMPILER_JOBS).",
+)
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @pass_ctx
 def bench(
-    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, report
-) -> None:
+    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, jobs,
+    report,
+) -> None:  # fmt: skip
     """Measure the run against the floor, the literal plan and a per-customer evaluator.
 
     Use a scratch database: it (re)generates demo bank-sync data and runs a synthetic
@@ -215,7 +222,7 @@ def bench(
 
     rep = api.bench(
         ctx.dsn, customers=customers, groups=groups, campaigns=campaigns, conditions=conditions,
-        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, progress=echo_err,
+        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, jobs=jobs, progress=echo_err,
     )  # fmt: skip
     click.echo(rep.table())
     if report:

@@ -101,10 +101,12 @@ def measure_floor(conn: psycopg.Connection, n_assign: int, n_contacts: int) -> M
     )
 
 
-def measure_run(dsn: str, progress: Progress) -> tuple[Measurement, runner.RunResult]:
+def measure_run(
+    dsn: str, progress: Progress, jobs: int | None = None
+) -> tuple[Measurement, runner.RunResult]:
     with connect(dsn, autocommit=True) as conn:
         warm_up(conn)
-    res = runner.run(dsn, keep=2, progress=progress)
+    res = runner.run(dsn, keep=2, progress=progress, jobs=jobs or runner.default_jobs())
     return Measurement(
         "run", res.seconds, res.population,
         details={"groups": {g.name: round(g.seconds, 3) for g in res.groups}, "assignments": res.assigned,
@@ -112,10 +114,12 @@ def measure_run(dsn: str, progress: Progress) -> tuple[Measurement, runner.RunRe
     ), res  # fmt: skip
 
 
-def _scaling_run(dsn: str, name: str, progress: Progress) -> dict[str, Any]:
+def _scaling_run(
+    dsn: str, name: str, progress: Progress, jobs: int | None = None
+) -> dict[str, Any]:
     """One scaling point: a warm-up run, then the measured one."""
-    measure_run(dsn, quiet)
-    m, _ = measure_run(dsn, quiet)
+    measure_run(dsn, quiet, jobs)
+    m, _ = measure_run(dsn, quiet, jobs)
     progress(f"scaling: {name.removeprefix('run, ')} {m.seconds:.2f}s")
     return {
         "name": name,
@@ -283,6 +287,7 @@ def bench(
     seed: int = 42,
     sample: int = 2000,
     scaling: bool = True,
+    jobs: int | None = None,  # run --jobs; None: the run's default
     progress: Progress = quiet,
 ) -> BenchReport:
 
@@ -290,19 +295,20 @@ def bench(
     with connect(dsn) as conn:
         saved = store.load_from_db(conn)  # restored at the end: the bench must not eat a config
     params = {"customers": customers, "groups": groups, "campaigns": campaigns, "conditions": conditions,
-              "rules": rules, "seed": seed, "sample": sample}  # fmt: skip
+              "rules": rules, "seed": seed, "sample": sample,
+              "jobs": jobs or runner.default_jobs()}  # fmt: skip
     measurements: list[Measurement] = []
     scale: list[dict[str, Any]] = []
     try:
         _generate(dsn, customers, seed, progress)
         config = _apply(dsn, synthetic_config(groups, campaigns, conditions, rules, seed))
         progress("warm-up run")
-        _, warm = measure_run(dsn, quiet)
+        _, warm = measure_run(dsn, quiet, jobs)
         with connect(dsn, autocommit=True) as conn:
             progress("floor")
             measurements.append(measure_floor(conn, warm.assigned, warm.contacts))
         progress("run")
-        m_run, res = measure_run(dsn, progress)
+        m_run, res = measure_run(dsn, progress, jobs)
         measurements.append(m_run)
         with connect(dsn, autocommit=True) as conn:
             progress("literal plan")
@@ -315,12 +321,14 @@ def bench(
             for total in (20, 100, 400):
                 per_group = max(1, total // groups)
                 _apply(dsn, synthetic_config(groups, per_group, conditions, rules, seed))
-                scale.append(_scaling_run(dsn, f"run, {groups * per_group} campaigns", progress))
+                scale.append(
+                    _scaling_run(dsn, f"run, {groups * per_group} campaigns", progress, jobs)
+                )
             small = max(1000, customers // 10)
             for n in (small, customers):
                 _generate(dsn, n, seed, progress)
                 _apply(dsn, synthetic_config(groups, campaigns, conditions, rules, seed))
-                scale.append(_scaling_run(dsn, f"run, {n:,} customers", progress))
+                scale.append(_scaling_run(dsn, f"run, {n:,} customers", progress, jobs))
     finally:
         with connect(dsn) as conn:
             store.apply(

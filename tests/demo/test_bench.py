@@ -46,8 +46,9 @@ def test_synthetic_config_uses_every_operator_type_and_source():
 
 def test_bench_smoke_run_equals_literal_plan(db, dsn, tmp_path):
     report = bench.bench(
-        dsn, customers=4000, groups=3, campaigns=6, conditions=3, rules=2, sample=200, scaling=False
-    )
+        dsn, customers=4000, groups=3, campaigns=6, conditions=3, rules=2, sample=200, scaling=False,
+        jobs=1,
+    )  # fmt: skip
     assert report.identical
     names = [m.name for m in report.measurements]
     assert names == ["floor", "run", "literal plan", "per-customer"]
@@ -56,6 +57,7 @@ def test_bench_smoke_run_equals_literal_plan(db, dsn, tmp_path):
     bench.write_report(report, str(path))
     data = json.loads(path.read_text())
     assert data["run_equals_literal_plan"] is True and data["parameters"]["customers"] == 4000
+    assert data["parameters"]["jobs"] == 1  # bench --jobs / SQLCOMPILER_JOBS reach the runs
     assert "x floor" in report.table()
     # the configuration in place before the bench is restored
     assert db.execute("SELECT count(*) FROM campaign_engine.campaigns").fetchone()[0] == 0
