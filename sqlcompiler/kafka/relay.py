@@ -25,89 +25,18 @@ from ..errors import RelayError
 from ..infra import metrics
 from ..infra.connection import connect
 from ..progress import Progress, quiet
+from .messages import (  # noqa: F401 - the schema names are the relay's public ones
+    COMPLETED,
+    COMPLETED_SCHEMA,
+    MESSAGES,
+    SCHEMA,
+    UNASSIGNED_SCHEMA,
+)
 
-SCHEMA = "sqlcompiler.assignment.v1"
-UNASSIGNED_SCHEMA = "sqlcompiler.unassignment.v1"
-COMPLETED_SCHEMA = "sqlcompiler.run_completed.v1"
 NOTIFY_CHANNEL = "sqlcompiler_runs"
 # librdkafka's own log lines (broker down, reconnects) go through this logger, so the CLI
 # prints them like every other line (text or JSON), not on raw stderr
 KAFKA_LOG = logging.getLogger("sqlcompiler.kafka")
-
-MESSAGES = """
-SELECT a.cif, a.campaign_group_id, %(schema)s::text,
-  jsonb_build_object(
-    'schema', %(schema)s::text,
-    'message_id', a.run_id || ':' || a.campaign_group_id || ':' || a.cif,
-    'run_id', a.run_id,
-    'configuration_fingerprint', r.config_fingerprint,
-    'request_ids', to_jsonb(r.request_ids),
-    'cif', a.cif,
-    'campaign_group', jsonb_build_object('id', a.campaign_group_id, 'name', g.name),
-    'campaign', jsonb_build_object('id', a.campaign_id, 'name', c.name),
-    'account_numbers', to_jsonb(a.account_numbers),
-    'contacts', coalesce((
-      SELECT jsonb_agg(jsonb_build_object(
-               'position', k.position, 'rule_priority', k.rule_priority, 'party_type', k.party_type,
-               'party_cif', k.party_cif, 'relationship_type', k.relationship_type,
-               'contact_type', k.contact_type, 'phone_number', k.phone_number,
-               'is_primary', k.is_primary, 'is_verified', k.is_verified) ORDER BY k.position)
-      FROM campaign_results.contacts k
-      WHERE k.run_id = a.run_id AND k.cif = a.cif AND k.campaign_group_id = a.campaign_group_id), '[]'::jsonb)
-  )::text
-FROM campaign_results.assignments a
-JOIN campaign_results.runs r ON r.run_id = a.run_id
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
-WHERE a.run_id = %(run)s AND (a.cif, a.campaign_group_id) > (%(cif)s, %(group)s)
-UNION ALL
-SELECT u.cif, u.campaign_group_id, %(unassigned_schema)s::text,
-  jsonb_build_object(
-    'schema', %(unassigned_schema)s::text,
-    'message_id', u.run_id || ':' || u.campaign_group_id || ':' || u.cif || ':unassigned',
-    'run_id', u.run_id,
-    'configuration_fingerprint', r.config_fingerprint,
-    'request_ids', to_jsonb(r.request_ids),
-    'cif', u.cif,
-    'campaign_group', jsonb_build_object('id', u.campaign_group_id, 'name', g.name),
-    'reason', CASE WHEN g.id IS NULL THEN 'group_removed' ELSE 'not_matched' END,
-    'previous', jsonb_build_object(
-      'run_id', u.previous_run_id,
-      'campaign', jsonb_build_object('id', u.previous_campaign_id, 'name', c.name))
-  )::text
-FROM campaign_results.unassignments u
-JOIN campaign_results.runs r ON r.run_id = u.run_id
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = u.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = u.previous_campaign_id
-WHERE u.run_id = %(run)s AND (u.cif, u.campaign_group_id) > (%(cif)s, %(group)s)
-ORDER BY 1, 2
-LIMIT %(limit)s
-"""
-
-COMPLETED = """
-SELECT jsonb_build_object(
-  'schema', %(schema)s::text,
-  'run_id', r.run_id,
-  'kind', r.kind,
-  'as_of', (r.started_at AT TIME ZONE 'UTC')::date,
-  'started_at', r.started_at,
-  'finished_at', r.finished_at,
-  'configuration_fingerprint', r.config_fingerprint,
-  'request_ids', to_jsonb(r.request_ids),
-  'population', r.population_size,
-  'assignments', r.assignments,
-  'unassignments', coalesce(r.unassignments, 0),
-  'contacts', r.contacts,
-  'groups', coalesce((
-    SELECT jsonb_agg(jsonb_build_object(
-             'id', g.key::bigint, 'name', g.value ->> 'name',
-             'assigned', (g.value ->> 'assigned')::bigint,
-             'left', coalesce((g.value ->> 'left')::bigint, 0),
-             'contacts', (g.value ->> 'contacts')::bigint) ORDER BY g.key::bigint)
-    FROM jsonb_each(r.counts -> 'groups') g), '[]'::jsonb)
-)::text
-FROM campaign_results.runs r WHERE r.run_id = %(run)s
-"""
 
 
 @dataclass

@@ -34,6 +34,13 @@ LEFT JOIN campaign_results.current_contacts k
 ORDER BY s.cif, s.campaign_group, k.position
 """
 
+# An assignment's contacts (alias k) as the JSON array of the Kafka message and of JSON lines
+CONTACTS_AGG = """jsonb_agg(jsonb_build_object(
+  'position', k.position, 'rule_priority', k.rule_priority, 'party_type', k.party_type,
+  'party_cif', k.party_cif, 'relationship_type', k.relationship_type,
+  'contact_type', k.contact_type, 'phone_number', k.phone_number,
+  'is_primary', k.is_primary, 'is_verified', k.is_verified) ORDER BY k.position)"""
+
 JSONL = """
 SELECT jsonb_build_object(
   'cif', s.cif, 'run_id', s.run_id,
@@ -41,11 +48,7 @@ SELECT jsonb_build_object(
   'campaign', jsonb_build_object('id', s.campaign_id, 'name', s.campaign),
   'account_numbers', to_jsonb(s.account_numbers),
   'contacts', coalesce((
-    SELECT jsonb_agg(jsonb_build_object(
-             'position', k.position, 'rule_priority', k.rule_priority, 'party_type', k.party_type,
-             'party_cif', k.party_cif, 'relationship_type', k.relationship_type,
-             'contact_type', k.contact_type, 'phone_number', k.phone_number,
-             'is_primary', k.is_primary, 'is_verified', k.is_verified) ORDER BY k.position)
+    SELECT {contacts}
     FROM campaign_results.current_contacts k
     WHERE k.cif = s.cif AND k.campaign_group_id = s.campaign_group_id), '[]'::jsonb))::text
 FROM ({selected}) s
@@ -113,7 +116,7 @@ def export(
     selected = sql.SQL(SELECTED).format(group=sql.Literal(group), campaign=sql.Literal(campaign))
     with conn.transaction(), conn.cursor(name="results_export") as cur:
         cur.itersize = 5000
-        cur.execute(sql.SQL(JSONL).format(selected=selected))
+        cur.execute(sql.SQL(JSONL).format(selected=selected, contacts=sql.SQL(CONTACTS_AGG)))
         for (line,) in cur:
             out.write(line.encode() + b"\n")
             rows += 1
