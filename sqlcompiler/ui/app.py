@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,12 @@ from .. import api
 from ..config import files
 from ..config.model import CONTACT_TYPES, PARTY_TYPES, ConfigFile
 from ..errors import ConfigError, SqlCompilerError
-from ..infra.connection import connect, redact
+from ..infra.connection import connect
 from ..run import export as results_export
 from . import drafts, guide
 from .auth import AuthSettings, User
+from .jobs import Jobs
+from .overview import overview as _overview
 
 HERE = Path(__file__).resolve().parent
 RUNS_PER_PAGE = 25
@@ -413,48 +413,6 @@ def _order(text: str) -> list:
         return []  # a draft that does not parse: the editor shows why on Check
 
 
-@dataclass
-class Job:
-    user: str
-    lines: list[str] = field(default_factory=list)
-    result: Any = None
-    error: str | None = None
-
-
-class Jobs:
-    """Long work (the preview) in a thread; its page refreshes with the progress lines."""
-
-    def __init__(self, keep: int = 50) -> None:
-        self._jobs: dict[str, Job] = {}
-        self._keep = keep
-        self._lock = threading.Lock()
-
-    def start(self, user: str, work) -> str:
-        job_id = secrets.token_urlsafe(12)
-        job = Job(user)
-        with self._lock:
-            self._jobs[job_id] = job
-            while len(self._jobs) > self._keep:
-                self._jobs.pop(next(iter(self._jobs)))
-
-        def run() -> None:
-            try:
-                job.result = work(job.lines.append)
-            except SqlCompilerError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # shown on the page, not a traceback
-                job.error = f"it failed: {type(exc).__name__}: {redact(str(exc))}"
-
-        threading.Thread(target=run, daemon=True).start()
-        return job_id
-
-    def get(self, job_id: str, user: str) -> Job:
-        job = self._jobs.get(job_id)
-        if job is None or job.user != user:
-            raise HTTPException(404, "no such preview (they are kept for the last 50)")
-        return job
-
-
 class _Redirect(Exception):
     def __init__(self, to: str):
         self.to = to
@@ -472,38 +430,3 @@ def _plain(obj: Any) -> Any:
     import json
 
     return json.loads(json.dumps(dataclasses.asdict(obj), default=str))
-
-
-def _overview(dsn: str) -> dict[str, Any]:
-    records = api.runs(dsn, 30)
-    last = records[0] if records else None
-    full = [r for r in records if r.kind == "full" and r.status == "succeeded" and not r.dry_run]
-    current = full[0] if full else None
-    groups: list[dict[str, Any]] = []
-    if current is not None:
-        _record, counts = api.run_details(dsn, current.run_id)
-        top = max((c.assigned for c in counts), default=0) or 1
-        by_group: dict[str, list[dict[str, Any]]] = {}
-        for c in counts:
-            by_group.setdefault(c.group, []).append(
-                {"name": c.campaign, "n": c.assigned, "width": round(100 * c.assigned / top, 1)}
-            )
-        groups = [{"name": g, "campaigns": cs} for g, cs in by_group.items()]
-    trend = list(reversed([(r.run_id, r.assignments or 0) for r in full]))
-    points = ""
-    if len(trend) > 1:
-        hi = max(n for _, n in trend) or 1
-        step = 600 / (len(trend) - 1)
-        points = " ".join(
-            f"{i * step:.0f},{110 - 100 * n / hi:.0f}" for i, (_, n) in enumerate(trend)
-        )
-    banner = None
-    now = dt.datetime.now(dt.UTC)
-    if last is not None and last.status in ("failed", "held"):
-        banner = f"The last run ({last.run_id}) {last.status}: {last.error or last.hold_reason}"
-    elif current is None:
-        banner = "No run has published results yet."
-    elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):
-        banner = f"The results are from {current.finished_at:%Y-%m-%d %H:%M}, more than a day old."
-    return {"last": last, "current": current, "groups": groups, "trend": trend,
-            "points": points, "banner": banner}  # fmt: skip

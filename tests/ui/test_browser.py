@@ -133,6 +133,20 @@ def test_manager_story(server, page, db, dsn):
     main = page.inner_text("main")
     assert "Ưu tiên cao" in main and "Chăm sóc" not in main  # the chart follows the new run
 
+    # runs: the list, one run by campaign name, and what changed between the two runs
+    page.goto(server + "/runs")
+    page.screenshot(path=str(SHOTS / "runs.png"), full_page=True)
+    first, second = sorted(int(x) for x in page.locator("table a").all_inner_texts())[-2:]
+    page.click(f"table a:text-is('{second}')")
+    assert "Ưu tiên cao" in page.inner_text("main")
+    page.goto(server + "/runs")
+    page.fill("input[name=a]", str(first))
+    page.fill("input[name=b]", str(second))
+    page.click("button:has-text('Compare')")
+    page.wait_for_selector("#moves", timeout=60_000)  # a job: the page refreshes until done
+    assert "entered" in page.inner_text("#moves") and "left" in page.inner_text("#moves")
+    page.screenshot(path=str(SHOTS / "runs-diff.png"), full_page=True)
+
     page.goto(server + "/customers?cif=C1")
     assert "Assigned to" in page.inner_text("main")
     page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)

@@ -1,0 +1,43 @@
+"""What the overview page shows: the last run, the current counts by campaign, the trend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .. import api
+
+
+def overview(dsn: str) -> dict[str, Any]:
+    records = api.runs(dsn, 30)
+    last = records[0] if records else None
+    full = [r for r in records if r.kind == "full" and r.status == "succeeded" and not r.dry_run]
+    current = full[0] if full else None
+    groups: list[dict[str, Any]] = []
+    if current is not None:
+        _record, counts = api.run_details(dsn, current.run_id)
+        top = max((c.assigned for c in counts), default=0) or 1
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for c in counts:
+            by_group.setdefault(c.group, []).append(
+                {"name": c.campaign, "n": c.assigned, "width": round(100 * c.assigned / top, 1)}
+            )
+        groups = [{"name": g, "campaigns": cs} for g, cs in by_group.items()]
+    trend = list(reversed([(r.run_id, r.assignments or 0) for r in full]))
+    points = ""
+    if len(trend) > 1:
+        hi = max(n for _, n in trend) or 1
+        step = 600 / (len(trend) - 1)
+        points = " ".join(
+            f"{i * step:.0f},{110 - 100 * n / hi:.0f}" for i, (_, n) in enumerate(trend)
+        )
+    banner = None
+    now = dt.datetime.now(dt.UTC)
+    if last is not None and last.status in ("failed", "held"):
+        banner = f"The last run ({last.run_id}) {last.status}: {last.error or last.hold_reason}"
+    elif current is None:
+        banner = "No run has published results yet."
+    elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):
+        banner = f"The results are from {current.finished_at:%Y-%m-%d %H:%M}, more than a day old."
+    return {"last": last, "current": current, "groups": groups, "trend": trend,
+            "points": points, "banner": banner}  # fmt: skip
