@@ -15,6 +15,27 @@ from ..run.record import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, DEFAULT_MAX_DR
 from .options import Ctx, pass_ctx
 
 
+def retention_options(f):
+    """--keep and --keep-records-days, the same for `run` and `runs prune`."""
+    f = click.option(
+        "--keep-records-days",
+        type=click.IntRange(min=1),
+        default=DEFAULT_KEEP_RECORDS_DAYS,
+        show_default=True,
+        envvar="SQLCOMPILER_KEEP_RECORDS_DAYS",
+        help="Days run records (the audit trail) are kept (env SQLCOMPILER_KEEP_RECORDS_DAYS).",
+    )(f)
+    return click.option(
+        "--keep",
+        type=click.IntRange(min=1),
+        default=DEFAULT_KEEP,
+        show_default=True,
+        envvar="SQLCOMPILER_KEEP_RUNS",
+        help="Succeeded full runs whose result partitions are kept; older runs lose their "
+        "results, their records stay (env SQLCOMPILER_KEEP_RUNS).",
+    )(f)
+
+
 @click.command("compile")
 @click.option("--group", help="Only this campaign group.")
 @click.option(
@@ -73,23 +94,7 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     help="Restrict the population to these cifs (one per line; - for stdin).",
 )
 @click.option("--dry-run", is_flag=True, help="Run and report counts without publishing results.")
-@click.option(
-    "--keep",
-    type=click.IntRange(min=1),
-    default=DEFAULT_KEEP,
-    show_default=True,
-    envvar="SQLCOMPILER_KEEP_RUNS",
-    help="Succeeded full runs whose results are kept; older result partitions are dropped, "
-    "their run records stay (env SQLCOMPILER_KEEP_RUNS).",
-)
-@click.option(
-    "--keep-records-days",
-    type=click.IntRange(min=1),
-    default=DEFAULT_KEEP_RECORDS_DAYS,
-    show_default=True,
-    envvar="SQLCOMPILER_KEEP_RECORDS_DAYS",
-    help="Days run records (the audit trail) are kept (env SQLCOMPILER_KEEP_RECORDS_DAYS).",
-)
+@retention_options
 @click.option(
     "--max-drop",
     type=click.FloatRange(min=0, max=100),
@@ -196,22 +201,7 @@ def diff_cmd(ctx: Ctx, a: int, b: int, fmt: str, show_customers: int) -> None:
 
 
 @runs_cmd.command("prune")
-@click.option(
-    "--keep",
-    type=click.IntRange(min=1),
-    default=DEFAULT_KEEP,
-    show_default=True,
-    envvar="SQLCOMPILER_KEEP_RUNS",
-    help="Succeeded full runs whose result partitions stay (env SQLCOMPILER_KEEP_RUNS).",
-)
-@click.option(
-    "--keep-records-days",
-    type=click.IntRange(min=1),
-    default=DEFAULT_KEEP_RECORDS_DAYS,
-    show_default=True,
-    envvar="SQLCOMPILER_KEEP_RECORDS_DAYS",
-    help="Days run records are kept (env SQLCOMPILER_KEEP_RECORDS_DAYS).",
-)
+@retention_options
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
 @pass_ctx
 def prune_cmd(ctx: Ctx, keep: int, keep_records_days: int, dry_run: bool) -> None:
