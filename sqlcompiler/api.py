@@ -9,6 +9,7 @@ Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,9 +117,10 @@ def db_repair(dsn: str) -> list[str]:
 # -- configuration ---------------------------------------------------------------------------
 
 
-def load_config(conn: psycopg.Connection) -> Configuration:
-    """The stored configuration, validated against the catalog of where the data really is."""
-    return store.load_validated(conn, source.catalog(conn))
+def load_config(conn: psycopg.Connection, as_of: dt.date | None = None) -> Configuration:
+    """The stored configuration, validated against the catalog of where the data really is;
+    dates relative to the run resolved against ``as_of`` (default today)."""
+    return store.load_validated(conn, source.catalog(conn), as_of)
 
 
 def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
@@ -150,10 +152,13 @@ def preview(
     show_customers: int = 0,
     jobs: int | None = None,
     progress: Progress = quiet,
+    as_of: dt.date | None = None,
 ) -> Preview:
     """What ``draft`` would do over the current data, against the current results; nothing
     is published or stored (run/preview.py)."""
-    return _preview(dsn, draft, show_customers=show_customers, jobs=jobs, progress=progress)
+    return _preview(
+        dsn, draft, show_customers=show_customers, jobs=jobs, progress=progress, as_of=as_of
+    )
 
 
 def preview_file(
@@ -163,9 +168,15 @@ def preview_file(
     show_customers: int = 0,
     jobs: int | None = None,
     progress: Progress = quiet,
+    as_of: dt.date | None = None,
 ) -> Preview:
     return preview(
-        dsn, files.load(path), show_customers=show_customers, jobs=jobs, progress=progress
+        dsn,
+        files.load(path),
+        show_customers=show_customers,
+        jobs=jobs,
+        progress=progress,
+        as_of=as_of,
     )
 
 
@@ -280,10 +291,10 @@ def upload_custom_fields(
 
 
 def compile_statements(
-    dsn: str, group: str | None = None, *, population: bool = False
+    dsn: str, group: str | None = None, *, population: bool = False, as_of: dt.date | None = None
 ) -> CompiledRun:
     with _migrated(dsn) as conn:
-        config = load_config(conn)
+        config = load_config(conn, as_of)
         return compile_config(config, group=group, population=population)
 
 
@@ -439,12 +450,30 @@ def prune_runs(
         return cleanup(conn, keep, keep_records_days, progress, dry_run=dry_run)
 
 
-def trace_customer(dsn: str, cif: str, run_id: int | None = None) -> dict[str, Any]:
-    """Why ``cif`` got its campaigns (``explain CIF``): the reference trace beside the stored run."""
+def trace_customer(
+    dsn: str, cif: str, run_id: int | None = None, *, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """Why ``cif`` got its campaigns (``explain CIF``): the reference trace beside the stored
+    run, relative dates resolved as that run resolved them unless ``as_of`` says otherwise."""
     with _migrated(dsn) as conn:
         if run_id is not None:
             run_with_results(conn, run_id)
-        return _trace(conn, load_config(conn), cif, run_id)
+        if as_of is None:
+            as_of = _stored_as_of(conn, cif, run_id)
+        return _trace(conn, load_config(conn, as_of), cif, run_id)
+
+
+def _stored_as_of(conn: psycopg.Connection, cif: str, run_id: int | None) -> dt.date | None:
+    """The as-of date of ``run_id``, else of the run behind the customer's current results,
+    else of the last published run."""
+    row = conn.execute(
+        "SELECT as_of FROM campaign_results.runs WHERE run_id = COALESCE(%s::bigint, "
+        "(SELECT max(run_id) FROM campaign_results.current_assignments WHERE cif = %s), "
+        "(SELECT max(run_id) FROM campaign_results.runs WHERE status = 'succeeded' "
+        "AND NOT dry_run))",
+        (run_id, cif),
+    ).fetchone()
+    return row[0] if row else None
 
 
 # -- demo and bench --------------------------------------------------------------------------

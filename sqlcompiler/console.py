@@ -204,7 +204,8 @@ def runs_table(records: list[RunRecord]) -> str:
             where += f" (snapshot {sum(snap['rows'].values()):,} rows in {snap['seconds']:.1f}s)"
         lines.append(
             f"{r.run_id:>6} {r.kind:4} {r.status:9}{' dry' if r.dry_run else '    '} "
-            f"{r.started_at:%Y-%m-%d %H:%M:%S} {took:>8} pop={r.population or 0:,} "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S} {took:>8} as-of={r.as_of or '-'} "
+            f"pop={r.population or 0:,} "
             f"assigned={r.assignments or 0:,} contacts={r.contacts or 0:,} "
             f"config={(r.fingerprint or '-')[:12]}{where}{err}"
         )
@@ -220,7 +221,7 @@ def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> st
     r = record
     lines = [
         f"run {r.run_id}: {r.kind} run, {r.status}{' (dry run)' if r.dry_run else ''}",
-        f"  as of        {r.started_at:%Y-%m-%d} (started {r.started_at:%Y-%m-%d %H:%M:%S}"
+        f"  as of        {r.as_of or r.started_at.date()} (started {r.started_at:%Y-%m-%d %H:%M:%S}"
         + (f", {r.seconds:.1f}s)" if r.seconds is not None else ")"),
         f"  fingerprint  {r.fingerprint or '-'}",
         f"  population   {r.population or 0:,} customers; {r.assignments or 0:,} assignments, "
@@ -325,9 +326,35 @@ def _mark(ok: bool) -> str:
     return "✔" if ok else "✘"
 
 
+def _leaf_lines(c: dict[str, Any], pad: str) -> list[str]:
+    if c["level"] == "customer":
+        return [f"{pad}{_mark(c['holds'])} {c['condition']}   value: {c['value']!r}"]
+    lines = [f"{pad}{_mark(c['holds'])} {c['condition']}"]
+    if not c["loans"]:
+        lines.append(f"{pad}    (customer has no loans)")
+    for ln in c["loans"]:
+        lines.append(f"{pad}    {_mark(ln['holds'])} loan {ln['account_number']}: {ln['value']!r}")
+    return lines
+
+
+def _tree_lines(node: dict[str, Any], pad: str) -> list[str]:
+    """A condition tree (SPEC §2b), each node with its verdict (per loan when evaluated per loan)."""
+    if "node" not in node:
+        return _leaf_lines(node, pad)
+    head = f"{pad}{_mark(node['holds'])} {node['node'].upper()}"
+    if "loans" in node:
+        per = ", ".join(f"{ln['account_number']} {_mark(ln['holds'])}" for ln in node["loans"])
+        head += f"   per loan: {per or '(customer has no loans)'}"
+    lines = [head]
+    for child in node["children"]:
+        lines += _tree_lines(child, pad + "    ")
+    return lines
+
+
 def trace(result: dict[str, Any]) -> str:
     """``explain CIF`` as a tree: every campaign tried, every condition with its values."""
-    lines = [f"customer {result['cif']} (configuration {result['fingerprint'][:12]})"]
+    as_of = f", as of {result['as_of']}" if result.get("as_of") else ""
+    lines = [f"customer {result['cif']} (configuration {result['fingerprint'][:12]}{as_of})"]
     for g in result["groups"]:
         lines.append(f"group {g['group']!r}")
         for t in g["tried"]:
@@ -335,19 +362,11 @@ def trace(result: dict[str, Any]) -> str:
             lines.append(f"  ├─ {t['priority']:>4} {t['campaign']!r}: {verdict}")
             if not t["conditions"]:
                 lines.append("  │     (no conditions: matches everyone)")
-            for c in t["conditions"]:
-                if c["level"] == "customer":
-                    lines.append(
-                        f"  │     {_mark(c['holds'])} {c['condition']}   value: {c['value']!r}"
-                    )
-                else:
-                    lines.append(f"  │     {_mark(c['holds'])} {c['condition']}")
-                    if not c["loans"]:
-                        lines.append("  │         (customer has no loans)")
-                    for ln in c["loans"]:
-                        lines.append(
-                            f"  │         {_mark(ln['holds'])} loan {ln['account_number']}: {ln['value']!r}"
-                        )
+            if t.get("tree"):
+                lines += _tree_lines(t["tree"], "  │     ")
+            else:
+                for c in t["conditions"]:
+                    lines += _leaf_lines(c, "  │     ")
             if t["same_loan"] is not None:
                 lines.append(
                     f"  │     loans meeting all loan conditions: {t['same_loan'] or 'none'}"
@@ -364,8 +383,11 @@ def trace(result: dict[str, Any]) -> str:
                 lines.append(
                     f"       rule {r['rule_priority']} ({', '.join(r['outputs']) or 'no outputs'}): {applies}"
                 )
-                for c in r["conditions"]:
-                    lines.append(f"         {_mark(c['holds'])} {c['condition']}")
+                if r.get("tree"):
+                    lines += _tree_lines(r["tree"], "         ")
+                else:
+                    for c in r["conditions"]:
+                        lines.append(f"         {_mark(c['holds'])} {c['condition']}")
                 for p in r["phones"]:
                     lines.append(f"         + {p['number']} ({p['type']}, {p['party']})")
                 for p in r["already_taken"]:

@@ -10,7 +10,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
-from .options import FILE, Ctx, pass_ctx
+from .options import FILE, Ctx, as_of_option, pass_ctx
 
 
 @click.group()
@@ -61,6 +61,7 @@ def config_validate(ctx: Ctx, file: str) -> None:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would (1 on error), as Terraform.",
 )
+@as_of_option("(with --preview)")
 @pass_ctx
 def config_plan(
     ctx: Ctx,
@@ -70,11 +71,12 @@ def config_plan(
     fmt: str,
     jobs: int | None,
     detailed_exitcode: bool,
+    as_of,
 ) -> None:
     """Show what `config apply FILE` would change (and, with --preview, what it would do)."""
     if preview:
         result = api.preview_file(
-            ctx.dsn, file, show_customers=show_customers, jobs=jobs, progress=echo_err
+            ctx.dsn, file, show_customers=show_customers, jobs=jobs, progress=echo_err, as_of=as_of
         )
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
         click.echo(text if fmt == "json" else console.preview(result))

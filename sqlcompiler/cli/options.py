@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 from collections.abc import Callable
 
@@ -24,6 +25,26 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 FILE = click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def as_of_option(what: str) -> Callable[[Callable], Callable]:
+    """--as-of: the date relative dates (``today - 7d``) resolve against (SPEC §2a)."""
+    return click.option(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        callback=_as_of,
+        help=f"Resolve dates relative to the run (today, today - 7d) against this date {what} "
+        "(default: today in SQLCOMPILER_TIMEZONE, UTC unless set).",
+    )
 
 
 def kafka_options(f: Callable) -> Callable:

@@ -12,7 +12,7 @@ from ..console import echo_err
 from ..errors import HELD_EXIT_CODE, RunLocked
 from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
 from ..run.record import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, DEFAULT_MAX_DROP
-from .options import Ctx, pass_ctx
+from .options import Ctx, as_of_option, pass_ctx
 
 
 def retention_options(f):
@@ -51,8 +51,9 @@ def retention_options(f):
     default=None,
     help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
 )
+@as_of_option("(the SQL shows each resolved date with its written form beside it)")
 @pass_ctx
-def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None) -> None:
+def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None, as_of) -> None:
     """Print the generated SQL: the run's session settings, the run prologue, then one
     statement per campaign group.
 
@@ -63,7 +64,7 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     extracted from JSONB once); each group's statement scans it.
     """
     dsn = ctx.dsn
-    compiled = api.compile_statements(dsn, group)
+    compiled = api.compile_statements(dsn, group, as_of=as_of)
     statements = compiled.statements
     plans = (
         api.explain_plans(dsn, compiled, analyze=explain == "analyze")
@@ -131,6 +132,7 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     help="Connections running group statements at once in a full run, all on one snapshot "
     "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
 )
+@as_of_option("(recorded with the run, shown by `runs`)")
 @pass_ctx
 def run_cmd(ctx: Ctx, cifs, jobs: int | None, **options) -> None:
     """The nightly job: assign campaigns and contacts, publish atomically.
@@ -227,10 +229,11 @@ def prune_cmd(ctx: Ctx, keep: int, keep_records_days: int, dry_run: bool) -> Non
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@as_of_option("(default: the as-of date of the run compared with)")
 @pass_ctx
-def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str) -> None:
+def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str, as_of) -> None:
     """Why customer CIF got its campaigns: every condition with its actual values."""
-    result = api.trace_customer(ctx.dsn, cif, run_id)
+    result = api.trace_customer(ctx.dsn, cif, run_id, as_of=as_of)
     click.echo(
         json.dumps(result, indent=2, default=str) if fmt == "json" else console.trace(result)
     )

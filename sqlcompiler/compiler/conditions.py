@@ -2,20 +2,21 @@
 
 Each condition becomes ``<value> <op> <typed literal>``. The value of a custom field is
 extracted from JSONB only when its JSON type matches the declared type (else NULL), so a
-wrong-typed value is a missing value and can never raise a cast error. Because every
-predicate is NULL on a missing value and conditions only ever combine with AND, a missing
-value makes every operator false except IS NULL, as SPEC §2 requires.
+wrong-typed value is a missing value and can never raise a cast error. Every
+predicate is NULL on a missing value; combined with AND and OR that NULL acts as false (a
+NULL WHEN is not taken), and ``not`` negates a COALESCE-d child, so a missing value makes
+every operator false except IS NULL, as SPEC §2 and §2b require.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from sqlglot import exp
 
-from ..config.model import Condition
+from ..config.model import Condition, Node
 
 CUSTOMER = "c"  # alias of bank_sync_service.customers
 LOAN = "l"  # alias of bank_sync_service.loans
@@ -81,6 +82,20 @@ def value_expr(cond: Condition) -> exp.Expression:
     return col
 
 
+def _operands(cond: Condition) -> list[exp.Expression]:
+    """The typed literals of a condition; a date relative to the run carries its written form
+    as a comment (``CAST('2026-11-24' AS DATE) /* today - 7d */``) for the reviewer."""
+    values = cond.values if cond.values else (cond.value,)
+    relative = cond.relative or (None,) * len(values)
+    out = []
+    for v, rel in zip(values, relative, strict=True):
+        lit = literal(cond.dtype, v)
+        if rel:
+            lit.comments = [rel]
+        out.append(lit)
+    return out
+
+
 def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expression:
     """The condition as a boolean; ``value`` replaces value_expr(cond) (an extracted column)."""
     v = value if value is not None else value_expr(cond)
@@ -93,12 +108,12 @@ def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expre
     if text and op != "ILIKE":
         v = collate_c(v)
     if op in ("IN", "NOT IN"):
-        e = exp.In(this=v, expressions=[literal(cond.dtype, x) for x in cond.values])
+        e = exp.In(this=v, expressions=_operands(cond))
         return exp.Not(this=e) if op == "NOT IN" else e
     if op == "BETWEEN":
-        lo, hi = (literal(cond.dtype, x) for x in cond.values)
+        lo, hi = _operands(cond)
         return exp.Between(this=v, low=lo, high=hi)
-    lit = literal(cond.dtype, cond.value)
+    (lit,) = _operands(cond)
     builders = {
         "=": exp.EQ,
         "!=": exp.NEQ,
@@ -114,6 +129,24 @@ def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expre
     if op == "ILIKE":  # SPEC §2: LIKE after lowercasing both sides, whatever the locale
         return exp.Like(this=unicode_lower(v), expression=unicode_lower(lit))
     return builders[op](this=v, expression=lit)
+
+
+def tree_predicate(
+    item: Condition | Node, leaf: Callable[[Condition], exp.Expression] = predicate
+) -> exp.Expression:
+    """A condition tree as a boolean (SPEC §2b). Leaves are two-valued: a NULL leaf (a missing
+    value) counts as false, which AND/OR preserve (a NULL result is a false WHEN), so only
+    ``not`` needs care: NOT COALESCE(child, FALSE), never SQL's NOT over a NULL."""
+    if isinstance(item, Condition):
+        return leaf(item)
+    if item.kind == "not":
+        child = tree_predicate(item.children[0], leaf)
+        return exp.Not(this=exp.Coalesce(this=child, expressions=[exp.false()]))
+    parts = [tree_predicate(c, leaf) for c in item.children]
+    if item.kind == "all":
+        return conjunction(parts)
+    parts = [exp.Paren(this=p) if isinstance(p, exp.And | exp.Or) else p for p in parts]
+    return exp.or_(*parts) if len(parts) > 1 else parts[0]
 
 
 def conjunction(preds: Iterable[exp.Expression]) -> exp.Expression:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..config.model import Campaign, Configuration, Group
+from ..config.model import Campaign, Condition, Configuration, Group, Level, Node
 from ..errors import CompileError
-from .conditions import collate_c, conjunction, predicate, split
+from .conditions import collate_c, conjunction, predicate, tree_predicate
 from .prologue import CompiledPrologue, LoanValues, compile_prologue
 from .render import render, table
 from .render import sql as _sql
@@ -75,21 +75,22 @@ class _LoanSets:
         self._index: dict[str, int] = {}
         self.values = values
 
-    def predicate(self, cond) -> exp.Expression:
-        """A loan-level condition over the prologue's value column."""
+    def predicate(self, cond: Condition) -> exp.Expression:
+        """A condition over the prologue's value column (customer leaves of a tree included)."""
         return predicate(cond, self.values.column(cond))
 
-    def conjunction(self, conds) -> exp.Expression:
-        return conjunction(self.predicate(c) for c in conds)
+    def conjunction(self, items: list[Condition | Node]) -> exp.Expression:
+        return conjunction(tree_predicate(c, self.predicate) for c in items)
 
-    def add(self, conds, user: str) -> int:
-        """The bit of the conjunction of ``conds``, tested by ``user`` (named in the legend)."""
-        cond = self.conjunction(conds)
+    def add(self, items: list[Condition | Node], user: str) -> int:
+        """The bit of the conjunction of ``items`` (conditions or trees) per loan, tested by
+        ``user`` (named in the legend)."""
+        cond = self.conjunction(items)
         key = _sql(cond)
         if key not in self._index:
             self._index[key] = len(self.sets)
             self.sets.append(cond)
-            self.legend.append((" AND ".join(c.describe() for c in conds), []))
+            self.legend.append((Node("all", tuple(items)).describe(), []))
         index = self._index[key]
         self.legend[index][1].append(user)
         return index
@@ -159,6 +160,25 @@ class _LoanSets:
         return exp.Array(expressions=[sub])
 
 
+def _split(where: Node, loans: _LoanSets, user: str) -> tuple[list[exp.Expression], int | None]:
+    """(customer-pass predicates, loan set bit or None) of a list or tree (SPEC §3).
+
+    The top-level ``all``'s children without a loan-level leaf are tested once on the
+    customer; the others together become one bit of the per-loan mask (they must hold on one
+    and the same loan), customer-level leaves inside them read per loan from the prologue.
+    For a plain list this is today's plan: customer conditions, then one loan set.
+    """
+    children = list(where.children) if where.kind == "all" else [where]
+    customer = [c for c in children if c.level is Level.CUSTOMER]
+    loan = [c for c in children if c.level is Level.LOAN]
+    preds = [tree_predicate(c) for c in customer]
+    index = None
+    if loan:
+        index = loans.add(loan, user)
+        preds.append(loans.test(index))
+    return preds, index
+
+
 def _campaign_parts(
     campaign: Campaign, loans: _LoanSets
 ) -> tuple[exp.Expression, int | None, exp.Expression | None, list[tuple[int, object]]]:
@@ -168,12 +188,7 @@ def _campaign_parts(
             f"campaign {campaign.name!r} has no database id; compile from the database"
         )
     label = f"campaign {campaign.name!r} (id {campaign.id})"
-    cust, loan = split(campaign.conditions)
-    preds = [predicate(c) for c in cust]
-    set_index = None
-    if loan:
-        set_index = loans.add(loan, label)
-        preds.append(loans.test(set_index))
+    preds, set_index = _split(campaign.where, loans, label)
     match = conjunction(preds)
 
     rules = [r for r in campaign.rules if r.outputs]  # a rule without outputs contributes nothing
@@ -184,10 +199,7 @@ def _campaign_parts(
     terms: list[exp.Expression] = []
     bits = []
     for j, rule in enumerate(rules):
-        rcust, rloan = split(rule.conditions)
-        rpreds = [predicate(c) for c in rcust]
-        if rloan:
-            rpreds.append(loans.test(loans.add(rloan, f"contact rule {rule.priority} of {label}")))
+        rpreds, _ = _split(rule.where, loans, f"contact rule {rule.priority} of {label}")
         bits.append((1 << j, rule))
         if rpreds:
             terms.append(
@@ -217,7 +229,7 @@ def _rule_legend(campaign: Campaign, bits: list[tuple[int, object]]) -> list[str
     out = []
     for bit, rule in bits:
         outputs = ", ".join(f"{o.party} {o.contact}" for o in rule.outputs)
-        when = " AND ".join(c.describe() for c in rule.conditions) or "always"
+        when = rule.where.describe()
         out.append(
             f"--   {campaign.name!r} (id {campaign.id}) bit {bit.bit_length() - 1} ({bit}): "
             f"rule {rule.priority} when {when} -> {outputs}"
@@ -238,6 +250,8 @@ def _header(
             f"--   {c.priority:>5}  {c.name!r} (id {c.id}): {len(c.conditions)} conditions, "
             f"{len(c.rules)} contact rules"
         )
+        if c.tree is not None:
+            lines.append(f"--          when {c.tree.describe()}")
     if not group.campaigns:
         lines.append("--   (none: the group assigns nobody)")
     lines.append(

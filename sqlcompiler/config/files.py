@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .model import ConfigFile
+from .model import ConfigFile, NodeSpec
 
 
 class _Loader(yaml.SafeLoader):
@@ -44,8 +44,17 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_TAGS = {"list", "node", "condition"}  # pydantic's union tags (model.py), not the user's keys
+_HOLDERS = {"conditions", "all", "any", "not"}
+
+
 def _loc(parts: tuple[Any, ...]) -> str:
     out = ""
+    parts = tuple(
+        p
+        for i, p in enumerate(parts)
+        if not (p in _TAGS and i and (isinstance(parts[i - 1], int) or parts[i - 1] in _HOLDERS))
+    )
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
@@ -76,7 +85,7 @@ def parse(text: str, source: str = "<config>") -> ConfigFile:
         problems = []
         for err in exc.errors():
             loc = _loc(tuple(err["loc"]))
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown key {err['loc'][-1]!r}"
             elif err["type"] == "missing":
@@ -119,10 +128,17 @@ def to_document(cfg: ConfigFile) -> dict[str, Any]:
         return v
 
     def cond(c) -> dict[str, Any]:
+        if isinstance(c, NodeSpec):
+            if c.kind == "not" and not isinstance(c.not_, list):
+                return {"not": cond(c.not_)}
+            return {c.kind: [cond(x) for x in c.children]}
         d = {"data_source": c.data_source, "field_name": c.field_name, "operator": c.operator}
         if c.field_value is not None:
             d["field_value"] = value(c.field_value)
         return d
+
+    def conds(cs) -> Any:
+        return cond(cs) if isinstance(cs, NodeSpec) else [cond(x) for x in cs]
 
     doc: dict[str, Any] = {"version": 1, "custom_fields": [], "groups": []}
     for f in cfg.custom_fields:
@@ -136,7 +152,7 @@ def to_document(cfg: ConfigFile) -> dict[str, Any]:
             rules = [
                 {
                     "rule_priority": r.rule_priority,
-                    "conditions": [cond(x) for x in r.conditions],
+                    "conditions": conds(r.conditions),
                     "outputs": [
                         {"related_party_type": o.related_party_type, "contact_type": o.contact_type}
                         for o in r.outputs
@@ -148,7 +164,7 @@ def to_document(cfg: ConfigFile) -> dict[str, Any]:
                 {
                     "name": c.name,
                     "priority": c.priority,
-                    "conditions": [cond(x) for x in c.conditions],
+                    "conditions": conds(c.conditions),
                     "contact_rules": rules,
                 }
             )

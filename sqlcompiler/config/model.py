@@ -8,12 +8,21 @@ the reference evaluator share: every field resolved to its source and type, ever
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 DATA_SOURCES = {
     "bank_sync_service.customers": "customer",
@@ -74,6 +83,76 @@ class ConditionSpec(_Strict):
     )
 
 
+NODE_KINDS = ("all", "any", "not")
+
+
+def _item_kind(v: Any) -> str:
+    """A mapping with a key all/any/not is a node, anything else a condition (for clear errors)."""
+    if isinstance(v, NodeSpec) or (isinstance(v, dict) and set(v) & set(NODE_KINDS)):
+        return "node"
+    return "condition"
+
+
+def _tree_kind(v: Any) -> str:
+    return "list" if isinstance(v, list) else "node"
+
+
+class NodeSpec(_Strict):
+    """A condition tree node (SPEC §2b): exactly one of ``all``, ``any``, ``not``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    all_: list[Item] | None = Field(default=None, alias="all")
+    any_: list[Item] | None = Field(default=None, alias="any")
+    not_: Item | list[Item] | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> NodeSpec:
+        keys = [k for k in NODE_KINDS if getattr(self, f"{k}_") is not None]
+        if len(keys) != 1:
+            raise ValueError(
+                "a condition node has exactly one key, all, any or not "
+                f"(got {', '.join(keys) or 'none'}); e.g. {{any: [<condition>, <condition>]}}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in NODE_KINDS if getattr(self, f"{k}_") is not None)
+
+    @property
+    def children(self) -> list[ConditionSpec | NodeSpec]:
+        """The children as written; ``not`` of one item gives a list of one."""
+        value = getattr(self, f"{self.kind}_")
+        return list(value) if isinstance(value, list) else [value]
+
+
+Item = Annotated[
+    Union[Annotated[ConditionSpec, Tag("condition")], Annotated[NodeSpec, Tag("node")]],  # noqa: UP007
+    Discriminator(_item_kind),
+]
+Conditions = Annotated[
+    Union[Annotated[list[Item], Tag("list")], Annotated[NodeSpec, Tag("node")]],  # noqa: UP007
+    Discriminator(_tree_kind),
+]
+NodeSpec.model_rebuild()
+
+
+def spec_leaves(conditions: list | NodeSpec) -> Iterator[ConditionSpec]:
+    """The conditions (leaves) of a list or tree, in the order written."""
+    stack = list(reversed(conditions.children if isinstance(conditions, NodeSpec) else conditions))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, NodeSpec):
+            stack.extend(reversed(item.children))
+        else:
+            yield item
+
+
+def is_flat(conditions: list | NodeSpec) -> bool:
+    """A plain list of conditions: stored in today's rows alone, no tree."""
+    return isinstance(conditions, list) and all(isinstance(c, ConditionSpec) for c in conditions)
+
+
 class OutputSpec(_Strict):
     related_party_type: str
     contact_type: str
@@ -82,7 +161,7 @@ class OutputSpec(_Strict):
 
 class RuleSpec(_Strict):
     rule_priority: Priority
-    conditions: list[ConditionSpec] = []
+    conditions: Conditions = []
     outputs: list[OutputSpec] = []
     id: int | None = None
 
@@ -90,7 +169,7 @@ class RuleSpec(_Strict):
 class CampaignSpec(_Strict):
     name: Name
     priority: Priority
-    conditions: list[ConditionSpec] = []
+    conditions: Conditions = []
     contact_rules: list[RuleSpec] = []
     id: int | None = None
 
@@ -143,6 +222,11 @@ def json_schema() -> dict[str, Any]:
     }
     for (model, prop), values in enums.items():
         defs[model]["properties"][prop]["enum"] = values
+    defs["NodeSpec"]["minProperties"] = defs["NodeSpec"]["maxProperties"] = 1
+    defs["ConditionSpec"]["properties"]["field_value"]["description"] = (
+        "Parsed into the field's type. A JSON array for IN, NOT IN and BETWEEN. For a date "
+        "field, a value may be relative to the run: today, today - 7d, today + 2w, today - 1m."
+    )
     return schema
 
 
@@ -170,6 +254,9 @@ class Condition:
     column_type: str | None = None  # PostgreSQL type of a bank-sync column
     id: int | None = None
     location: str = ""
+    # dates relative to the run (SPEC §2a) as written, aligned with (value,) or values; None
+    # for a calendar value; () when the condition has none. value/values hold them resolved.
+    relative: tuple[str | None, ...] = ()
 
     @property
     def level(self) -> Level:
@@ -178,19 +265,66 @@ class Condition:
     def describe(self) -> str:
         """One line for a reader (SQL legends, reports): ``loan.dpd >= 30``."""
 
+        written = iter(self.relative)
+
         def show(v: Typed | None) -> str:
+            rel = next(written, None)
             if isinstance(v, bool):
                 return str(v).lower()
+            if isinstance(v, dt.date):
+                return f"{v}" + (f" ({rel})" if rel else "")
             return f"'{v}'" if isinstance(v, str) else str(plain(v))
 
         where = f"{self.source}.{self.field}"
         if self.op in ("IS NULL", "IS NOT NULL"):
             return f"{where} {self.op}"
         if self.op == "BETWEEN":
-            return f"{where} BETWEEN {show(self.values[0])} AND {show(self.values[1])}"
+            low, high = self.values
+            return f"{where} BETWEEN {show(low)} AND {show(high)}"
         if self.op in ("IN", "NOT IN"):
             return f"{where} {self.op} ({', '.join(map(show, self.values))})"
         return f"{where} {self.op} {show(self.value)}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A condition tree node (SPEC §2b); a plain list of conditions is an ``all``."""
+
+    kind: str  # all | any | not (exactly one child)
+    children: tuple[Condition | Node, ...]
+
+    def leaves(self) -> Iterator[Condition]:
+        for c in self.children:
+            if isinstance(c, Node):
+                yield from c.leaves()
+            else:
+                yield c
+
+    @property
+    def level(self) -> Level:
+        """LOAN when a leaf reads a loan: the tree is then evaluated per loan (SPEC §3)."""
+        return Level.LOAN if any(c.level is Level.LOAN for c in self.leaves()) else Level.CUSTOMER
+
+    def describe(self) -> str:
+        """One line: ``loan.dpd > 90 OR (customer.segment = 'MASS' AND NOT loan.dpd = 0)``."""
+
+        def text(item: Condition | Node, nested: bool) -> str:
+            if isinstance(item, Condition):
+                return item.describe()
+            if item.kind == "not":
+                inner = item.children[0]
+                return "NOT " + (
+                    text(inner, True) if isinstance(inner, Node) else f"({inner.describe()})"
+                )
+            joined = f" {'AND' if item.kind == 'all' else 'OR'} ".join(
+                text(c, True) for c in item.children
+            )
+            return f"({joined})" if nested and len(item.children) > 1 else joined
+
+        return text(self, False) or "always"
+
+
+Tree = Condition | Node
 
 
 @dataclass(frozen=True)
@@ -199,21 +333,35 @@ class Output:
     contact: str
 
 
+class _Conditioned:
+    """``conditions`` are the leaves; ``tree`` is set when the file wrote more than a list."""
+
+    conditions: tuple[Condition, ...]
+    tree: Node | None
+
+    @property
+    def where(self) -> Node:
+        """The conditions as a tree: the written tree, or the ``all`` of the plain list."""
+        return self.tree if self.tree is not None else Node("all", self.conditions)
+
+
 @dataclass(frozen=True)
-class Rule:
+class Rule(_Conditioned):
     priority: int
     conditions: tuple[Condition, ...]
     outputs: tuple[Output, ...]
     id: int | None = None
+    tree: Node | None = None
 
 
 @dataclass(frozen=True)
-class Campaign:
+class Campaign(_Conditioned):
     name: str
     priority: int
     conditions: tuple[Condition, ...]
     rules: tuple[Rule, ...]  # ascending rule priority
     id: int | None = None
+    tree: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +376,7 @@ class Configuration:
     groups: tuple[Group, ...]
     custom_fields: dict[str, str] = field(default_factory=dict)  # name -> data_type
     fingerprint: str = ""
+    as_of: dt.date | None = None  # the date relative values were resolved against (SPEC §2a)
 
     def group(self, name: str) -> Group:
         for g in self.groups:

@@ -8,6 +8,7 @@ campaigns.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 from collections import defaultdict
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from ..errors import ConfigError
 from .catalog import Catalog
@@ -26,22 +28,96 @@ from .model import (
     Configuration,
     CustomFieldSpec,
     GroupSpec,
+    NodeSpec,
     OutputSpec,
     RuleSpec,
+    is_flat,
 )
 from .validate import fingerprint, validate, value_text
 
 CONFIG_LOCK = 0x5C0C0F16  # advisory lock key serialising configuration applies
 
 
-def _conditions_by_parent(conn: psycopg.Connection, query: str) -> dict[int, list[ConditionSpec]]:
+_Placed = tuple[
+    int | None, int | None, int, "ConditionSpec | NodeSpec"
+]  # (node, position, id, item)
+
+
+def _conditions_by_parent(conn: psycopg.Connection, query: str) -> dict[int, list[_Placed]]:
     """Condition rows (parent id first) grouped by their campaign or contact rule."""
-    out: dict[int, list[ConditionSpec]] = defaultdict(list)
-    for parent, i, src, name, op, val in conn.execute(query).fetchall():
-        out[parent].append(
-            ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
-        )
+    out: dict[int, list[_Placed]] = defaultdict(list)
+    for parent, i, src, name, op, val, node, pos in conn.execute(query).fetchall():
+        spec = ConditionSpec(id=i, data_source=src, field_name=name, operator=op, field_value=val)
+        out[parent].append((node, pos, i, spec))
     return out
+
+
+def _nodes_by_owner(conn: psycopg.Connection) -> tuple[dict[int, list], dict[int, list]]:
+    """condition_nodes rows as (parent, position, id, kind), by campaign and by contact rule."""
+    campaigns: dict[int, list] = defaultdict(list)
+    rules: dict[int, list] = defaultdict(list)
+    for i, cid, rid, parent, kind, pos in conn.execute(
+        "SELECT id, campaign_id, contact_selection_rule_id, parent_id, kind, position "
+        "FROM campaign_engine.condition_nodes ORDER BY id"
+    ).fetchall():
+        (campaigns[cid] if cid is not None else rules[rid]).append((parent, pos, i, kind))
+    return campaigns, rules
+
+
+def _assemble(leaves: list[_Placed], nodes: list) -> list[ConditionSpec] | NodeSpec:
+    """The conditions as written: a plain list (no nodes), or the tree the rows describe."""
+    if not nodes:
+        return [spec for *_, spec in leaves]
+    children: dict[int | None, list[tuple[int, int, Any]]] = defaultdict(list)
+    for node, pos, _i, spec in leaves:
+        children[node].append((pos or 0, 0, spec))
+    for parent, pos, i, kind in nodes:
+        children[parent].append((pos, 1, (i, kind)))
+
+    def build(key: int | None) -> list:
+        out = []
+        for _pos, is_node, item in sorted(children[key], key=lambda x: (x[0], x[1])):
+            if not is_node:
+                out.append(item)
+                continue
+            i, kind = item
+            kids = build(i)
+            if kind == "not":
+                out.append(NodeSpec(**{"not": kids[0] if len(kids) == 1 else kids}))
+            else:
+                out.append(NodeSpec(**{kind: kids}))
+        return out
+
+    top = build(None)
+    return top[0] if len(top) == 1 and isinstance(top[0], NodeSpec) else top
+
+
+def tree_key(conds: list | NodeSpec) -> Any:
+    """What makes two trees the same (``[node]`` is ``node``; ids do not count)."""
+
+    def key(item: Any) -> Any:
+        if isinstance(item, NodeSpec):
+            return (item.kind, tuple(key(x) for x in item.children))
+        return _cond_key(item)
+
+    if isinstance(conds, list) and len(conds) == 1 and isinstance(conds[0], NodeSpec):
+        conds = conds[0]
+    return key(conds) if isinstance(conds, NodeSpec) else ("list", tuple(key(x) for x in conds))
+
+
+def describe_conditions(conds: list | NodeSpec) -> str:
+    """One line for plans and history: ``(a) OR NOT (b)``; a plain list is ANDed."""
+
+    def text(item: Any) -> str:
+        if isinstance(item, NodeSpec):
+            if item.kind == "not":
+                return "NOT (" + " AND ".join(text(x) for x in item.children) + ")"
+            sep = " AND " if item.kind == "all" else " OR "
+            return "(" + sep.join(text(x) for x in item.children) + ")"
+        return _describe(item)
+
+    items = [conds] if isinstance(conds, NodeSpec) else conds
+    return " AND ".join(text(x) for x in items) or "no conditions"
 
 
 def load_from_db(conn: psycopg.Connection) -> ConfigFile:
@@ -55,14 +131,15 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
     ]
     conds = _conditions_by_parent(
         conn,
-        "SELECT campaign_id, id, data_source, field_name, operator, field_value "
+        "SELECT campaign_id, id, data_source, field_name, operator, field_value, node_id, position "
         "FROM campaign_engine.base_conditions ORDER BY id",
     )
     rconds = _conditions_by_parent(
         conn,
-        "SELECT contact_selection_rule_id, id, data_source, field_name, operator, field_value "
-        "FROM campaign_engine.contact_rule_conditions ORDER BY id",
+        "SELECT contact_selection_rule_id, id, data_source, field_name, operator, field_value, "
+        "node_id, position FROM campaign_engine.contact_rule_conditions ORDER BY id",
     )
+    cnodes, rnodes = _nodes_by_owner(conn)
     outputs: dict[int, list[OutputSpec]] = defaultdict(list)
     for i, rid, party, contact in q(
         "SELECT id, contact_selection_rule_id, related_party_type, contact_type "
@@ -74,7 +151,12 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
         "SELECT id, campaign_id, rule_priority FROM campaign_engine.contact_selection_rules ORDER BY campaign_id, rule_priority"
     ).fetchall():
         rules[cid].append(
-            RuleSpec(id=i, rule_priority=prio, conditions=rconds[i], outputs=outputs[i])
+            RuleSpec(
+                id=i,
+                rule_priority=prio,
+                conditions=_assemble(rconds[i], rnodes[i]),
+                outputs=outputs[i],
+            )
         )
     campaigns: dict[int, list[CampaignSpec]] = defaultdict(list)
     for i, gid, name, prio in q(
@@ -82,7 +164,11 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
     ).fetchall():
         campaigns[gid].append(
             CampaignSpec(
-                id=i, name=name, priority=prio, conditions=conds[i], contact_rules=rules[i]
+                id=i,
+                name=name,
+                priority=prio,
+                conditions=_assemble(conds[i], cnodes[i]),
+                contact_rules=rules[i],
             )
         )
     groups = [
@@ -94,14 +180,16 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
     return ConfigFile(custom_fields=fields, groups=groups)
 
 
-def load_validated(conn: psycopg.Connection, catalog: Catalog) -> Configuration:
+def load_validated(
+    conn: psycopg.Connection, catalog: Catalog, as_of: dt.date | None = None
+) -> Configuration:
     """The gate in front of the compiler: the stored configuration, validated.
 
     ``catalog`` is the bank-sync catalog the caller read (``source.catalog``): in fdw mode it
     comes from the bank-sync database, which this package does not know how to reach.
     """
     catalog.check_required()
-    return validate(load_from_db(conn), catalog)
+    return validate(load_from_db(conn), catalog, as_of)
 
 
 @dataclass
@@ -126,6 +214,12 @@ def _describe(c: ConditionSpec) -> str:
     )
 
 
+_OWNER = {
+    "base_conditions": "campaign_id",
+    "contact_rule_conditions": "contact_selection_rule_id",
+}
+
+
 class _Sync:
     """One walk that records the changes and, when ``conn`` is given, executes them."""
 
@@ -136,7 +230,7 @@ class _Sync:
     def note(self, action: str, what: str, detail: str = "") -> None:
         self.changes.append(Change(action, what, detail))
 
-    def sql(self, query: str, params: tuple = ()) -> int | None:
+    def sql(self, query: str | sql.Composable, params: tuple = ()) -> int | None:
         """Execute when applying; return the RETURNING id, if any."""
         if self.conn is None:
             return None
@@ -221,8 +315,7 @@ class _Sync:
             "INSERT INTO campaign_engine.campaigns (campaign_group_id, name, priority) VALUES (%s, %s, %s) RETURNING id",
             (gid, c.name, c.priority),
         )
-        for cond in c.conditions:
-            self.insert_condition("base_conditions", "campaign_id", cid, cond)
+        self.insert_conditions("base_conditions", cid, c.conditions)
         for r in c.contact_rules:
             self.add_rule(cid, r)
 
@@ -231,21 +324,60 @@ class _Sync:
             "INSERT INTO campaign_engine.contact_selection_rules (campaign_id, rule_priority) VALUES (%s, %s) RETURNING id",
             (cid, r.rule_priority),
         )
-        for cond in r.conditions:
-            self.insert_condition("contact_rule_conditions", "contact_selection_rule_id", rid, cond)
+        self.insert_conditions("contact_rule_conditions", rid, r.conditions)
         for o in r.outputs:
             self.insert_output(rid, o)
 
     def insert_condition(
-        self, table: str, parent_col: str, parent: int | None, c: ConditionSpec
+        self,
+        table: str,
+        parent_col: str,
+        parent: int | None,
+        c: ConditionSpec,
+        node: int | None = None,
+        position: int | None = None,
     ) -> None:
         query = {
-            "base_conditions": "INSERT INTO campaign_engine.base_conditions (campaign_id, data_source, field_name, operator, field_value) VALUES (%s, %s, %s, %s, %s)",
-            "contact_rule_conditions": "INSERT INTO campaign_engine.contact_rule_conditions (contact_selection_rule_id, data_source, field_name, operator, field_value) VALUES (%s, %s, %s, %s, %s)",
+            "base_conditions": "INSERT INTO campaign_engine.base_conditions (campaign_id, data_source, field_name, operator, field_value, node_id, position) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "contact_rule_conditions": "INSERT INTO campaign_engine.contact_rule_conditions (contact_selection_rule_id, data_source, field_name, operator, field_value, node_id, position) VALUES (%s, %s, %s, %s, %s, %s, %s)",
         }[table]
         self.sql(
-            query, (parent, c.data_source, c.field_name, c.operator, value_text(c.field_value))
+            query,
+            (
+                parent,
+                c.data_source,
+                c.field_name,
+                c.operator,
+                value_text(c.field_value),
+                node,
+                position,
+            ),
         )
+
+    def insert_conditions(self, table: str, owner: int | None, conds: list | NodeSpec) -> None:
+        """A plain list as today's rows; a tree also as condition_nodes rows."""
+        parent_col = _OWNER[table]
+        if is_flat(conds):
+            for cond in conds:
+                self.insert_condition(table, parent_col, owner, cond)
+            return
+        node_owner = "campaign_id" if table == "base_conditions" else "contact_selection_rule_id"
+
+        def place(items: list, node: int | None) -> None:
+            for pos, item in enumerate(items):
+                if isinstance(item, NodeSpec):
+                    nid = self.sql(
+                        sql.SQL(
+                            "INSERT INTO campaign_engine.condition_nodes ({}, parent_id, kind, "
+                            "position) VALUES (%s, %s, %s, %s) RETURNING id"
+                        ).format(sql.Identifier(node_owner)),
+                        (owner, node, item.kind, pos),
+                    )
+                    place(item.children, nid)
+                else:
+                    self.insert_condition(table, parent_col, owner, item, node, pos)
+
+        place([conds] if isinstance(conds, NodeSpec) else list(conds), None)
 
     def insert_output(self, rid: int | None, o: OutputSpec) -> None:
         self.sql(
@@ -254,6 +386,31 @@ class _Sync:
         )
 
     def sync_conditions(self, table, parent_col, parent_id, old, new, where) -> None:
+        if not (is_flat(old) and is_flat(new)):
+            if tree_key(old) == tree_key(new):
+                return
+            self.note(
+                "change",
+                f"conditions of {where}",
+                f"{describe_conditions(old)} -> {describe_conditions(new)}",
+            )
+            node_owner = (
+                "campaign_id" if table == "base_conditions" else "contact_selection_rule_id"
+            )
+            delete = sql.SQL("DELETE FROM {} WHERE {} = %s")
+            self.sql(
+                delete.format(sql.Identifier("campaign_engine", table), sql.Identifier(parent_col)),
+                (parent_id,),
+            )
+            self.sql(
+                delete.format(
+                    sql.Identifier("campaign_engine", "condition_nodes"),
+                    sql.Identifier(node_owner),
+                ),
+                (parent_id,),
+            )
+            self.insert_conditions(table, parent_id, new)
+            return
         remaining = list(old)
         for c in new:
             match = next((o for o in remaining if _cond_key(o) == _cond_key(c)), None)

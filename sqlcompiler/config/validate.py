@@ -14,6 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from ..errors import ConfigError
+from . import dates
 from .catalog import Catalog, data_type_of
 from .model import (
     CONTACT_TYPES,
@@ -27,9 +28,12 @@ from .model import (
     ConfigFile,
     Configuration,
     Group,
+    Node,
+    NodeSpec,
     Output,
     Rule,
     Typed,
+    is_flat,
     text_problem,
 )
 
@@ -53,6 +57,8 @@ OPERATORS: dict[str, frozenset[str]] = {
 }
 LIST_OPS = frozenset({"IN", "NOT IN", "BETWEEN"})
 NO_VALUE_OPS = frozenset({"IS NULL", "IS NOT NULL"})
+MAX_DEPTH = 8  # SPEC §2b
+MAX_LEAVES = 200
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -103,7 +109,9 @@ def parse_scalar(dtype: str, raw: object) -> Typed:
         return num
     if dtype == "date":
         if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
-            raise ValueError(f"{raw!r} is not a date; write it as YYYY-MM-DD")
+            raise ValueError(
+                f"{raw!r} is not a date; write it as YYYY-MM-DD or relative to the run: {dates.FORMS}"
+            )
         try:
             return dt.date.fromisoformat(raw.strip())
         except ValueError:
@@ -138,6 +146,21 @@ def fingerprint(cfg: ConfigFile) -> str:
     def cond_key(c: ConditionSpec) -> list:
         return [c.data_source, c.field_name, c.operator, value_text(c.field_value)]
 
+    def node_key(item: ConditionSpec | NodeSpec) -> list:
+        if isinstance(item, ConditionSpec):
+            return cond_key(item)
+        children = [node_key(x) for x in item.children]
+        return [item.kind, sorted(children, key=lambda x: json.dumps(x, ensure_ascii=False))]
+
+    def conds_key(conds: list | NodeSpec) -> list:
+        """A plain list as before trees existed (fingerprints of such files do not change)."""
+        if is_flat(conds):
+            return sorted(cond_key(x) for x in conds)
+        if isinstance(conds, list) and len(conds) == 1:
+            conds = conds[0]  # [node] is node (how the tables store it)
+        root = conds if isinstance(conds, NodeSpec) else NodeSpec(all=conds)
+        return [{"tree": node_key(root)}]
+
     canon = {
         "custom_fields": sorted(
             [f.field_name, f.data_type, f.description or ""] for f in cfg.custom_fields
@@ -149,11 +172,11 @@ def fingerprint(cfg: ConfigFile) -> str:
                     [
                         c.priority,
                         c.name,
-                        sorted(cond_key(x) for x in c.conditions),
+                        conds_key(c.conditions),
                         sorted(
                             [
                                 r.rule_priority,
-                                sorted(cond_key(x) for x in r.conditions),
+                                conds_key(r.conditions),
                                 sorted([o.related_party_type, o.contact_type] for o in r.outputs),
                             ]
                             for r in c.contact_rules
@@ -170,9 +193,10 @@ def fingerprint(cfg: ConfigFile) -> str:
 
 
 class _Validator:
-    def __init__(self, catalog: Catalog, custom_fields: dict[str, str]):
+    def __init__(self, catalog: Catalog, custom_fields: dict[str, str], as_of: dt.date):
         self.catalog = catalog
         self.custom_fields = custom_fields
+        self.as_of = as_of
         self.problems: list[tuple[str, str]] = []
 
     def fail(self, loc: str, msg: str) -> None:
@@ -245,13 +269,25 @@ class _Validator:
         try:
             if op in LIST_OPS:
                 return self._list_condition(base, text)
-            value = parse_scalar(dtype, text)
+            value, relative = self._operand(dtype, text)
             if op in ("LIKE", "NOT LIKE", "ILIKE"):
                 _check_like(str(value))
         except ValueError as exc:
             self.fail(loc, f"field_value for {name} ({dtype}): {exc}")
             return None
-        return _replace(base, value=value)
+        return _replace(base, value=value, relative=(relative,) if relative else ())
+
+    def _operand(self, dtype: str, raw: object) -> tuple[Typed, str | None]:
+        """(parsed value, the relative form it was written in or None), SPEC §2a."""
+        if dates.is_relative(raw):
+            if dtype == "date":
+                return dates.resolve(str(raw), self.as_of), dates.canonical(str(raw))
+            if dtype != "string" or dates.canonical(str(raw)) != "today":
+                raise ValueError(
+                    f"{raw!r} is a date relative to the run, which only a date field can compare "
+                    f"with; this field is a {dtype}"
+                )
+        return parse_scalar(dtype, raw), None
 
     def _list_condition(self, base: Condition, text: str) -> Condition:
         try:
@@ -266,7 +302,7 @@ class _Validator:
             raise ValueError(f"{base.op} needs a non-empty array")
         if base.op == "BETWEEN" and len(items) != 2:
             raise ValueError(f"BETWEEN needs an array of two bounds [low, high], got {len(items)}")
-        values = []
+        values, relative = [], []
         for item in items:
             if (
                 base.dtype == "number"
@@ -274,8 +310,12 @@ class _Validator:
                 and not isinstance(item, bool)
             ):
                 item = repr(item) if isinstance(item, float) else str(item)
-            values.append(parse_scalar(base.dtype, item))
-        return _replace(base, values=tuple(values))
+            value, rel = self._operand(base.dtype, item)
+            values.append(value)
+            relative.append(rel)
+        return _replace(
+            base, values=tuple(values), relative=tuple(relative) if any(relative) else ()
+        )
 
     def configuration(self, cfg: ConfigFile) -> Configuration:
         self._custom_field_specs(cfg)
@@ -322,6 +362,7 @@ class _Validator:
             groups=tuple(groups),
             custom_fields=dict(self.custom_fields),
             fingerprint=fingerprint(cfg),
+            as_of=self.as_of,
         )
 
     def _custom_field_specs(self, cfg: ConfigFile) -> None:
@@ -336,17 +377,65 @@ class _Validator:
             if f.data_type not in DATA_TYPES:
                 self.fail(loc, f"data_type {f.data_type!r} is not one of {', '.join(DATA_TYPES)}")
 
-    def _conditions(self, specs: list[ConditionSpec], loc: str, desc: str) -> tuple[Condition, ...]:
-        out = []
-        for i, spec in enumerate(specs):
-            what = f"condition id {spec.id}" if spec.id is not None else f"condition {i}"
-            cond = self.condition(spec, f"{loc}.conditions[{i}] ({desc}, {what})")
+    def _conditions(
+        self, specs: list | NodeSpec, loc: str, desc: str
+    ) -> tuple[tuple[Condition, ...], Node | None]:
+        """(the leaves, the tree or None for a plain list of conditions)."""
+        leaves: list[Condition] = []
+        if is_flat(specs):
+            for i, spec in enumerate(specs):
+                what = f"condition id {spec.id}" if spec.id is not None else f"condition {i}"
+                cond = self.condition(spec, f"{loc}.conditions[{i}] ({desc}, {what})")
+                if cond is not None:
+                    leaves.append(cond)
+            return tuple(leaves), None
+        root = specs if isinstance(specs, NodeSpec) else NodeSpec(all=specs)
+        self._seen = 0  # leaves numbered in the order written, as `explain` and lint show them
+        path = f"{loc}.conditions" + (f".{root.kind}" if isinstance(specs, NodeSpec) else "")
+        tree = self._node(root, path, desc, leaves, 1)
+        if len(leaves) > MAX_LEAVES:
+            self.fail(
+                f"{loc}.conditions ({desc})",
+                f"the condition tree has {len(leaves)} conditions; at most {MAX_LEAVES} are "
+                "allowed (split the campaign, or use IN lists)",
+            )
+        return tuple(leaves), tree
+
+    def _node(
+        self, spec: NodeSpec, path: str, desc: str, leaves: list[Condition], depth: int
+    ) -> Node:
+        if depth > MAX_DEPTH:
+            self.fail(
+                f"{path} ({desc})",
+                f"the condition tree is deeper than {MAX_DEPTH} levels; flatten it (an all "
+                "inside an all, or an any inside an any, can be merged)",
+            )
+            return Node(spec.kind, ())
+        kind, children = spec.kind, spec.children
+        if not children:
+            self.fail(
+                f"{path} ({desc})",
+                f"an empty {kind!r} has no meaning; give it at least one condition or node, "
+                "e.g. {any: [<condition>, <condition>]}, or remove it",
+            )
+        out: list[Condition | Node] = []
+        for i, child in enumerate(children):
+            where = f"{path}[{i}]" if kind != "not" or isinstance(spec.not_, list) else path
+            if isinstance(child, NodeSpec):
+                out.append(self._node(child, f"{where}.{child.kind}", desc, leaves, depth + 1))
+                continue
+            what = f"condition id {child.id}" if child.id is not None else f"condition {self._seen}"
+            self._seen += 1
+            cond = self.condition(child, f"{where} ({desc}, {what})")
             if cond is not None:
+                leaves.append(cond)
                 out.append(cond)
-        return tuple(out)
+        if kind == "not" and len(out) != 1:
+            return Node("not", (Node("all", tuple(out)),))  # a list under not: all of them
+        return Node(kind, tuple(out))
 
     def _campaign(self, c: CampaignSpec, loc: str, desc: str) -> Campaign:
-        conditions = self._conditions(c.conditions, loc, desc)
+        conditions, tree = self._conditions(c.conditions, loc, desc)
         rules = []
         prios: set[int] = set()
         for ri, r in enumerate(c.contact_rules):
@@ -375,18 +464,21 @@ class _Validator:
                     )
                 else:
                     outputs.append(Output(o.related_party_type, o.contact_type))
+            rconditions, rtree = self._conditions(r.conditions, rloc, rdesc)
             rules.append(
                 Rule(
                     priority=r.rule_priority,
-                    conditions=self._conditions(r.conditions, rloc, rdesc),
+                    conditions=rconditions,
                     outputs=tuple(outputs),
                     id=r.id,
+                    tree=rtree,
                 )
             )
         rules.sort(key=lambda x: x.priority)
         return Campaign(
-            name=c.name, priority=c.priority, conditions=conditions, rules=tuple(rules), id=c.id
-        )
+            name=c.name, priority=c.priority, conditions=conditions, rules=tuple(rules),
+            id=c.id, tree=tree,
+        )  # fmt: skip
 
 
 def _replace(cond: Condition, **changes: object) -> Condition:
@@ -395,7 +487,11 @@ def _replace(cond: Condition, **changes: object) -> Condition:
     return replace(cond, **changes)
 
 
-def validate(cfg: ConfigFile, catalog: Catalog) -> Configuration:
-    """The typed configuration, or ConfigError listing every problem with its location."""
+def validate(cfg: ConfigFile, catalog: Catalog, as_of: dt.date | None = None) -> Configuration:
+    """The typed configuration, or ConfigError listing every problem with its location.
+
+    Dates relative to the run resolve against ``as_of`` (default: today, dates.today()).
+    """
     registry = {f.field_name: f.data_type for f in cfg.custom_fields if f.data_type in DATA_TYPES}
-    return _Validator(catalog, registry).configuration(cfg)
+    day = as_of if as_of is not None else dates.today()
+    return _Validator(catalog, registry, day).configuration(cfg)

@@ -62,7 +62,7 @@ SELECT jsonb_build_object(
   'schema', %(schema)s::text,
   'run_id', r.run_id,
   'kind', r.kind,
-  'as_of', (r.started_at AT TIME ZONE 'UTC')::date,
+  'as_of', COALESCE(r.as_of, (r.started_at AT TIME ZONE 'UTC')::date),
   'started_at', r.started_at,
   'finished_at', r.finished_at,
   'configuration_fingerprint', r.config_fingerprint,

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
-from ..config.model import Campaign, Condition, Configuration, Rule
+from ..config.model import Campaign, Condition, Configuration, Level, Node, Rule
 
 MISSING = object()
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -167,18 +167,28 @@ def holds(cond: Condition, customer: dict[str, Any], loan: dict[str, Any] | None
     raise AssertionError(op)
 
 
+def tree_holds(item: Condition | Node, customer: dict, loan: dict | None) -> bool:
+    """SPEC §2b: leaves are two-valued (holds() is never unknown), ``not`` negates."""
+    if isinstance(item, Condition):
+        return holds(item, customer, loan)
+    if item.kind == "all":
+        return all(tree_holds(c, customer, loan) for c in item.children)
+    if item.kind == "any":
+        return any(tree_holds(c, customer, loan) for c in item.children)
+    return not tree_holds(item.children[0], customer, loan)
+
+
 def matching_loans(
-    conds: Iterable[Condition], customer: dict, loans: list[dict]
+    where: Node | Iterable[Condition], customer: dict, loans: list[dict]
 ) -> tuple[bool, list[str]]:
-    """(all conditions hold, loans on which all loan-level conditions hold) — the same-loan rule."""
-    conds = list(conds)
-    cust = [c for c in conds if c.source == "customer"]
-    loan_conds = [c for c in conds if c.source != "customer"]
-    if not all(holds(c, customer, None) for c in cust):
-        return False, []
-    if not loan_conds:
-        return True, []
-    hits = [ln["account_number"] for ln in loans if all(holds(c, customer, ln) for c in loan_conds)]
+    """(the conditions hold, the loans they hold on) — SPEC §3, literally: a tree with a
+    loan-level leaf is evaluated once per loan and matches when it holds on at least one; a
+    tree without one is evaluated on the customer. A plain list is an ``all``."""
+    if not isinstance(where, Node):
+        where = Node("all", tuple(where))
+    if where.level is Level.CUSTOMER:
+        return tree_holds(where, customer, None), []
+    hits = [ln["account_number"] for ln in loans if tree_holds(where, customer, ln)]
     return bool(hits), sorted(hits)
 
 
@@ -218,7 +228,7 @@ def _contacts(
     chosen: dict[Any, dict[str, Any]] = {}
     loans = data.loans.get(cif, [])
     for rule in rules:  # ascending rule_priority: the first rule to select a phone keeps it
-        if not matching_loans(rule.conditions, customer, loans)[0]:
+        if not matching_loans(rule.where, customer, loans)[0]:
             continue
         for cand in rule_phones(rule, cif, data):
             prev = chosen.get(cand["phone"]["id"])
@@ -267,7 +277,7 @@ def evaluate_customer(config: Configuration, cif: str, data: Data) -> list[Assig
     out = []
     for group in config.groups:
         for campaign in group.campaigns:  # ascending priority; first match wins
-            ok, accounts = matching_loans(campaign.conditions, customer, loans)
+            ok, accounts = matching_loans(campaign.where, customer, loans)
             if ok:
                 contacts = _contacts(campaign.rules, cif, customer, data)
                 out.append(Assignment(cif, group.id, campaign.id, accounts, contacts, campaign))

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from ..config.model import Condition, Configuration, plain
+from ..config.model import Campaign, Condition, Configuration, Level, Node, Rule, plain
 from ..errors import SqlCompilerError
 from . import evaluator as reference
 
@@ -26,32 +26,66 @@ def _cond_text(c: Condition) -> str:
     return f"{c.source}.{c.field} {c.op} {val}"
 
 
-def _conditions(conds: tuple[Condition, ...], customer: dict, loans: list[dict]) -> dict[str, Any]:
-    out = []
-    for c in conds:
-        item: dict[str, Any] = {"id": c.id, "condition": _cond_text(c), "level": c.level.value}
-        if c.source == "customer":
-            item["value"] = _shown(reference.value(c, customer, None))
-            item["holds"] = reference.holds(c, customer, None)
-        else:
-            item["loans"] = [
-                {
-                    "account_number": ln["account_number"],
-                    "value": _shown(reference.value(c, customer, ln)),
-                    "holds": reference.holds(c, customer, ln),
-                }
-                for ln in loans
-            ]
-            item["holds"] = any(x["holds"] for x in item["loans"])
-        out.append(item)
-    ok, _ = reference.matching_loans(conds, customer, loans)
-    loan_conds = [c for c in conds if c.source != "customer"]
-    same_loan = sorted(
-        ln["account_number"]
-        for ln in loans
-        if all(reference.holds(c, customer, ln) for c in loan_conds)
-    )
-    return {"conditions": out, "matches": ok, "same_loan": same_loan if loan_conds else None}
+def _leaf(c: Condition, customer: dict, loans: list[dict]) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": c.id, "condition": _cond_text(c), "level": c.level.value}
+    if c.source == "customer":
+        item["value"] = _shown(reference.value(c, customer, None))
+        item["holds"] = reference.holds(c, customer, None)
+    else:
+        item["loans"] = [
+            {
+                "account_number": ln["account_number"],
+                "value": _shown(reference.value(c, customer, ln)),
+                "holds": reference.holds(c, customer, ln),
+            }
+            for ln in loans
+        ]
+        item["holds"] = any(x["holds"] for x in item["loans"])
+    return item
+
+
+def _node(item: Condition | Node, customer: dict, loans: list[dict], per_loan: bool) -> dict:
+    """A tree node with its verdict: per loan when the tree is evaluated per loan (SPEC §3)."""
+    if isinstance(item, Condition):
+        return _leaf(item, customer, loans)
+    out: dict[str, Any] = {
+        "node": item.kind,
+        "children": [_node(c, customer, loans, per_loan) for c in item.children],
+    }
+    if per_loan:
+        out["loans"] = [
+            {
+                "account_number": ln["account_number"],
+                "holds": reference.tree_holds(item, customer, ln),
+            }
+            for ln in loans
+        ]
+        out["holds"] = any(x["holds"] for x in out["loans"])
+    else:
+        out["holds"] = reference.tree_holds(item, customer, None)
+    return out
+
+
+def _conditions(owner: Campaign | Rule, customer: dict, loans: list[dict]) -> dict[str, Any]:
+    where = owner.where
+    ok, hits = reference.matching_loans(where, customer, loans)
+    per_loan = where.level is Level.LOAN
+    return {
+        "conditions": [_leaf(c, customer, loans) for c in owner.conditions],
+        "tree": None if owner.tree is None else _node(where, customer, loans, per_loan),
+        "matches": ok,
+        # the loans the conditions hold on (the same-loan rule), whether or not the customer
+        # level ones hold: shows why a customer with the right loan did not match
+        "same_loan": _same_loan(where, customer, loans) if per_loan else None,
+        "matched_accounts": hits,
+    }
+
+
+def _same_loan(where: Node, customer: dict, loans: list[dict]) -> list[str]:
+    if where.kind == "all":
+        loan_part = [c for c in where.children if c.level is Level.LOAN]
+        where = Node("all", tuple(loan_part))
+    return sorted(ln["account_number"] for ln in loans if reference.tree_holds(where, customer, ln))
 
 
 def trace(config: Configuration, cif: str, data: reference.Data) -> dict[str, Any]:
@@ -62,7 +96,7 @@ def trace(config: Configuration, cif: str, data: reference.Data) -> dict[str, An
     for g in config.groups:
         tried = []
         for c in g.campaigns:
-            res = _conditions(c.conditions, customer, loans)
+            res = _conditions(c, customer, loans)
             tried.append({"campaign": c.name, "campaign_id": c.id, "priority": c.priority, **res})
             if res["matches"]:
                 break
@@ -71,7 +105,7 @@ def trace(config: Configuration, cif: str, data: reference.Data) -> dict[str, An
         if a is not None:
             owner: dict[int, int] = {}  # phone id -> the rule priority that keeps it
             for r in a.campaign.rules:
-                res = _conditions(r.conditions, customer, loans)
+                res = _conditions(r, customer, loans)
                 phones, taken = [], []
                 if res["matches"]:
                     for cand in reference.rule_phones(r, cif, data):
@@ -111,7 +145,8 @@ def trace(config: Configuration, cif: str, data: reference.Data) -> dict[str, An
                 "contacts": [] if a is None else a.contacts,
             }
         )
-    return {"cif": cif, "fingerprint": config.fingerprint, "groups": groups}
+    as_of = config.as_of.isoformat() if config.as_of else None
+    return {"cif": cif, "fingerprint": config.fingerprint, "as_of": as_of, "groups": groups}
 
 
 def stored(conn: psycopg.Connection, cif: str, run_id: int | None) -> dict[str, Any]:

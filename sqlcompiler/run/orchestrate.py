@@ -9,6 +9,7 @@ run's partitions when it commits; readers keep seeing the previous run until the
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 import os
@@ -22,6 +23,7 @@ from psycopg import sql
 from .. import reference, source
 from ..compiler import CompiledRun, compile_config
 from ..compiler.settings import set_local_statements
+from ..config import dates
 from ..config.store import load_validated
 from ..errors import RunError, RunLocked, SqlCompilerError
 from ..infra import metrics, migrations
@@ -74,6 +76,7 @@ class RunOptions:
     reference_limit: int = REFERENCE_LIMIT
     request_ids: Sequence[str] = ()
     source_schema: str = "bank_sync_service"
+    as_of: dt.date | None = None  # relative dates resolve against it; None: today (SPEC §2a)
 
     @property
     def kind(self) -> str:
@@ -173,10 +176,12 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
         metrics.LAST_SUCCESS.set(float(last))
     # We hold the lock, so any run still marked running died without cleaning up.
     meta.execute(ABANDONED)
+    as_of = opts.as_of or dates.today()
     run_id = meta.execute(
-        "INSERT INTO campaign_results.runs (kind, status, started_by, dry_run, engine, request_ids) "
-        "VALUES (%s, 'running', %s, %s, %s, %s) RETURNING run_id",
-        (kind, getpass.getuser(), dry_run, opts.engine, list(opts.request_ids)),
+        "INSERT INTO campaign_results.runs "
+        "(kind, status, started_by, dry_run, engine, request_ids, as_of) "
+        "VALUES (%s, 'running', %s, %s, %s, %s, %s) RETURNING run_id",
+        (kind, getpass.getuser(), dry_run, opts.engine, list(opts.request_ids), as_of),
     ).fetchone()[0]
     # before the work snapshot; we hold the run lock, nobody else writes them
     prepare_staging(meta, run_id)
@@ -194,10 +199,10 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
         )
         for statement in set_local_statements(cifs is not None):
             work.execute(statement)
-        config = load_validated(work, catalog)
+        config = load_validated(work, catalog, as_of)
         progress(
-            f"run {run_id}: {kind} population, configuration {config.fingerprint[:12]}, "
-            f"{len(config.groups)} groups"
+            f"run {run_id}: {kind} population as of {as_of}, configuration "
+            f"{config.fingerprint[:12]}, {len(config.groups)} groups"
         )
         groups = [
             GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
@@ -257,7 +262,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             left_removed = sum(left.values())
         res = RunResult(
             run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown,
-            left_removed_groups=left_removed,
+            left_removed_groups=left_removed, as_of=as_of,
         )  # fmt: skip
         res.previous_run_id, res.previous = previous_counts(meta, res)
         res.hold_reason = hold_reason(meta, res, opts.max_drop, source_schema)

@@ -11,6 +11,7 @@ executes over the same data, and equal what ``config apply`` followed by ``run``
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .. import source
 from ..compiler import compile_config
 from ..compiler.conditions import CUSTOM, LOAN, predicate
 from ..compiler.settings import set_local_statements
+from ..config import dates
 from ..config.lint import lint
 from ..config.model import Condition, ConfigFile, Configuration
 from ..config.store import Change, apply, load_validated, plan
@@ -132,6 +134,7 @@ def preview(
     jobs: int | None = None,
     source_schema: str = "bank_sync_service",
     progress: Progress = quiet,
+    as_of: dt.date | None = None,
 ) -> Preview:
     """Evaluate ``draft`` over the current bank-sync data and compare with the current results.
 
@@ -161,7 +164,7 @@ def preview(
         work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
             result = _preview(work, meta, draft, catalog, show_customers, jobs, source_schema,
-                              progress)  # fmt: skip
+                              progress, as_of or dates.today())  # fmt: skip
         finally:
             work.rollback()  # the draft configuration and any row written here
             work.close()
@@ -170,17 +173,20 @@ def preview(
     return result
 
 
-def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress) -> Preview:
-    typed = validate(draft, catalog)  # locations are the file's
-    old = load_validated(work, catalog)
+def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress, as_of) -> Preview:
+    typed = validate(draft, catalog, as_of)  # locations are the file's
+    old = load_validated(work, catalog, as_of)
     old_names = {c.id: (g.name, c.name) for g in old.groups for c in g.campaigns}
     old_groups = {g.id: g.name for g in old.groups}
     changes = plan(work, draft)
     for statement in set_local_statements(False):
         work.execute(statement)
     apply(work, draft, catalog, applied_by="preview", source="preview")
-    config = load_validated(work, catalog)
-    progress(f"preview: configuration {config.fingerprint[:12]}, {len(config.groups)} groups")
+    config = load_validated(work, catalog, as_of)
+    progress(
+        f"preview: configuration {config.fingerprint[:12]}, {len(config.groups)} groups, "
+        f"as of {as_of}"
+    )
     work.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
     population = work.execute(
         sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(schema))

@@ -53,6 +53,7 @@ class RunResult:
     left_removed_groups: int = 0  # assignments ended because their group was removed
     previous_run_id: int | None = None  # the last published run of the same population
     previous: dict[int, dict[int, int]] | None = None  # its {group id: {campaign id: n}}
+    as_of: dt.date | None = None  # what relative dates resolved against (SPEC §2a)
 
     @property
     def unassigned(self) -> int:
@@ -318,6 +319,7 @@ class RunRecord:
     results_dropped: bool = False
     counts: dict[str, Any] | None = None  # per group and campaign (finish_record)
     timings: dict[str, Any] | None = None
+    as_of: dt.date | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -332,7 +334,7 @@ def list_runs(
     rows = conn.execute(
         "SELECT run_id, kind, status, dry_run, started_at, finished_at, population_size, "
         "assignments, contacts, config_fingerprint, error, source, hold_reason, forced, "
-        "results_dropped_at IS NOT NULL, counts, timings FROM campaign_results.runs "
+        "results_dropped_at IS NOT NULL, counts, timings, as_of FROM campaign_results.runs "
         "WHERE %s::bigint IS NULL OR run_id = %s::bigint ORDER BY run_id DESC LIMIT %s",
         (run_id, run_id, limit),
     ).fetchall()
