@@ -2,7 +2,11 @@
 
 The checks reason over single conditions as value sets on one field (intervals for ordered
 types, finite sets for = / IN). That is enough to see ``dpd > 90`` implies ``dpd > 30`` and
-contradicts ``dpd < 30``; anything subtler is left alone rather than guessed.
+contradicts ``dpd < 30``; anything subtler is left alone rather than guessed. In a condition
+tree (SPEC §2b) they look at siblings only: the leaves of one ``all`` (contradictions), an
+``any`` that always holds (``X`` beside ``not X``, IS NULL beside IS NOT NULL), a ``not`` of a
+contradiction. Dates relative to the run are compared only with each other and only in days
+or weeks, where the answer does not depend on the day the run happens.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from .model import Campaign, Condition, Configuration
+from .model import Campaign, Condition, Configuration, Node
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,21 @@ def _intersect(a: _Set, b: _Set) -> _Set | None:
     return _Set(lo, lo_incl, hi, hi_incl, excluded=a.excluded | b.excluded)
 
 
+def _stable(a: Condition, b: Condition) -> bool:
+    """Whether comparing a and b gives the same answer on every as-of date (SPEC §2a)."""
+    if not a.relative and not b.relative:
+        return True
+    forms = [*a.relative, *b.relative]
+    every = len(a.relative) == len(a.values or (a.value,)) and len(b.relative) == len(
+        b.values or (b.value,)
+    )
+    return every and all(f is not None and not f.endswith("m") for f in forms)
+
+
 def implies(strong: Condition, weak: Condition) -> bool:
     """Every value satisfying ``strong`` satisfies ``weak`` (same field assumed)."""
+    if not _stable(strong, weak):
+        return False
     if strong == weak or (strong.op, strong.value, strong.values) == (
         weak.op,
         weak.value,
@@ -142,15 +159,125 @@ def implies(strong: Condition, weak: Condition) -> bool:
     return True
 
 
+def _conjuncts(where: Node) -> list[Condition | Node]:
+    return list(where.children) if where.kind == "all" else [where]
+
+
 def covers(earlier: Campaign, later: Campaign) -> bool:
-    """Every customer matching ``later`` also matches ``earlier`` (so ``later`` never wins)."""
-    return all(
-        any(_key(e) == _key(c) and implies(c, e) for c in later.conditions)
-        for e in earlier.conditions
+    """Every customer matching ``later`` also matches ``earlier`` (so ``later`` never wins).
+
+    Each of ``earlier``'s top-level conjuncts (a condition, or an ``any`` of conditions) must
+    be implied by one of ``later``'s top-level conditions; both then hold on the same loan.
+    Anything else is not claimed.
+    """
+    strong = [c for c in _conjuncts(later.where) if isinstance(c, Condition)]
+
+    def implied(weak: Condition) -> bool:
+        return any(_key(weak) == _key(c) and implies(c, weak) for c in strong)
+
+    for e in _conjuncts(earlier.where):
+        if isinstance(e, Condition):
+            if not implied(e):
+                return False
+        elif not (
+            e.kind == "any" and any(isinstance(x, Condition) and implied(x) for x in e.children)
+        ):
+            return False
+    return True
+
+
+def _same(a: Condition | Node, b: Condition | Node) -> bool:
+    """The same condition or tree, wherever it was written (locations and ids aside)."""
+    if isinstance(a, Condition) and isinstance(b, Condition):
+        return (a.source, a.field, a.op, a.value, a.values) == (
+            b.source, b.field, b.op, b.value, b.values
+        )  # fmt: skip
+    if isinstance(a, Node) and isinstance(b, Node):
+        return (
+            a.kind == b.kind
+            and len(a.children) == len(b.children)
+            and all(_same(x, y) for x, y in zip(a.children, b.children, strict=True))
+        )
+    return False
+
+
+def _complementary(a: Condition | Node, b: Condition | Node) -> bool:
+    """``a`` or ``b`` always holds: X beside not X, IS NULL beside IS NOT NULL."""
+    if isinstance(b, Node) and b.kind == "not" and _same(b.children[0], a):
+        return True
+    if isinstance(a, Node) and a.kind == "not" and _same(a.children[0], b):
+        return True
+    if isinstance(a, Condition) and isinstance(b, Condition) and _key(a) == _key(b):
+        return {a.op, b.op} == {"IS NULL", "IS NOT NULL"}
+    return False
+
+
+def always(item: Condition | Node) -> bool:
+    """Certainly true (on every loan, for a loan-level tree); False means: not known."""
+    if isinstance(item, Condition):
+        return False
+    if item.kind == "not":
+        return never(item.children[0])
+    if item.kind == "all":
+        return all(always(c) for c in item.children)
+    kids = item.children
+    return any(always(c) for c in kids) or any(
+        _complementary(a, b) for i, a in enumerate(kids) for b in kids[i + 1 :]
     )
 
 
-def _condition_findings(conds: tuple[Condition, ...], where: str) -> list[Finding]:
+def _contradict(a: Condition, b: Condition) -> bool:
+    if _key(a) != _key(b) or not _stable(a, b):
+        return False
+    both = _intersect(_as_set(a), _as_set(b))
+    return both is not None and _empty(both)
+
+
+def never(item: Condition | Node) -> bool:
+    """Certainly false; False means: not known."""
+    if isinstance(item, Condition):
+        return item.op == "BETWEEN" and item.values[0] > item.values[1]
+    if item.kind == "not":
+        return always(item.children[0])
+    if item.kind == "any":
+        return all(never(c) for c in item.children)
+    kids = item.children
+    leaves = [c for c in kids if isinstance(c, Condition)]
+    return any(never(c) for c in kids) or any(
+        _contradict(a, b) for i, a in enumerate(leaves) for b in leaves[i + 1 :]
+    )
+
+
+def _tree_findings(root: Node, where: str) -> list[Finding]:
+    """The findings of a campaign's or rule's conditions, node by node (siblings only)."""
+    out: list[Finding] = []
+
+    def walk(node: Node, top: bool) -> None:
+        leaves = tuple(c for c in node.children if isinstance(c, Condition))
+        text = node.describe()
+        if node.kind == "all":
+            out.extend(_condition_findings(leaves, where, None if top else text))
+        else:
+            out.extend(
+                f for f in _condition_findings(leaves, where, text) if "contradict" not in f.message
+            )
+        if node.kind == "any" and always(node):
+            out.append(Finding(where, f"{text} always holds: one of its branches is always true"))
+        if node.kind == "not" and never(node.children[0]):
+            out.append(Finding(where, f"{text} always holds: it negates a contradiction"))
+        if node.kind == "not" and always(node.children[0]):
+            out.append(Finding(where, f"{text} never holds: it negates something always true"))
+        for child in node.children:
+            if isinstance(child, Node):
+                walk(child, False)
+
+    walk(root, True)
+    return out
+
+
+def _condition_findings(
+    conds: tuple[Condition, ...], where: str, inside: str | None = None
+) -> list[Finding]:
     out = []
     for i, a in enumerate(conds):
         if a.op == "BETWEEN" and a.values[0] > a.values[1]:
@@ -166,13 +293,13 @@ def _condition_findings(conds: tuple[Condition, ...], where: str) -> list[Findin
             if (a.op, a.value, a.values) == (b.op, b.value, b.values):
                 out.append(Finding(where, f"duplicate condition {_describe(a)}"))
                 continue
-            both = _intersect(_as_set(a), _as_set(b))
-            if both is not None and _empty(both):
+            if _contradict(a, b):
                 level = " on the same loan" if a.source != "customer" else ""
+                what = "the campaign can never match" if inside is None else f"{inside} never holds"
                 out.append(
                     Finding(
                         where,
-                        f"conditions {_describe(a)} and {_describe(b)} contradict each other{level}: the campaign can never match",
+                        f"conditions {_describe(a)} and {_describe(b)} contradict each other{level}: {what}",
                     )
                 )
     return out
@@ -185,7 +312,7 @@ def lint(config: Configuration, conn: psycopg.Connection | None = None) -> list[
         for i, c in enumerate(g.campaigns):
             where = f"group {g.name!r}, campaign {c.name!r} (priority {c.priority})"
             used.update(x.field for x in c.conditions if x.source == "custom")
-            findings += _condition_findings(c.conditions, where)
+            findings += _tree_findings(c.where, where)
             for earlier in g.campaigns[:i]:
                 if covers(earlier, c):
                     why = "has no conditions" if not earlier.conditions else "has weaker conditions"
@@ -201,7 +328,7 @@ def lint(config: Configuration, conn: psycopg.Connection | None = None) -> list[
             for r in c.rules:
                 rwhere = f"{where}, contact rule {r.priority}"
                 used.update(x.field for x in r.conditions if x.source == "custom")
-                findings += _condition_findings(r.conditions, rwhere)
+                findings += _tree_findings(r.where, rwhere)
                 if not r.outputs:
                     findings.append(Finding(rwhere, "has no outputs: it contributes no phones"))
     for name in sorted(config.custom_fields):

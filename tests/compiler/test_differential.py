@@ -1,34 +1,52 @@
 """Differential testing: compiled SQL vs the reference evaluator on random inputs.
 
 Hypothesis draws small configurations (every operator, type and data source; empty groups;
-campaigns and rules without conditions) and small data sets (NULLs, missing and wrong-typed
-JSON keys, customers without loans/phones/references, shared phone numbers, mixed-case
-relationship types), runs both engines and requires identical assignments, matched account
-numbers and ordered contacts. Examples per run: SQLCOMPILER_DIFF_EXAMPLES (default 300).
+campaigns and rules without conditions; condition trees of depth up to 4 with all / any /
+not mixing customer, loan and custom-field leaves; dates relative to the run; shuffled rule
+priorities; a timestamp column read as a date) and small data sets (NULLs, missing and
+wrong-typed JSON keys, customers without loans/phones/references, references who are
+customers too, shared phone numbers, mixed-case relationship types, Vietnamese names),
+runs both engines on an as-of date around a month end and requires the same rows: campaign
+ids (each checked against its own group), matched account numbers and ordered contacts,
+duplicates counted. Examples per run: SQLCOMPILER_DIFF_EXAMPLES (default 300); a slice runs
+on a database created with a UTF-8 locale too (the default test cluster is C).
 Failures found so far are kept as named cases in test_regressions.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sqlcompiler import api, reference
 from sqlcompiler import run as runner
 from sqlcompiler.config.validate import operators_for
-from tests.scenario import configure, expected, results
+from sqlcompiler.demo import generate as demo
+from sqlcompiler.infra import migrations
+from tests.conftest import _counter, drop_database
+from tests.scenario import configure
 
 EXAMPLES = int(os.environ.get("SQLCOMPILER_DIFF_EXAMPLES", "300"))
 
 NUMBERS = [-1, 0, 1, 10, 30, 30.5, 90, 1000000]
-STRINGS = ["", "A", "a", "MASS", "mass", "M_SS", "A%B", "Ab", "é", "É", "z", "Trần", "TRẦN", "ẫ"]
-DATES = ["2020-01-01", "2026-02-28", "2026-03-01", "2026-12-31"]
+STRINGS = ["", "A", "a", "MASS", "mass", "M_SS", "A%B", "Ab", "é", "É", "z", "Trần", "TRẦN", "ẫ",
+           "Nguyễn Văn Ánh", "NGUYỄN VĂN ÁNH", "Đặng Thị Ý"]  # fmt: skip
+# data dates sit around the month ends the as-of dates and "- 1m" / "+ 1m" land on
+DATES = ["2020-01-01", "2024-02-29", "2025-12-31", "2026-01-31", "2026-02-21", "2026-02-28",
+         "2026-03-01", "2026-03-28", "2026-03-31", "2026-04-30", "2026-12-31"]  # fmt: skip
+RELATIVE = ["today", "today - 1m", "today + 1m", "today-7d", "TODAY + 2w", "today - 3d"]
+AS_OF = ["2026-01-31", "2026-02-28", "2026-03-31", "2026-03-01", "2024-02-29", "2026-03-28"]
 BOOLS = [True, False]
 DOMAIN = {"number": NUMBERS, "string": STRINGS, "date": DATES, "boolean": BOOLS}
-PATTERNS = ["%", "_", "A%", "%a%", "M\\_SS", "a_", "%\\%%", "É%", "mass", "%trần%", "TRẦ_"]
+VALUES = {**DOMAIN, "date": DATES + RELATIVE}
+PATTERNS = ["%", "_", "A%", "%a%", "M\\_SS", "a_", "%\\%%", "É%", "mass", "%trần%", "TRẦ_",
+            "nguyễn%", "%ÁNH", "%ý", "đặng%"]  # fmt: skip
 
 # (data_source, field, type): columns of the reference schema and the registered custom fields
 FIELDS = [
@@ -36,7 +54,9 @@ FIELDS = [
     ("bank_sync_service.customers", "monthly_income", "number"),
     ("bank_sync_service.customers", "date_of_birth", "date"),
     ("bank_sync_service.customers", "is_vip", "boolean"),
+    ("bank_sync_service.customers", "name", "string"),
     ("bank_sync_service.loans", "dpd", "number"),
+    ("bank_sync_service.loans", "updated_at", "date"),  # timestamptz, compared as its date
     ("bank_sync_service.loans", "product_type", "string"),
     ("bank_sync_service.loans", "next_payment_date", "date"),
     ("custom_fields", "n", "number"),
@@ -52,7 +72,7 @@ def conditions(draw):
     source, field, dtype = draw(st.sampled_from(FIELDS))
     op = draw(st.sampled_from(operators_for(dtype)))
     c = {"data_source": source, "field_name": field, "operator": op}
-    dom = st.sampled_from(DOMAIN[dtype])
+    dom = st.sampled_from(VALUES[dtype])
     if op in ("LIKE", "NOT LIKE", "ILIKE"):
         c["field_value"] = draw(st.sampled_from(PATTERNS + STRINGS))
     elif op in ("IN", "NOT IN"):
@@ -74,19 +94,50 @@ outputs = st.fixed_dictionaries({
 
 
 @st.composite
+def nodes(draw, depth: int = 1):
+    """A tree node (SPEC §2b), at most 4 levels deep: all, any, not of one, not of a list."""
+    kind = draw(st.sampled_from(["all", "any", "not", "not list"]))
+
+    def child():
+        if depth >= 4 or draw(st.integers(0, 2)) > 0:
+            return draw(conditions())
+        return draw(nodes(depth + 1))
+
+    if kind == "not":
+        return {"not": child()}
+    if kind == "not list":
+        return {"not": [child() for _ in range(draw(st.integers(1, 2)))]}
+    return {kind: [child() for _ in range(draw(st.integers(1, 3)))]}
+
+
+@st.composite
+def condition_sets(draw, max_size: int):
+    """A plain list (as before trees), a list with nodes in it, or one tree."""
+    shape = draw(st.integers(0, 3))
+    if shape == 0:
+        return draw(nodes())
+    if shape == 1:
+        return draw(st.lists(st.one_of(conditions(), nodes(2)), max_size=max_size))
+    return draw(st.lists(conditions(), max_size=max_size))
+
+
+@st.composite
 def configurations(draw):
     groups = []
     for gi in range(draw(st.integers(1, 3))):
         campaigns = []
         for ci in range(draw(st.integers(0, 4))):
+            n_rules = draw(st.integers(0, 3))
+            prios = draw(st.permutations(range(n_rules)))  # rule order != the order written
             rules = [
-                {"rule_priority": ri * 10 + 1, "conditions": draw(st.lists(conditions(), max_size=2)),
+                {"rule_priority": p * 10 + 1, "conditions": draw(condition_sets(2)),
                  "outputs": draw(st.lists(outputs, max_size=3))}
-                for ri in range(draw(st.integers(0, 3)))
+                for p in prios
             ]  # fmt: skip
             campaigns.append({
+                # names repeat across groups: results are compared by id, not by name
                 "name": f"c{ci}", "priority": draw(st.integers(0, 5)) * 10 + ci,
-                "conditions": draw(st.lists(conditions(), max_size=3)), "contact_rules": rules,
+                "conditions": draw(condition_sets(3)), "contact_rules": rules,
             })  # fmt: skip
         groups.append({"name": f"g{gi}", "campaigns": campaigns})
     return {"custom_fields": CUSTOM, "groups": groups}
@@ -115,12 +166,15 @@ def datasets(draw):
             })  # fmt: skip
 
     maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
+    stamps = st.sampled_from([f"{d} {t}+00" for d in DATES for t in ("00:00:00", "23:59:59")])
+    used_refs: set[str] = set()
     for i in range(n_customers):
         cif = f"C{i}"
         data["customers"].append({
             "cif": cif, "segment": draw(maybe(st.sampled_from(STRINGS))),
             "monthly_income": draw(maybe(st.sampled_from(NUMBERS))),
             "date_of_birth": draw(maybe(st.sampled_from(DATES))), "is_vip": draw(maybe(st.booleans())),
+            "name": draw(maybe(st.sampled_from(STRINGS))),
         })  # fmt: skip
         for k in range(draw(st.integers(0, 3))):
             acc = f"L{i}{chr(ord('a') + k) if draw(st.booleans()) else chr(ord('A') + k)}"
@@ -128,6 +182,7 @@ def datasets(draw):
                 "account_number": acc, "cif": cif, "dpd": draw(maybe(st.sampled_from([0, 1, 10, 30, 90]))),
                 "product_type": draw(maybe(st.sampled_from(STRINGS))),
                 "next_payment_date": draw(maybe(st.sampled_from(DATES))),
+                "updated_at": draw(stamps),
             })  # fmt: skip
             if draw(st.integers(0, 4)) > 0:
                 fields = {}
@@ -143,11 +198,17 @@ def datasets(draw):
         phones_for(cif)
         for r in range(draw(st.integers(0, 2))):
             ref = f"R{i}{r}"
+            if i and draw(st.integers(0, 3)) == 0:  # a reference who is also a customer
+                ref = f"C{draw(st.integers(0, i - 1))}"
+            if ref in used_refs:
+                continue
+            used_refs.add(ref)
             rel = draw(st.sampled_from(["PARENT", "parent", "Parent", " parent", "SPOUSE", None]))
             data["references"].append(
                 {"ref_cif": ref, "primary_cif": cif, "relationship_type": rel}
             )
-            phones_for(ref)
+            if ref.startswith("R"):
+                phones_for(ref)
     return data
 
 
@@ -158,14 +219,14 @@ def _load(conn: psycopg.Connection, data: dict) -> None:
     )
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO bank_sync_service.customers (cif, segment, monthly_income, date_of_birth, is_vip) "
-            "VALUES (%(cif)s, %(segment)s, %(monthly_income)s, %(date_of_birth)s, %(is_vip)s)",
-            data["customers"],
+            "INSERT INTO bank_sync_service.customers (cif, segment, monthly_income, date_of_birth, is_vip, name) "
+            "VALUES (%(cif)s, %(segment)s, %(monthly_income)s, %(date_of_birth)s, %(is_vip)s, %(name)s)",
+            [{"name": None, **c} for c in data["customers"]],
         )
         cur.executemany(
-            "INSERT INTO bank_sync_service.loans (account_number, cif, dpd, product_type, next_payment_date) "
-            "VALUES (%(account_number)s, %(cif)s, %(dpd)s, %(product_type)s, %(next_payment_date)s)",
-            data["loans"],
+            "INSERT INTO bank_sync_service.loans (account_number, cif, dpd, product_type, next_payment_date, updated_at) "
+            "VALUES (%(account_number)s, %(cif)s, %(dpd)s, %(product_type)s, %(next_payment_date)s, %(updated_at)s)",
+            [{"updated_at": "2026-01-01 12:00:00+00", **ln} for ln in data["loans"]],
         )
         cur.executemany(
             "INSERT INTO bank_sync_service.loan_custom_fields (account_number, fields) VALUES (%s, %s)",
@@ -183,27 +244,64 @@ def _load(conn: psycopg.Connection, data: dict) -> None:
         )
 
 
+def exact_results(
+    conn: psycopg.Connection, cifs: list[str] | None
+) -> tuple[list[tuple], list[tuple]]:
+    """The views' rows by id (of ``cifs``: the run's population), duplicates kept; every
+    campaign id belongs to its row's group."""
+    a = conn.execute(
+        "SELECT a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers, c.campaign_group_id "
+        "FROM campaign_results.current_assignments a "
+        "LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id"
+    ).fetchall()
+    a = [r for r in a if cifs is None or r[0] in cifs]
+    wrong = [r for r in a if r[4] != r[1]]
+    assert not wrong, f"campaign ids outside their group: {wrong}"
+    k = conn.execute(
+        "SELECT cif, campaign_group_id, campaign_id, position, rule_priority, party_type, "
+        "party_cif, relationship_type, contact_type, phone_number, is_primary, is_verified "
+        "FROM campaign_results.current_contacts"
+    ).fetchall()
+    k = [r for r in k if cifs is None or r[0] in cifs]
+    return sorted((r[0], r[1], r[2], tuple(r[3])) for r in a), sorted(k)
+
+
+def exact_expected(
+    conn: psycopg.Connection, as_of: dt.date, cifs: list[str] | None
+) -> tuple[list[tuple], list[tuple]]:
+    """The reference evaluator's rows in the shape of exact_results."""
+    out = reference.evaluate(api.load_config(conn, as_of), reference.load_data(conn), cifs)
+    a = sorted((x.cif, x.campaign_group_id, x.campaign_id, tuple(x.account_numbers)) for x in out)
+    k = sorted(
+        (x.cif, x.campaign_group_id, x.campaign_id, c["position"], c["rule_priority"],
+         c["party_type"], c["party_cif"], c["relationship_type"], c["contact_type"],
+         c["phone_number"], c["is_primary"], c["is_verified"])
+        for x in out for c in x.contacts
+    )  # fmt: skip
+    return a, k
+
+
 def check(
-    conn: psycopg.Connection, dsn: str, config: dict, data: dict, cifs: list[str] | None = None
+    conn: psycopg.Connection,
+    dsn: str,
+    config: dict,
+    data: dict,
+    cifs: list[str] | None = None,
+    as_of: str = "2026-02-28",
 ) -> None:
+    day = dt.date.fromisoformat(as_of)
     _load(conn, data)
     configure(conn, config)
-    runner.run(dsn, cifs=cifs, keep=1, force=True)  # random data: every run is published
-    got_a, got_k = results(conn)
-    want_a, want_k = expected(conn, cifs)
-    if cifs is not None:
-        got_a = {a for a in got_a if a[0] in cifs}
-        got_k = [k for k in got_k if k[0] in cifs]
-    assert got_a == want_a, (
-        f"assignments: sql-only {sorted(got_a - want_a)} reference-only {sorted(want_a - got_a)}"
-    )
+    runner.run(dsn, cifs=cifs, keep=1, force=True, as_of=day)  # random data: always published
+    got_a, got_k = exact_results(conn, cifs)
+    want_a, want_k = exact_expected(conn, day, cifs)
+    assert got_a == want_a, f"assignments: sql {got_a}\nreference {want_a}"
     assert got_k == want_k, "contacts differ:\n" + "\n".join(
         f"sql {g}\nref {w}" for g, w in zip(got_k, want_k, strict=False) if g != w
     )
 
 
-@settings(
-    max_examples=EXAMPLES,
+SETTINGS = dict(
     deadline=None,
     derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[
@@ -212,7 +310,71 @@ def check(
         HealthCheck.data_too_large,
     ],
 )
-@given(config=configurations(), data=datasets(), subset=st.booleans())
-def test_compiled_sql_equals_reference(db, dsn, config, data, subset):
+
+
+@settings(max_examples=EXAMPLES, **SETTINGS)
+@given(config=configurations(), data=datasets(), subset=st.booleans(), as_of=st.sampled_from(AS_OF))
+def test_compiled_sql_equals_reference(db, dsn, config, data, subset, as_of):
     cifs = [c["cif"] for c in data["customers"][::2]] + ["MISSING"] if subset else None
-    check(db, dsn, config, data, cifs)
+    check(db, dsn, config, data, cifs, as_of)
+
+
+@pytest.fixture(scope="module")
+def utf8_dsn(pg_server):
+    """A database created with a UTF-8 locale (C.utf8): collation-sensitive SQL shows here."""
+    admin = pg_server.dsn("postgres")
+    name = f"diff_utf8_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.utf8'"
+            ).format(psycopg.sql.Identifier(name))
+        )
+    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        demo.init_schema(conn)
+    migrations.upgrade(dsn)
+    yield dsn
+    drop_database(admin, name)
+
+
+@settings(max_examples=max(EXAMPLES // 6, 10), **SETTINGS)
+@given(config=configurations(), data=datasets(), as_of=st.sampled_from(AS_OF))
+def test_compiled_sql_equals_reference_in_a_utf8_database(utf8_dsn, config, data, as_of):
+    with psycopg.connect(utf8_dsn, autocommit=True) as conn:
+        assert conn.execute("SHOW lc_collate").fetchone()[0] == "C.utf8"
+        check(conn, utf8_dsn, config, data, None, as_of)
+
+
+@st.composite
+def wide_configurations(draw):
+    """One group whose campaigns and rules need more than 62 loan condition sets (two mask
+    words), each set a tree made unique by a `dpd != n` leaf."""
+    campaigns = []
+    for ci in range(draw(st.integers(40, 48))):
+
+        def loan_set(n):
+            some = draw(condition_sets(2))
+            unique = {"data_source": "bank_sync_service.loans", "field_name": "dpd",
+                      "operator": "!=", "field_value": 1000 + n}  # fmt: skip
+            return {"all": [*some, unique] if isinstance(some, list) else [some, unique]}
+
+        rules = [
+            {"rule_priority": p, "conditions": loan_set(100 * ci + p),
+             "outputs": [draw(outputs)]}
+            for p in draw(st.permutations(range(2)))
+        ]  # fmt: skip
+        campaigns.append({"name": f"wide {ci}", "priority": ci, "conditions": loan_set(ci),
+                          "contact_rules": rules})  # fmt: skip
+    return {"custom_fields": CUSTOM, "groups": [{"name": "wide", "campaigns": campaigns}]}
+
+
+@settings(
+    max_examples=max(EXAMPLES // 30, 5),
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[*SETTINGS["suppress_health_check"], HealthCheck.large_base_example],
+)
+@given(config=wide_configurations(), data=datasets(), as_of=st.sampled_from(AS_OF))
+def test_more_than_62_loan_condition_sets(db, dsn, config, data, as_of):
+    check(db, dsn, config, data, None, as_of)

@@ -62,3 +62,43 @@ def test_clean_configuration_has_no_findings(db, dsn):
         {"name": "late", "priority": 1, "conditions": [cond("l", "dpd", ">", 90), cond("f", "risk", ">", 50)], "contact_rules": OUT},
         {"name": "early", "priority": 2, "conditions": [cond("l", "dpd", ">", 30)], "contact_rules": OUT},
     ], custom=[{"field_name": "risk", "data_type": "number"}]) == []  # fmt: skip
+
+
+def test_trees_findings_are_exact_and_never_false_alarms(db, dsn):
+    found = _lint(db, dsn, [
+        # an any with X and not X: always holds (the campaign still needs a loan)
+        {"name": "tautology", "priority": 1, "contact_rules": OUT, "conditions": [
+            cond("c", "segment", "=", "MASS"),
+            {"any": [cond("l", "dpd", ">", 30), {"not": cond("l", "dpd", ">", 30)}]}]},
+        # a not of a contradiction
+        {"name": "not-contradiction", "priority": 2, "contact_rules": OUT, "conditions": {
+            "not": [cond("l", "dpd", ">", 90), cond("l", "dpd", "<", 30)]}},
+        # contradicting leaves in different branches of an any: fine, no finding
+        {"name": "branches", "priority": 3, "contact_rules": OUT, "conditions": {
+            "any": [cond("l", "dpd", ">", 90), cond("l", "dpd", "<", 30)]}},
+        # shadowed: 'weak' is an any of which 'strong' implies a branch, on every loan
+        {"name": "weak", "priority": 4, "contact_rules": OUT, "conditions": [
+            {"any": [cond("l", "dpd", ">", 60), cond("c", "segment", "=", "VIP")]}]},
+        {"name": "strong", "priority": 5, "contact_rules": OUT, "conditions": [
+            cond("l", "dpd", ">=", 90), cond("c", "is_vip", "=", True)]},
+        # not shadowed: 'strong2' is a tree, nothing is claimed about it
+        {"name": "strong2", "priority": 6, "contact_rules": OUT, "conditions": {
+            "any": [cond("l", "dpd", ">=", 90), cond("c", "is_vip", "=", True)]}},
+        # relative dates: days compare whatever the day; months and mixed forms are not claimed
+        {"name": "dates", "priority": 7, "contact_rules": OUT, "conditions": [
+            cond("l", "next_payment_date", ">=", "today"), cond("l", "next_payment_date", "<", "today - 7d"),
+            cond("l", "next_payment_date", "<", "2000-01-01"), cond("l", "next_payment_date", ">", "today - 1m")]},
+    ])  # fmt: skip
+    assert found == [
+        "warning: group 'G', campaign 'tautology' (priority 1): loan.dpd > 30 OR NOT (loan.dpd > 30) "
+        "always holds: one of its branches is always true",
+        "warning: group 'G', campaign 'not-contradiction' (priority 2): NOT (loan.dpd > 90 AND "
+        "loan.dpd < 30) always holds: it negates a contradiction",
+        "warning: group 'G', campaign 'not-contradiction' (priority 2): conditions dpd > 90 and "
+        "dpd < 30 contradict each other on the same loan: loan.dpd > 90 AND loan.dpd < 30 never holds",
+        "warning: group 'G', campaign 'strong' (priority 5): can never win: campaign 'weak' "
+        "(priority 4) comes first and has weaker conditions",
+    ] + [f for f in found if "'dates'" in f]
+    dates = [f for f in found if "'dates'" in f]
+    assert len(dates) == 1 and "contradict each other on the same loan" in dates[0]
+    assert "next_payment_date >=" in dates[0] and "next_payment_date <" in dates[0]

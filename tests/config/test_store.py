@@ -120,3 +120,89 @@ def test_injection_attempts_are_rejected_or_quoted(db, dsn):
     with pytest.raises(ConfigError, match="has no column"):
         configure(db, {"groups": [{"name": "G", "campaigns": [
             {"name": "C", "priority": 1, "conditions": [cond("c", 'segment" = 1; DROP TABLE x; --', "=", "a")]}]}]})  # fmt: skip
+
+
+TREE_DOC = {
+    "version": 1,
+    "custom_fields": [{"field_name": "risk", "data_type": "number"}],
+    "groups": [
+        {"name": "Trees", "campaigns": [
+            {"name": "any", "priority": 1,
+             "conditions": {"any": [cond("l", "dpd", ">", 90), cond("l", "outstanding", ">", 50000000)]},
+             "contact_rules": [{"rule_priority": 1,
+                                "conditions": {"not": cond("l", "next_payment_date", ">=", "today - 30d")},
+                                "outputs": [{"related_party_type": "customer", "contact_type": "mobile"}]}]},
+            {"name": "mixed list", "priority": 2,
+             "conditions": [cond("c", "segment", "=", "MASS"),
+                            {"any": [cond("f", "risk", ">", 80), {"not": [cond("l", "dpd", "<", 5),
+                                                                          cond("l", "dpd", ">", 0)]}]},
+                            cond("l", "next_payment_date", "BETWEEN", ["today", "today + 2w"])],
+             "contact_rules": []},
+            {"name": "flat", "priority": 3, "conditions": [cond("l", "dpd", ">=", 30)], "contact_rules": []},
+        ]},
+    ],
+}  # fmt: skip
+
+
+def test_trees_round_trip_through_the_tables(db):
+    configure(db, TREE_DOC)
+    assert store.plan(db, ConfigFile.model_validate(TREE_DOC)) == []
+    exported = yaml.safe_load(files.dump(store.load_from_db(db)))
+    assert exported == TREE_DOC  # trees and relative values as written
+    assert store.plan(db, ConfigFile.model_validate(exported)) == []  # apply(export()) = no change
+    kinds = db.execute(
+        "SELECT kind, count(*) FROM campaign_engine.condition_nodes GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert kinds == [("any", 2), ("not", 2)]
+    # the plain list of campaign "flat" keeps exactly the rows it had before trees existed
+    assert db.execute(
+        "SELECT b.node_id, b.position, b.field_value FROM campaign_engine.base_conditions b "
+        "JOIN campaign_engine.campaigns c ON c.id = b.campaign_id WHERE c.name = 'flat'"
+    ).fetchall() == [(None, None, "30")]
+    # a relative value is stored as written
+    assert db.execute(
+        "SELECT field_value FROM campaign_engine.contact_rule_conditions"
+    ).fetchall() == [("today - 30d",)]
+
+
+def test_changing_a_tree_is_one_readable_change(db):
+    configure(db, TREE_DOC)
+    doc = copy.deepcopy(TREE_DOC)
+    doc["groups"][0]["campaigns"][0]["conditions"]["any"][0]["field_value"] = 60
+    changes = [str(c) for c in store.plan(db, ConfigFile.model_validate(doc))]
+    assert changes == [
+        "~ conditions of campaign 'any' in group 'Trees': (bank_sync_service.loans.dpd > 90 OR "
+        "bank_sync_service.loans.outstanding > 50000000) -> (bank_sync_service.loans.dpd > 60 OR "
+        "bank_sync_service.loans.outstanding > 50000000)"
+    ]
+    configure(db, doc)
+    assert store.plan(db, ConfigFile.model_validate(doc)) == []
+    # back to a plain list: the nodes go, the rows are today's again
+    doc["groups"][0]["campaigns"][0]["conditions"] = [cond("l", "dpd", ">", 60)]
+    configure(db, doc)
+    assert db.execute(
+        "SELECT count(*) FROM campaign_engine.condition_nodes WHERE campaign_id IS NOT NULL "
+        "AND campaign_id = (SELECT id FROM campaign_engine.campaigns WHERE name = 'any')"
+    ).fetchone() == (0,)
+    assert yaml.safe_load(files.dump(store.load_from_db(db)))["groups"][0]["campaigns"][0][
+        "conditions"
+    ] == [cond("l", "dpd", ">", 60)]
+
+
+def test_a_list_of_one_node_is_the_node(db):
+    doc = copy.deepcopy(TREE_DOC)
+    doc["groups"][0]["campaigns"][0]["conditions"] = [
+        doc["groups"][0]["campaigns"][0]["conditions"]
+    ]
+    first = configure(db, doc)
+    assert store.plan(db, ConfigFile.model_validate(TREE_DOC)) == []  # same tree, same fingerprint
+    assert first.fingerprint == configure(db, TREE_DOC).fingerprint
+
+
+def test_downgrade_below_trees_refuses_while_trees_exist(db, dsn):
+    from sqlcompiler.errors import MigrationError
+    from sqlcompiler.infra import migrations
+
+    configure(db, TREE_DOC)
+    with pytest.raises((MigrationError, psycopg.Error), match="condition trees are configured"):
+        migrations.downgrade(dsn, "0009")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from sqlcompiler import api
@@ -160,3 +162,98 @@ def test_published_json_schema_is_current():
         "work",
         "all",
     ]
+
+
+def _tree_doc(conditions) -> dict:
+    return {"groups": [{"name": "G", "campaigns": [
+        {"name": "C", "priority": 1, "conditions": conditions, "contact_rules": []}
+    ]}]}  # fmt: skip
+
+
+def _deep(levels: int) -> dict:
+    node: dict = cond("l", "dpd", ">", 1)
+    for i in range(levels):
+        node = {"all" if i % 2 else "any": [node, cond("l", "dpd", "<", 5)]}
+    return node
+
+
+# (conditions, where the problem is, what it says) — written by hand, SPEC §2a and §2b
+TREE_PROBLEMS = [
+    ({"any": []}, "conditions.any (group 'G', campaign 'C')", "an empty 'any' has no meaning"),
+    ([cond("l", "dpd", ">", 1), {"all": []}], "conditions[1].all (group 'G', campaign 'C')",
+     "an empty 'all' has no meaning"),
+    ({"any": [cond("l", "dpd", ">", 1), {"not": []}]}, "conditions.any[1].not",
+     "an empty 'not' has no meaning"),
+    (_deep(9), "(group 'G', campaign 'C')", "deeper than 8 levels"),
+    ({"any": [cond("l", "dpd", "=", i) for i in range(201)]}, "conditions (group 'G', campaign 'C')",
+     "the condition tree has 201 conditions; at most 200"),
+    ({"not": cond("c", "segment", "=", "today - 7d")}, "conditions.not (group 'G', campaign 'C', condition 0)",
+     "'today - 7d' is a date relative to the run, which only a date field can compare with; this field is a string"),
+    ([cond("l", "dpd", ">", "today")], "conditions[0]", "this field is a number"),
+    ({"any": [cond("l", "next_payment_date", ">", "today - 7")]}, "conditions.any[0]",
+     "'today - 7' is not a date; write it as YYYY-MM-DD or relative to the run: today, today - 7d, "
+     "today + 2w, today - 1m"),
+    ([cond("l", "next_payment_date", ">", "yesterday")], "conditions[0]", "'yesterday' is not a date"),
+    ([cond("l", "next_payment_date", ">", "7d")], "conditions[0]", "'7d' is not a date"),
+    ([cond("l", "next_payment_date", "IN", ["today", "today - 1y"])], "conditions[0]",
+     "'today - 1y' is not a date"),
+    ([cond("l", "next_payment_date", ">", "today - 99999m")], "conditions[0]",
+     "is outside the years 1-9999"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("conditions", "where", "message"), TREE_PROBLEMS)
+def test_tree_and_relative_date_problems_name_their_place(db, conditions, where, message):
+    problems = _problems(db, _tree_doc(conditions))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("groups[0].campaigns[0].")
+    assert where in problems[0] and message in problems[0], problems[0]
+
+
+def test_a_node_with_two_keys_is_a_file_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "groups:\n- name: G\n  campaigns:\n  - name: C\n    priority: 1\n    conditions:\n"
+        "      any:\n      - {all: [], any: []}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        files.load(path)
+    assert str(info.value) == (
+        f"{path}: groups[0].campaigns[0].conditions.any[0]: a condition node has exactly one key, "
+        "all, any or not (got all, any); e.g. {any: [<condition>, <condition>]}"
+    )
+
+
+def test_relative_dates_resolve_against_the_as_of_date(db):
+    """SPEC §2a by hand: units, signs, spaces, case, month ends clamped as PostgreSQL does."""
+    doc = _tree_doc([
+        cond("l", "next_payment_date", "IN", ["today", "TODAY-7D", "today + 2w", "today - 1m",
+                                              "today+1m", "today - 13m", "  today  -  0d "]),
+    ])  # fmt: skip
+    config = api.validate_config(db, ConfigFile.model_validate(doc))
+    # validate_config resolves against today; resolve again against a fixed day
+    from sqlcompiler.config.validate import validate
+    from sqlcompiler.source import catalog
+
+    typed = validate(ConfigFile.model_validate(doc), catalog(db), dt.date(2024, 3, 31))
+    leaf = typed.groups[0].campaigns[0].conditions[0]
+    assert leaf.values == (
+        dt.date(2024, 3, 31), dt.date(2024, 3, 24), dt.date(2024, 4, 14), dt.date(2024, 2, 29),
+        dt.date(2024, 4, 30), dt.date(2023, 2, 28), dt.date(2024, 3, 31),
+    )  # fmt: skip
+    assert leaf.relative == (
+        "today", "today - 7d", "today + 2w", "today - 1m", "today + 1m", "today - 13m",
+        "today - 0d",
+    )  # fmt: skip
+    assert config.as_of is not None
+
+
+def test_timezone_decides_today(monkeypatch):
+    from sqlcompiler.config import dates
+
+    monkeypatch.setenv("SQLCOMPILER_TIMEZONE", "Asia/Ho_Chi_Minh")
+    assert dates.today() == dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date()
+    monkeypatch.setenv("SQLCOMPILER_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="is not a time zone; use an IANA name"):
+        dates.today()
