@@ -35,6 +35,7 @@ class Step:
     target: tuple[int, int] | None = None
     rule: int | None = None  # index in the campaign's contact_rules when the target is a rule
     existing: list[tuple[int, str]] = field(default_factory=list)  # the target's conditions
+    mode: str = "all"  # how the target's top-level conditions combine: all or any (SPEC §2b)
     common: str | None = None  # what the data holds for the chosen field
     group_names: list[str] = field(default_factory=list)
     source: str | None = None
@@ -72,6 +73,7 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     s.target = (parts[0], parts[1])
     s.rule = parts[2] if len(parts) == 3 else None
     s.existing = [(i, describe(c)) for i, c in enumerate(_conditions(doc, s))]
+    s.mode = _mode(doc, s)
     s.source = params.get("source") if params.get("source") in SOURCES else None
     if s.source is None:
         return s
@@ -106,20 +108,82 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     return s
 
 
-def describe(condition: dict[str, Any]) -> str:
+def describe(condition: Any) -> str:
+    """A condition, or a tree node (all / any / not) of the file format, on one line."""
+    if isinstance(condition, dict) and len(condition) == 1 and next(iter(condition)) in NODES:
+        kind, kids = next(iter(condition.items()))
+        kids = kids if isinstance(kids, list) else [kids]
+        if kind == "not":
+            return "NOT (" + " AND ".join(describe(k) for k in kids) + ")"
+        return "(" + f" {'AND' if kind == 'all' else 'OR'} ".join(describe(k) for k in kids) + ")"
+    if not isinstance(condition, dict):
+        return str(condition)
     value = condition.get("field_value")
     shown = "" if value is None else f" {value}"
     return f"{condition.get('data_source')}.{condition.get('field_name')} {condition.get('operator')}{shown}"
 
 
-def _conditions(doc: dict[str, Any], s: Step) -> list[dict[str, Any]]:
-    """The target's condition list in the document (created when missing)."""
+NODES = ("all", "any", "not")
+
+
+def _holder(doc: dict[str, Any], s: Step) -> dict[str, Any]:
     gi, ci = s.target or (0, 0)
     campaign = doc["groups"][gi]["campaigns"][ci]
-    holder = campaign if s.rule is None else campaign["contact_rules"][s.rule]
-    if not isinstance(holder.get("conditions"), list):
+    return campaign if s.rule is None else campaign["contact_rules"][s.rule]
+
+
+def _conditions(doc: dict[str, Any], s: Step) -> list[Any]:
+    """The target's top-level conditions (the children of its all or any), created when
+    missing; a top-level not becomes the one item of a list, so nothing is lost."""
+    holder = _holder(doc, s)
+    conds = holder.get("conditions")
+    if isinstance(conds, dict) and len(conds) == 1:
+        kind, kids = next(iter(conds.items()))
+        if kind in ("all", "any") and isinstance(kids, list):
+            return kids
+        holder["conditions"] = [conds]
+    elif not isinstance(conds, list):
         holder["conditions"] = []
     return holder["conditions"]
+
+
+def _mode(doc: dict[str, Any], s: Step) -> str:
+    conds = _holder(doc, s).get("conditions")
+    return "any" if isinstance(conds, dict) and "any" in conds else "all"
+
+
+def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
+    """Tree edits of the target's top-level conditions (SPEC §2b): ``switch`` all <-> any,
+    ``negate`` item N (or take its not away), ``group`` items N and N+1 into a node of the
+    other kind, so that (A OR B) AND C is three clicks."""
+    s = step(conn, draft_text, {"target": form.get("target", "")})
+    if s.target is None:
+        s.problem = "that campaign is not in the draft any more"
+        return draft_text, s
+    doc = _document(draft_text)
+    items = _conditions(doc, s)
+    holder = _holder(doc, s)
+    action, index = form.get("edit"), int(form.get("index", -1) or -1)
+    if action == "switch":
+        holder["conditions"] = list(items) if _mode(doc, s) == "any" else {"any": list(items)}
+    elif action in ("negate", "group") and not 0 <= index < len(items) - (action == "group"):
+        s.problem = "that condition is not in the draft any more; reload the page"
+        return draft_text, s
+    elif action == "negate":
+        item = items[index]
+        negated = (
+            isinstance(item, dict) and set(item) == {"not"} and not isinstance(item["not"], list)
+        )
+        items[index] = item["not"] if negated else {"not": item}
+    elif action == "group":
+        other = "all" if _mode(doc, s) == "any" else "any"
+        first, second = items[index], items.pop(index + 1)
+        if isinstance(first, dict) and set(first) == {other}:
+            first[other].append(second)
+        else:
+            items[index] = {other: [first, second]}
+    text, s = _validated(conn, draft_text, doc, s, "groups")
+    return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
 
 
 def common_values(conn: psycopg.Connection, source: str, column: str, dtype: str) -> str | None:

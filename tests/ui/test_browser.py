@@ -115,7 +115,31 @@ def test_manager_story(server, page, db, dsn):
         page.fill("#value-step input[name=value]", right)
         page.click("button:has-text('Add to the draft')")
         assert page.locator("#added").is_visible()
-    assert len(page.locator("#existing form").all()) == 3
+    assert len(page.locator("#existing .cond").all()) == 3
+
+    # a tree (SPEC §2b): segment OR product, then a relative date, negated, then removed
+    page.click("button[aria-label^='group bank_sync_service.customers.segment']")
+    existing = page.locator("#existing .cond").all_inner_texts()
+    assert existing[1] == (
+        "(bank_sync_service.customers.segment = MASS OR bank_sync_service.loans.product_type IN "
+        "['CARD', 'AUTO'])"
+    )
+    for name, value in (("source", "bank_sync_service.loans"), ("field", "next_payment_date"),
+                        ("operator", ">=")):  # fmt: skip
+        with page.expect_navigation():
+            page.select_option(f"select[name={name}]", value=value)
+    assert "today - 7d" in page.inner_text("#relative-hint")
+    page.fill("#value-step input[name=value]", "today - 30d")
+    page.click("button:has-text('Add to the draft')")
+    page.click(
+        "button[aria-label='negate bank_sync_service.loans.next_payment_date >= today - 30d']"
+    )
+    assert page.locator("#existing .cond").all_inner_texts()[2] == (
+        "NOT (bank_sync_service.loans.next_payment_date >= today - 30d)"
+    )
+    page.screenshot(path=str(SHOTS / "guided-tree.png"), full_page=True)
+    page.click("button[aria-label^='remove NOT (']")
+    assert len(page.locator("#existing .cond").all()) == 2
 
     # reorder: Nhắc nhở before Gọi gấp, priorities renumbered
     page.goto(server + "/draft")
