@@ -201,6 +201,11 @@ def demo_init(ctx: Ctx) -> None:
 )
 @click.option("--no-scaling", is_flag=True, help="Skip the campaign and population scaling runs.")
 @click.option(
+    "--no-trees",
+    is_flag=True,
+    help="Skip the runs of the same leaves written as condition trees and with relative dates.",
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     envvar="SQLCOMPILER_JOBS",
@@ -209,8 +214,8 @@ def demo_init(ctx: Ctx) -> None:
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @pass_ctx
 def bench(
-    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, jobs,
-    report,
+    ctx: Ctx, customers, groups, campaigns, conditions, rules, seed, sample, no_scaling, no_trees,
+    jobs, report,
 ) -> None:  # fmt: skip
     """Measure the run against the floor, the literal plan and a per-customer evaluator.
 
@@ -222,7 +227,8 @@ def bench(
 
     rep = api.bench(
         ctx.dsn, customers=customers, groups=groups, campaigns=campaigns, conditions=conditions,
-        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, jobs=jobs, progress=echo_err,
+        rules=rules, seed=seed, sample=sample, scaling=not no_scaling, trees=not no_trees, jobs=jobs,
+        progress=echo_err,
     )  # fmt: skip
     click.echo(rep.table())
     if report:

@@ -6,13 +6,16 @@ SELECTs with ROW_NUMBER, materialised (assignments only). The run must agree wit
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import random
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from ..compiler.conditions import CUSTOM, CUSTOMER, LOAN, collate_c, conjunction, predicate, split
+from ..compiler.conditions import CUSTOM, CUSTOMER, LOAN, collate_c, tree_predicate
+from ..config.model import Level
 
 # (data_source, field, type, values to draw from) over the demo data's columns and custom fields
 FIELDS: list[tuple[str, str, str, list[Any]]] = [
@@ -133,6 +136,55 @@ def synthetic_config(
     }
 
 
+def as_trees(doc: dict[str, Any], style: str) -> dict[str, Any]:
+    """The same configuration with every list of two or more conditions written as a tree
+    over the same leaves (SPEC §2b), to price trees against flat lists:
+
+    ``equivalent``: ``not (any (not a, not b, ...))`` — De Morgan, two-valued leaves: the same
+    customers, accounts and contacts, so only the evaluation differs;
+    ``mixed``: ``a AND (b OR NOT c) AND d ...`` — a realistic shape with other results.
+    """
+
+    def tree(conds: list[dict[str, Any]]) -> Any:
+        if len(conds) < 2:
+            return conds
+        if style == "equivalent":
+            return {"not": {"any": [{"not": c} for c in conds]}}
+        if len(conds) == 2:
+            return {"any": conds}
+        return [conds[0], {"any": [conds[1], {"not": conds[2]}]}, *conds[3:]]
+
+    out = copy.deepcopy(doc)
+    for g in out["groups"]:
+        for c in g["campaigns"]:
+            c["conditions"] = tree(c["conditions"])
+            for r in c["contact_rules"]:
+                r["conditions"] = tree(r["conditions"])
+    return out
+
+
+def as_relative(doc: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """The same configuration with every date written relative to ``as_of`` (``today - 17d``):
+    a run as of that day resolves them to the same dates, so the results are the same."""
+
+    def rel(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rel(v) for v in value]
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            days = (dt.date.fromisoformat(value) - as_of).days
+            return f"today {'+' if days >= 0 else '-'} {abs(days)}d"
+        return value
+
+    out = copy.deepcopy(doc)
+    for g in out["groups"]:
+        for c in g["campaigns"]:
+            for holder in [c, *c["contact_rules"]]:
+                for cond in holder["conditions"]:
+                    if "field_value" in cond:
+                        cond["field_value"] = rel(cond["field_value"])
+    return out
+
+
 # -- the literal plan --------------------------------------------------------------------------
 
 
@@ -140,7 +192,7 @@ def literal_group_sql(group, schema: str = "bank_sync_service") -> str:
     """One UNION ALL of per-campaign SELECTs ranked with ROW_NUMBER (the design read literally)."""
     parts = []
     for c in group.campaigns:
-        cust, loan = split(c.conditions)
+        loan = c.where.level is Level.LOAN  # a tree with a loan leaf holds per loan (SPEC §3)
         cid, prio = exp.Literal.number(c.id), exp.Literal.number(c.priority)
         customers = exp.table_("customers", db=schema, alias=CUSTOMER)
         if loan:
@@ -161,14 +213,14 @@ def literal_group_sql(group, schema: str = "bank_sync_service") -> str:
                     join_type="left",
                     on=f"{CUSTOM}.account_number = {LOAN}.account_number",
                 )  # fmt: skip
-                .where(conjunction(predicate(x) for x in c.conditions))
+                .where(tree_predicate(c.where))
                 .group_by(exp.column("cif", table=CUSTOMER))
             )
         else:
             empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("TEXT[]"))
             q = exp.select(exp.column("cif", table=CUSTOMER), cid, prio, empty).from_(customers)
-            if cust:
-                q = q.where(conjunction(predicate(x) for x in cust))
+            if c.conditions:
+                q = q.where(tree_predicate(c.where))
         parts.append(q)
     if not parts:
         return "SELECT CAST(NULL AS VARCHAR) AS cif, CAST(NULL AS BIGINT) AS campaign_id, CAST(NULL AS TEXT[]) AS account_numbers WHERE FALSE"

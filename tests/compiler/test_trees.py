@@ -99,6 +99,12 @@ def test_relative_dates_spec_2a(db, dsn):
     assert _run(db, dsn, ahead, "2025-01-28") == {"FEB": ["F1"]}
     runs = api.runs(dsn, 1)
     assert runs[0].as_of == dt.date(2025, 1, 28)  # recorded with the run
+    listed = CliRunner().invoke(cli, ["--dsn", dsn, "runs", "--limit", "1"])
+    assert "as-of=2025-01-28" in listed.output
+    shown = CliRunner().invoke(cli, ["--dsn", dsn, "runs", "show", str(runs[0].run_id)])
+    assert "as of        2025-01-28" in shown.output
+    bad = CliRunner().invoke(cli, ["--dsn", dsn, "run", "--as-of", "2025-02-30"])
+    assert bad.exit_code == 2 and "'2025-02-30' is not a date" in bad.output
 
 
 def test_contact_rule_trees_and_relative_dates_in_rules(db, dsn):

@@ -51,8 +51,20 @@ def test_bench_smoke_run_equals_literal_plan(db, dsn, tmp_path):
     )  # fmt: skip
     assert report.identical
     names = [m.name for m in report.measurements]
-    assert names == ["floor", "run", "literal plan", "per-customer"]
+    assert names == [
+        "floor", "run", "literal plan", "per-customer",
+        "run, trees: not any not (same results)", "run, trees: a and (b or not c) and d",
+        "run, dates relative to the run (same results)", "run, flat lists again",
+    ]  # fmt: skip
     assert all(m.seconds > 0 for m in report.measurements)
+    # the same leaves as De Morgan trees and the dates relative to the run: the same output
+    # (every variant was also checked against the literal plan: report.identical)
+    out = {m.name: (m.details["assignments"], m.details["contacts"]) for m in report.measurements
+           if m.name.startswith("run")}  # fmt: skip
+    assert out["run"] == out["run, trees: not any not (same results)"]
+    assert out["run"] == out["run, dates relative to the run (same results)"]
+    assert out["run"] == out["run, flat lists again"]
+    assert "x flat lists" in report.table()
     path = tmp_path / "report.json"
     bench.write_report(report, str(path))
     data = json.loads(path.read_text())
