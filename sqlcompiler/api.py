@@ -46,6 +46,7 @@ from .run.record import (
     reap_abandoned,
     run_with_results,
 )
+from .run.staging import unconstrain_staging
 from .source.custom_fields import UploadResult
 from .source.fields import FieldsReport
 
@@ -291,11 +292,21 @@ def upload_custom_fields(
 
 
 def compile_statements(
-    dsn: str, group: str | None = None, *, population: bool = False, as_of: dt.date | None = None
+    dsn: str,
+    group: str | None = None,
+    *,
+    population: bool = False,
+    as_of: dt.date | None = None,
+    jobs: int = 1,
 ) -> CompiledRun:
+    """What a run executes: a full run on ``jobs`` connections (customer slices when there
+    are more connections than groups, run/workers.py), or with ``population`` a list run."""
+    from .run.workers import use_slices
+
     with _migrated(dsn) as conn:
         config = load_config(conn, as_of)
-        return compile_config(config, group=group, population=population)
+        slices = jobs if not population and use_slices(jobs, len(config.groups)) else 1
+        return compile_config(config, group=group, population=population, slices=slices)
 
 
 def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
@@ -308,18 +319,25 @@ def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> lis
     opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
     with connect(dsn) as conn, conn.transaction(force_rollback=True):
         conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+        if analyze:  # the group statements write staging rows: as a run would, under its lock
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+                raise RunLocked(lock_holder(conn) + "; --explain=analyze when it has finished")
+            unconstrain_staging(conn)  # the last run's run_id checks; rolled back below
         for statement in compiled.settings:
             conn.execute(statement)
         for st in compiled.statements:
             try:
-                if st is compiled.prologue:
-                    drop, create, analyze_table = st.statements()
+                if st is compiled.slice or st is compiled.prologue:
+                    drop, create, *after = (
+                        st.statements(0) if st is compiled.slice else st.statements()
+                    )
                     conn.execute(drop)
                     rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
                     rows = rows.fetchall()
                     if not analyze:
                         conn.execute(create)
-                    conn.execute(analyze_table)
+                    for statement in after:  # index, ANALYZE
+                        conn.execute(statement)
                 else:
                     stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
                     rows = conn.execute(stmt).fetchall()
@@ -336,6 +354,8 @@ def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
     name has at most 255 bytes; the id keeps them unique).
     """
     files: list[tuple[str, str]] = []
+    if compiled.slice is not None and compiled.groups:
+        files.append(("00_customer_slice.sql", compiled.slice.pretty()))
     if compiled.prologue is not None:
         files.append(("00_prologue.sql", compiled.prologue.pretty()))
     for cg in compiled.groups:

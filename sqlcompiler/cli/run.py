@@ -51,9 +51,19 @@ def retention_options(f):
     default=None,
     help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="SQLCOMPILER_JOBS",
+    help="Show the statements of a full run on this many connections, as `run --jobs` "
+    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core): with more connections than "
+    "groups, each connection works on a customer slice.",
+)
 @as_of_option("(the SQL shows each resolved date with its written form beside it)")
 @pass_ctx
-def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | None, as_of) -> None:
+def compile_cmd(
+    ctx: Ctx, group: str | None, out: Path | None, explain: str | None, jobs: int | None, as_of
+) -> None:
     """Print the generated SQL: the run's session settings, the run prologue, then one
     statement per campaign group.
 
@@ -61,10 +71,11 @@ def compile_cmd(ctx: Ctx, group: str | None, out: Path | None, explain: str | No
     applies them too, so the plan shown is the plan that runs.
 
     The prologue creates a temporary table of every loan's condition values (custom fields
-    extracted from JSONB once); each group's statement scans it.
+    extracted from JSONB once); each group's statement scans it. With more --jobs than
+    groups, each connection first creates its customer slice and runs them all over it.
     """
     dsn = ctx.dsn
-    compiled = api.compile_statements(dsn, group, as_of=as_of)
+    compiled = api.compile_statements(dsn, group, as_of=as_of, jobs=jobs or default_jobs())
     statements = compiled.statements
     plans = (
         api.explain_plans(dsn, compiled, analyze=explain == "analyze")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .group import CompiledGroup, CompiledRun, compile_config, compile_group
-from .prologue import CompiledPrologue, LoanValues
+from .prologue import CompiledPrologue, CompiledSlice, LoanValues
 
 __all__ = [
     "CompiledGroup",
     "CompiledPrologue",
     "CompiledRun",
+    "CompiledSlice",
     "LoanValues",
     "compile_config",
     "compile_group",

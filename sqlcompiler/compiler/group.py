@@ -17,7 +17,7 @@ from sqlglot import exp
 from ..config.model import Campaign, Condition, Configuration, Group, Level, Node
 from ..errors import CompileError
 from .conditions import collate_c, conjunction, predicate, tree_predicate
-from .prologue import CompiledPrologue, LoanValues, compile_prologue
+from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
 from .render import render, table
 from .render import sql as _sql
 from .settings import set_local_statements
@@ -256,7 +256,12 @@ def _header(
         lines.append("--   (none: the group assigns nobody)")
     lines.append(
         "-- population: "
-        + ("the cifs in pg_temp.run_population" if population else "every customer")
+        + (
+            "the cifs in pg_temp.run_population (a list run's --cifs, or this connection's "
+            "customer slice in a full run on several connections)"
+            if population
+            else "every customer"
+        )
     )
     lines.append(
         "-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging"
@@ -343,26 +348,42 @@ def compile_group(
 
 @dataclass(frozen=True)
 class CompiledRun:
-    """What a run executes: the prologue (on each connection, first), then one statement per group."""
+    """What a run executes: on each connection its customer slice (a full run on several
+    connections), the prologue, then one statement per group."""
 
     prologue: CompiledPrologue | None
     groups: list[CompiledGroup]
-    population: bool = False
+    population: bool = False  # the statements read pg_temp.run_population
+    slice: CompiledSlice | None = None  # a full run whose population is a customer slice
+
+    @property
+    def list_run(self) -> bool:
+        return self.population and self.slice is None
 
     @property
     def settings(self) -> list[str]:
         """The SET LOCAL statements the run executes before these (compiler/settings.py)."""
-        return set_local_statements(self.population)
+        return set_local_statements(self.list_run)
 
     def preamble(self) -> str:
         """The settings as a reviewer reads them at the top of ``compile`` and of each file."""
-        kind = "list run (--cifs)" if self.population else "full run"
-        lines = [f"-- session settings of a {kind}, executed first in the run's transaction:"]
+        kind = (
+            "list run (--cifs)"
+            if self.list_run
+            else f"full run on {self.slice.slices} connections (customer slices)"
+            if self.slice
+            else "full run"
+        )
+        lines = [f"-- session settings of a {kind}, executed first in each transaction:"]
         return "\n".join(lines + [f"{s};" for s in self.settings]) + "\n\n"
 
     @property
-    def statements(self) -> list[CompiledPrologue | CompiledGroup]:
-        return ([self.prologue] if self.prologue else []) + list(self.groups)
+    def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledGroup]:
+        return (
+            ([self.slice] if self.slice and self.groups else [])
+            + ([self.prologue] if self.prologue else [])
+            + list(self.groups)
+        )
 
 
 def compile_config(
@@ -371,8 +392,15 @@ def compile_config(
     group: str | None = None,
     population: bool = False,
     source_schema: str = "bank_sync_service",
+    slices: int = 1,
 ) -> CompiledRun:
-    """The run's statements; with ``group``, that group's and the prologue it needs."""
+    """The run's statements; with ``group``, that group's and the prologue it needs.
+
+    ``population``: a list run's (over pg_temp.run_population). ``slices`` > 1: a full run on
+    that many connections, each over its customer slice (the population variant too).
+    """
+    sliced = slices > 1 and not population
+    population = population or sliced
     groups = config.groups
     if group is not None:
         groups = tuple(g for g in groups if g.name == group)
@@ -391,4 +419,9 @@ def compile_config(
         for g in groups
     ]
     prologue = compile_prologue(values, population=population, source_schema=source_schema)
-    return CompiledRun(prologue=prologue, groups=compiled, population=population)
+    return CompiledRun(
+        prologue=prologue,
+        groups=compiled,
+        population=population,
+        slice=CompiledSlice(slices, source_schema) if sliced else None,
+    )

@@ -22,6 +22,7 @@ from .conditions import value_expr
 from .render import render, table
 
 RUN_LOANS = exp.table_(exp.to_identifier("run_loans"), db=exp.to_identifier("pg_temp"))
+RUN_POPULATION = exp.table_(exp.to_identifier("run_population"), db=exp.to_identifier("pg_temp"))
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
 
 
@@ -102,3 +103,64 @@ def compile_prologue(
         properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
     )
     return CompiledPrologue(tree=create, population=population)
+
+
+@dataclass(frozen=True)
+class CompiledSlice:
+    """A full run on several connections: connection k of n works on the customers whose
+    hash of cif is k modulo n, as ``pg_temp.run_population`` (so it runs the population
+    variant of the prologue and of every group statement). Every connection shares the run's
+    snapshot; the slices are disjoint and cover every customer, so the results are those of
+    one connection doing it all. The same split by the hash of cif is what a distributed
+    PostgreSQL (Citus, distribution column cif) does with its shards (docs/scaling.md)."""
+
+    slices: int
+    source_schema: str
+    title = "the customer slice"
+
+    def tree(self, index: int) -> exp.Expression:
+        cif = exp.column("cif", table="c")
+        bucket = exp.Mod(
+            this=exp.Paren(
+                this=exp.BitwiseAnd(
+                    this=exp.func("hashtext", cif), expression=exp.Literal.number(2147483647)
+                )
+            ),
+            expression=exp.Literal.number(self.slices),
+        )
+        select = (
+            exp.select(cif.copy())
+            .from_(
+                exp.table_(
+                    exp.to_identifier("customers"),
+                    db=exp.to_identifier(self.source_schema),
+                    alias="c",
+                )
+            )
+            .where(exp.EQ(this=bucket, expression=exp.Literal.number(index)))
+        )
+        return exp.Create(
+            kind="TABLE",
+            this=RUN_POPULATION.copy(),
+            expression=select,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+
+    def statements(self, index: int) -> list[str]:
+        """What connection ``index`` executes first: (re)create its slice, then ANALYZE."""
+        drop = exp.Drop(kind="TABLE", tables=[RUN_POPULATION.copy()], exists=True)
+        analyze = exp.Analyze(tables=[RUN_POPULATION.copy()])
+        return [
+            drop.sql(dialect="postgres"),
+            self.tree(index).sql(dialect="postgres"),
+            analyze.sql(dialect="postgres"),
+        ]
+
+    def pretty(self) -> str:
+        header = [
+            f"-- customer slices: a full run on {self.slices} connections sharing one snapshot;",
+            f"-- connection k (k = 0 .. {self.slices - 1}) first creates its slice as",
+            "-- pg_temp.run_population (here k = 0), then runs the prologue and every group",
+            "-- statement below over it",
+        ]
+        return "\n".join(header) + "\n" + self.tree(0).sql(dialect="postgres", pretty=True) + ";\n"

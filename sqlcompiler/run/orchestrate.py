@@ -51,7 +51,7 @@ from .staging import (
     publish,
     record_unassignments,
 )
-from .workers import parallel_groups, run_prologue
+from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
 
@@ -233,14 +233,22 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             population = work.execute(
                 sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(source_schema))
             ).fetchone()[0]
-        compiled = compile_config(config, population=cifs is not None, source_schema=source_schema)
+        sliced = cifs is None and use_slices(opts.jobs, len(config.groups))
+        parallel = cifs is None and opts.jobs > 1 and (sliced or len(config.groups) > 1)
+        compiled = compile_config(
+            config,
+            population=cifs is not None,
+            source_schema=source_schema,
+            slices=opts.jobs if sliced else 1,
+        )
         if opts.engine == "reference":
             _reference_groups(work, config, opts, progress, run_id, population, groups)
             compiled = CompiledRun(prologue=None, groups=[])
-        parallel = cifs is None and opts.jobs > 1 and len(compiled.groups) > 1
+            parallel = False
         left_removed = 0
         if parallel:
-            timings["prologue"], left_removed = parallel_groups(
+            split = sliced_groups if sliced else parallel_groups
+            timings["prologue"], left_removed = split(
                 work, opts.jobs, run_id, compiled, groups, progress
             )
         elif compiled.groups:

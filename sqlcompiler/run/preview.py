@@ -35,8 +35,8 @@ from ..infra import migrations
 from ..infra.connection import connect
 from ..progress import Progress, quiet
 from .record import RUN_LOCK, GroupResult, count_results, lock_holder
-from .staging import BASES, RESULTS, empty_staging, staging_name
-from .workers import parallel_groups, run_prologue
+from .staging import empty_staging, unconstrain_staging
+from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
 
 COMMON = 5  # common values named when a string value never occurs
 
@@ -153,12 +153,7 @@ def preview(
             raise RunLocked(lock_holder(meta) + "; preview again when it has finished")
         catalog, _info = source.prepare_run(meta, None, progress)  # fdw: the run's snapshot
         # the run's work tables: empty and unconstrained (the next run constrains them again)
-        for base in BASES:
-            meta.execute(
-                sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
-                    RESULTS, staging_name(base), staging_name(base, "_run_check")
-                )
-            )
+        unconstrain_staging(meta)
         empty_staging(meta)
         work = connect(dsn, application="sqlcompiler-preview")
         work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -191,14 +186,15 @@ def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress,
     population = work.execute(
         sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(schema))
     ).fetchone()[0]
-    compiled = compile_config(config, source_schema=schema)
+    sliced = use_slices(jobs, len(config.groups))
+    parallel = jobs > 1 and (sliced or len(config.groups) > 1)
+    compiled = compile_config(config, source_schema=schema, slices=jobs if sliced else 1)
     groups = [
         GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
         for g in config.groups
     ]
-    parallel = jobs > 1 and len(compiled.groups) > 1
     if parallel:  # the workers commit: read their rows on a connection that sees them
-        parallel_groups(work, jobs, 0, compiled, groups, progress)
+        (sliced_groups if sliced else parallel_groups)(work, jobs, 0, compiled, groups, progress)
         reader = meta
     else:
         if compiled.groups:

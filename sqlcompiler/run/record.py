@@ -109,19 +109,28 @@ def reap_abandoned(conn: psycopg.Connection) -> list[int]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
 
 
-def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
+def count_results(
+    work: psycopg.Connection, result: list[GroupResult], *, population: bool = False
+) -> None:
+    """Count the staging rows of ``result``'s groups; with ``population``, only those of the
+    cifs in pg_temp.run_population (a slice: other connections write the other cifs)."""
     by_id = {g.group_id: g for g in result}
     ids = list(by_id)
+    mine = sql.SQL("AND cif IN (SELECT cif FROM pg_temp.run_population)" if population else "")
     for gid, cid, n in work.execute(
-        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging "
-        "WHERE campaign_group_id = ANY(%s) GROUP BY 1, 2",
+        sql.SQL(
+            "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging "
+            "WHERE campaign_group_id = ANY(%s) {} GROUP BY 1, 2"
+        ).format(mine),
         (ids,),
     ).fetchall():
         by_id[gid].campaigns[cid] = n
         by_id[gid].assigned += n
     for gid, n in work.execute(
-        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
-        "WHERE campaign_group_id = ANY(%s) GROUP BY 1",
+        sql.SQL(
+            "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
+            "WHERE campaign_group_id = ANY(%s) {} GROUP BY 1"
+        ).format(mine),
         (ids,),
     ).fetchall():
         by_id[gid].contacts = n

@@ -53,6 +53,17 @@ def prepare_staging(meta: psycopg.Connection, run_id: int) -> None:
         )
 
 
+def unconstrain_staging(conn: psycopg.Connection) -> None:
+    """Drop the last run's run_id checks (the next run adds its own): for a preview or an
+    EXPLAIN ANALYZE that writes staging rows under the run lock."""
+    for base in BASES:
+        conn.execute(
+            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+                RESULTS, staging_name(base), staging_name(base, "_run_check")
+            )
+        )
+
+
 def index_staging(work: psycopg.Connection, committed: bool) -> None:
     """Index and ANALYZE both staging tables: (cif, group) serves the views' per-customer
     lookups and the relay's keyset order.

@@ -77,6 +77,21 @@ def test_prologue_holds_every_groups_loan_values_once():
     assert compile_config(Configuration((other,)), group="Other").prologue is not None
 
 
+def test_customer_slices():
+    """A full run on 2 connections runs the population variant (the golden list-run
+    statements) over each connection's slice of the customers, under the full-run settings."""
+    run = compile_config(Configuration((small_group(),), fingerprint="golden"))
+    sliced = compile_config(Configuration((small_group(),), fingerprint="golden"), slices=2)
+    assert sliced.population and not sliced.list_run and sliced.slice.slices == 2
+    _check("small_group_list", sliced.groups[0])
+    _check("small_prologue_list", sliced.prologue)
+    assert sliced.slice.statements(1)[1] == (
+        "CREATE TEMPORARY TABLE pg_temp.run_population AS SELECT c.cif FROM "
+        "bank_sync_service.customers AS c WHERE (HASHTEXT(c.cif) & 2147483647) % 2 = 1"
+    )
+    assert sliced.settings == run.settings  # a slice is a full run: the full-run settings
+
+
 def test_tree_comparison_detects_a_changed_operator():
     compiled = compile_group(small_group())
     other = sqlglot.parse_one(compiled.sql.replace(">= CAST(30", "> CAST(30"), read="postgres")

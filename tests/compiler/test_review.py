@@ -68,3 +68,6 @@ def test_out_files_for_a_255_character_group_name(tmp_path):
     assert [p.name for p in paths][0] == "00_prologue.sql"
     assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("group_0009_Nhóm")
     assert paths[1].read_text(encoding="utf-8").startswith("-- session settings of a full run")
+    sliced = write_statements(compile_config(Configuration((long,)), slices=2), tmp_path / "s")
+    assert sliced[0].name == "00_customer_slice.sql"
+    assert "full run on 2 connections (customer slices)" in sliced[0].read_text(encoding="utf-8")
