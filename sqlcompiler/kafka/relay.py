@@ -16,6 +16,7 @@ import os
 import select
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ import psycopg
 
 from ..errors import RelayError
 from ..infra import metrics
-from ..infra.connection import connect
+from ..infra.connection import connect, connect_like
 from ..progress import Progress, quiet
 from .messages import (  # noqa: F401 - the schema names are the relay's public ones
     COMPLETED,
@@ -176,13 +177,36 @@ def publish_run(
     last_cif, last_group, published, total, done = _progress_row(conn, run_id, topic)
     if done:
         return 0
+    with connect_like(conn, "sqlcompiler-relay-reader", autocommit=True) as reader:
+        with ThreadPoolExecutor(1, thread_name_prefix="relay-reader") as pool:
+            return _publish_batches(
+                conn, reader, pool, producer, run_id, topic, batch, flush_timeout, progress,
+                on_batch, stop, (last_cif, last_group, published, total),
+            )  # fmt: skip
+
+
+def _publish_batches(
+    conn, reader, pool, producer, run_id, topic, batch, flush_timeout, progress, on_batch, stop,
+    state,
+) -> int:  # fmt: skip
+    """The batches of one run. A second connection builds batch N+1 (the SQL is most of the
+    relay's time) while batch N is produced and delivered; batch N's watermark is committed
+    only after every delivery report of batch N came back, as before."""
+    last_cif, last_group, published, total = state
     sent = 0
-    while True:
-        params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": run_id}
-        rows = conn.execute(
-            MESSAGES, {**params, "cif": last_cif, "group": last_group, "limit": batch}
+    params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": run_id}
+
+    def fetch(cif: str, group: int) -> list[tuple]:
+        return reader.execute(
+            MESSAGES, {**params, "cif": cif, "group": group, "limit": batch}
         ).fetchall()
-        conn.commit()
+
+    pending = pool.submit(fetch, last_cif, last_group)
+    while True:
+        rows = pending.result()
+        complete = len(rows) < batch
+        if not complete:
+            pending = pool.submit(fetch, rows[-1][0], rows[-1][1])
         errors: list[str] = []
 
         def report(err, _msg, errors=errors) -> None:
@@ -193,7 +217,6 @@ def publish_run(
             suffix = ":unassigned" if schema == UNASSIGNED_SCHEMA else ""
             message_id = f"{run_id}:{group}:{cif}{suffix}"
             _produce(producer, topic, cif, value, run_id, message_id, schema, report, stop)
-        complete = len(rows) < batch
         if complete:  # the control message goes out with the last batch, acknowledged with it
             _completed(conn, producer, topic, run_id, report)
         remaining = _flush(producer, flush_timeout, stop)

@@ -421,3 +421,39 @@ def test_sigterm_during_an_outage_stops_within_seconds_with_json_logs(dsn, db):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines and all(json.loads(ln)["msg"] for ln in lines)  # librdkafka's lines too
     assert any("retrying" in json.loads(ln)["msg"] for ln in lines)
+
+
+def test_a_batch_reads_the_batch_not_the_run(db, dsn):
+    """The batch query walks the (cif, group) indexes and stops at the batch size: with
+    unassignments in a UNION ALL it once built every message of the run and sorted them for
+    each batch (11.7 s per batch at 1M; docs/performance.md). Checked on the plan's row
+    counts, not on time."""
+    from psycopg import sql
+
+    from sqlcompiler.kafka.messages import MESSAGES, SCHEMA, UNASSIGNED_SCHEMA
+
+    _setup(db, n=300)
+    res = runner.run(dsn)
+    db.execute("ANALYZE campaign_results.assignments, campaign_results.contacts")
+    params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": res.run_id,
+              "cif": "C1", "group": 0, "limit": 40}  # fmt: skip
+    plan = db.execute(sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + MESSAGES, params).fetchone()[0]
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    every = list(nodes(plan[0]["Plan"]))
+    # the keys come from index scans that stop at the batch
+    walked = [n["Actual Rows"] for n in every if n["Node Type"] == "Index Scan"
+              and n.get("Index Name", "").startswith("assignments")]  # fmt: skip
+    assert walked and max(walked) <= 40, walked
+    # a message (and its contacts subquery) is built for the batch's rows only
+    built = [
+        n["Actual Loops"] for n in every if n.get("Relation Name", "").startswith("contacts_r")
+    ]
+    assert built and max(built) <= 40, built
+    assert len(db.execute(MESSAGES, params).fetchall()) == 40
+    body = json.loads(db.execute(MESSAGES, params).fetchone()[3])
+    assert list(body)[:3] == ["schema", "message_id", "run_id"]  # the documented key order
