@@ -34,6 +34,7 @@ LEFT JOIN campaign_results.current_contacts k
 ORDER BY s.cif, s.campaign_group, k.position
 """
 
+
 # An assignment's contacts (alias k) as the JSON array of the Kafka message and of JSON lines
 def contacts_agg(kind: str = "jsonb") -> str:
     """An assignment's contacts as a JSON array (``kind`` json or jsonb: json builds text
