@@ -17,10 +17,6 @@ from ..errors import ConfigError
 
 TIMEZONE_ENV = "SQLCOMPILER_TIMEZONE"
 RELATIVE_RE = re.compile(r"^\s*today\s*(?:([+-])\s*([0-9]{1,5})\s*([dwm]))?\s*$", re.IGNORECASE)
-# what a user probably meant as a relative date, to answer with the accepted forms
-LOOKS_RELATIVE = re.compile(
-    r"today|yesterday|tomorrow|now|^\s*[+-]?\s*[0-9]+\s*[dwmy]\s*$", re.IGNORECASE
-)
 FORMS = "today, today - 7d, today + 2w, today - 1m (d days, w weeks, m calendar months)"
 
 
@@ -39,14 +35,6 @@ def today() -> dt.date:
             "Asia/Ho_Chi_Minh or UTC"
         ) from None
     return dt.datetime.now(zone).date()
-
-
-def parse_as_of(text: str) -> dt.date:
-    """``--as-of YYYY-MM-DD``."""
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from click.testing import CliRunner
 
 from sqlcompiler import api
@@ -152,3 +153,27 @@ def test_explain_prints_the_tree_with_verdicts_per_loan(db, dsn):
     assert "✔ ANY   per loan: A1 ✔, A2 ✘" in text
     assert "✘ NOT   per loan: A1 ✘, A2 ✘" in text
     assert "agrees" in text
+
+
+def test_explain_analyze_after_a_run_and_with_slices(db, dsn):
+    """compile --explain=analyze executes the group statements: after a run the staging tables
+    carry that run's run_id check, lifted inside the rolled-back transaction; under a run's
+    lock it is refused."""
+    from sqlcompiler.errors import RunLocked
+    from sqlcompiler.infra.connection import connect
+    from sqlcompiler.run.record import RUN_LOCK
+
+    Scenario().customer("A").loan("A", "A1", dpd=40).phone("A", 1, "mobile", "+84").load(db)
+    _run(db, dsn, {"any": [cond("l", "dpd", ">", 30), cond("c", "segment", "=", "VIP")]})
+    for jobs in (1, 3):  # one group: 3 connections run it in customer slices
+        compiled = api.compile_statements(dsn, jobs=jobs)
+        assert (compiled.slice is not None) == (jobs == 3)
+        plans = api.explain_plans(dsn, compiled, analyze=True)
+        assert len(plans) == len(compiled.statements) and all("actual time" in p for p in plans)
+    assert (
+        db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
+    )
+    with connect(dsn, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
+        with pytest.raises(RunLocked, match="explain=analyze when it has finished"):
+            api.explain_plans(dsn, api.compile_statements(dsn), analyze=True)
