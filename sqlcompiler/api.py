@@ -328,9 +328,7 @@ def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> lis
         for st in compiled.statements:
             try:
                 if st is compiled.slice or st is compiled.prologue:
-                    drop, create, *after = (
-                        st.statements(0) if st is compiled.slice else st.statements()
-                    )
+                    drop, create, *after = st.statements()  # slice: connection 0's
                     conn.execute(drop)
                     rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
                     rows = rows.fetchall()

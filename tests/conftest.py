@@ -7,9 +7,11 @@ test a fresh database cloned from a template that has the migrations and the ban
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -78,6 +80,29 @@ def create_database(admin: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(q)
     return psycopg.conninfo.make_conninfo(admin, dbname=name)
+
+
+@contextlib.contextmanager
+def utf8_database(server: Cluster, prefix: str) -> Iterator[str]:
+    """A migrated database created with a UTF-8 locale (C.utf8), beside the C-locale ones the
+    tests use by default: collation-sensitive SQL shows here. Yields its DSN."""
+    admin = server.dsn("postgres")
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        # Debian always has C.utf8 (libc-bin); a missing locale fails here, loudly
+        conn.execute(
+            psycopg.sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.utf8'"
+            ).format(psycopg.sql.Identifier(name))
+        )
+    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            demo.init_schema(conn)
+        migrations.upgrade(dsn)
+        yield dsn
+    finally:
+        drop_database(admin, name)
 
 
 def drop_database(admin: str, name: str) -> None:

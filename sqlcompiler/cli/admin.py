@@ -7,7 +7,7 @@ import click
 from .. import api, console
 from ..console import echo_err
 from ..errors import MigrationError
-from .options import Ctx, pass_ctx
+from .options import Ctx, jobs_option, pass_ctx
 
 
 @click.group()
@@ -205,12 +205,7 @@ def demo_init(ctx: Ctx) -> None:
     is_flag=True,
     help="Skip the runs of the same leaves written as condition trees and with relative dates.",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    envvar="SQLCOMPILER_JOBS",
-    help="Connections of the measured runs, as `run --jobs` (env SQLCOMPILER_JOBS).",
-)
+@jobs_option("Connections of the measured runs, as `run --jobs`")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @pass_ctx
 def bench(

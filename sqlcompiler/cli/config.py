@@ -10,7 +10,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
-from .options import FILE, Ctx, as_of_option, pass_ctx
+from .options import FILE, Ctx, as_of_option, jobs_option, pass_ctx
 
 
 @click.group()
@@ -49,13 +49,7 @@ def config_validate(ctx: Ctx, file: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    envvar="SQLCOMPILER_JOBS",
-    help="With --preview: connections running group statements, as `run --jobs` "
-    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
-)
+@jobs_option("With --preview: connections running group statements, as `run --jobs`")
 @click.option(
     "--detailed-exitcode",
     is_flag=True,

@@ -47,6 +47,16 @@ def as_of_option(what: str) -> Callable[[Callable], Callable]:
     )
 
 
+def jobs_option(what: str) -> Callable[[Callable], Callable]:
+    """--jobs (env SQLCOMPILER_JOBS), as run, compile, config plan --preview and bench take it."""
+    return click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        envvar="SQLCOMPILER_JOBS",
+        help=f"{what} (env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
+    )
+
+
 def kafka_options(f: Callable) -> Callable:
     """--bootstrap, --metrics-port and --metrics-addr, as relay and serve take them."""
     f = click.option(

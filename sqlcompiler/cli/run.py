@@ -12,7 +12,7 @@ from ..console import echo_err
 from ..errors import HELD_EXIT_CODE, RunLocked
 from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
 from ..run.record import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, DEFAULT_MAX_DROP
-from .options import Ctx, as_of_option, pass_ctx
+from .options import Ctx, as_of_option, jobs_option, pass_ctx
 
 
 def retention_options(f):
@@ -51,13 +51,9 @@ def retention_options(f):
     default=None,
     help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    envvar="SQLCOMPILER_JOBS",
-    help="Show the statements of a full run on this many connections, as `run --jobs` "
-    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core): with more connections than "
-    "groups, each connection works on a customer slice.",
+@jobs_option(
+    "Show the statements of a full run on this many connections, as `run --jobs`; with more "
+    "connections than groups, each works on a customer slice"
 )
 @as_of_option("(the SQL shows each resolved date with its written form beside it)")
 @pass_ctx
@@ -136,12 +132,9 @@ def compile_cmd(
     envvar="SQLCOMPILER_REFERENCE_LIMIT",
     help="Most customers the reference engine accepts (env SQLCOMPILER_REFERENCE_LIMIT).",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    envvar="SQLCOMPILER_JOBS",
-    help="Connections running group statements at once in a full run, all on one snapshot "
-    "(env SQLCOMPILER_JOBS; default: 2, or 1 on a single core).",
+@jobs_option(
+    "Connections running a full run's group statements at once, all on one snapshot (by "
+    "group, or by customer slice when there are more connections than groups)"
 )
 @as_of_option("(recorded with the run, shown by `runs`)")
 @pass_ctx

@@ -146,7 +146,7 @@ class CompiledSlice:
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         )
 
-    def statements(self, index: int) -> list[str]:
+    def statements(self, index: int = 0) -> list[str]:
         """What connection ``index`` executes first: (re)create its slice, then ANALYZE."""
         drop = exp.Drop(kind="TABLE", tables=[RUN_POPULATION.copy()], exists=True)
         analyze = exp.Analyze(tables=[RUN_POPULATION.copy()])

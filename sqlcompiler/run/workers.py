@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
 
 from ..compiler import CompiledRun
-from ..compiler.settings import set_local_statements
 from ..infra.connection import connect_like
 from ..progress import Progress, quiet
 from .record import GroupResult, count_results
@@ -38,6 +40,49 @@ def use_slices(jobs: int, groups: int) -> bool:
     return jobs > 1 and jobs > groups >= 1
 
 
+class _Workers:
+    """Connections that share the run's snapshot, one thread each; the first failure stops
+    the others (they roll back) and is re-raised in the run's thread."""
+
+    def __init__(self, work: psycopg.Connection, run_id: int, compiled: CompiledRun) -> None:
+        self.work, self.run_id, self.compiled = work, run_id, compiled
+        self.snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        self.failed = threading.Event()
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection in the run's snapshot, settings and run id; commits unless failed."""
+        with connect_like(self.work, "sqlcompiler-run-worker") as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot)))
+            for statement in self.compiled.settings:
+                conn.execute(statement)
+            conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(self.run_id),))
+            yield conn
+            if self.failed.is_set():
+                conn.rollback()
+            else:
+                conn.commit()
+
+    def run(self, targets: list[Callable[[], None]]) -> None:
+        def guarded(target: Callable[[], None]) -> None:
+            try:
+                target()
+            except BaseException as exc:  # re-raised in the run's thread
+                self.failed.set()
+                self.errors.append(exc)
+
+        threads = [threading.Thread(target=guarded, args=(t,), daemon=True) for t in targets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self.errors:
+            raise self.errors[0]
+
+
 def parallel_groups(
     work: psycopg.Connection,
     jobs: int,
@@ -57,7 +102,7 @@ def parallel_groups(
     the run prologue's temporary table. Returns the seconds that took on each, and the
     assignments ended because their group is no longer configured.
     """
-    snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    pool = _Workers(work, run_id, compiled)
     # the assignments of groups no longer configured end too; one worker records them (not
     # the work transaction: its insert would block the staging indexes built in parallel)
     removed: list[dict[int, int]] = []
@@ -65,60 +110,37 @@ def parallel_groups(
     for item in zip(compiled.groups, groups, strict=True):
         todo.put(item)
     prologue_seconds: list[float] = []
-    failed = threading.Event()
-    errors: list[BaseException] = []
     done = [0]
-    lock = threading.Lock()
+    lock = pool.lock
 
     def worker() -> None:
-        try:
-            with connect_like(work, "sqlcompiler-run-worker") as conn:
-                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                for statement in set_local_statements(False):
-                    conn.execute(statement)
-                conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
-                seconds = run_prologue(conn, compiled, progress)
+        with pool.connection() as conn:
+            seconds = run_prologue(conn, compiled, progress)
+            with lock:
+                prologue_seconds.append(round(seconds, 3))
+            while not pool.failed.is_set():
+                try:
+                    cg, gr = todo.get_nowait()
+                except queue.Empty:
+                    break
+                t0 = time.monotonic()
+                conn.execute(cg.sql)
+                gr.seconds = time.monotonic() - t0
+                count_results(conn, [gr])
+                gr.left = record_unassignments(conn, groups=[gr.group_id]).get(gr.group_id, 0)
                 with lock:
-                    prologue_seconds.append(round(seconds, 3))
-                while not failed.is_set():
-                    try:
-                        cg, gr = todo.get_nowait()
-                    except queue.Empty:
-                        break
-                    t0 = time.monotonic()
-                    conn.execute(cg.sql)
-                    gr.seconds = time.monotonic() - t0
-                    count_results(conn, [gr])
-                    gr.left = record_unassignments(conn, groups=[gr.group_id]).get(gr.group_id, 0)
-                    with lock:
-                        done[0] += 1
-                        progress(
-                            f"  [{done[0]}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
-                        )
-                with lock:
-                    take = not removed and not failed.is_set()
-                    if take:
-                        removed.append({})
+                    done[0] += 1
+                    progress(
+                        f"  [{done[0]}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
+                    )
+            with lock:
+                take = not removed and not pool.failed.is_set()
                 if take:
-                    removed[0] = record_unassignments(conn, other_than=[g.group_id for g in groups])
-                if failed.is_set():
-                    conn.rollback()
-                else:
-                    conn.commit()
-        except BaseException as exc:  # re-raised in the run's thread
-            failed.set()
-            errors.append(exc)
+                    removed.append({})
+            if take:
+                removed[0] = record_unassignments(conn, other_than=[g.group_id for g in groups])
 
-    threads = [
-        threading.Thread(target=worker, daemon=True) for _ in range(min(jobs, len(compiled.groups)))
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    pool.run([worker] * min(jobs, len(compiled.groups)))
     return prologue_seconds, sum(removed[0].values()) if removed else 0
 
 
@@ -146,63 +168,40 @@ def sliced_groups(
     assignments ended because their group is no longer configured.
     """
     assert compiled.slice is not None and compiled.slice.slices == jobs
-    snapshot = work.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    pool = _Workers(work, run_id, compiled)
     configured = [g.group_id for g in groups]
     prologue_seconds: list[float] = []
     removed = [0]
-    failed = threading.Event()
-    errors: list[BaseException] = []
-    lock = threading.Lock()
+    lock = pool.lock
 
     def worker(index: int) -> None:
-        try:
-            with connect_like(work, "sqlcompiler-run-worker") as conn:
-                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                for statement in compiled.settings:
-                    conn.execute(statement)
-                conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+        with pool.connection() as conn:
+            t0 = time.monotonic()
+            for statement in compiled.slice.statements(index):
+                conn.execute(statement)
+            seconds = time.monotonic() - t0 + run_prologue(conn, compiled, quiet)
+            progress(f"  slice {index + 1}/{jobs}: customers and prologue {seconds:.2f}s")
+            with lock:
+                prologue_seconds.append(round(seconds, 3))
+            for cg, gr in zip(compiled.groups, groups, strict=True):
+                if pool.failed.is_set():
+                    break
                 t0 = time.monotonic()
-                for statement in compiled.slice.statements(index):
-                    conn.execute(statement)
-                seconds = time.monotonic() - t0 + run_prologue(conn, compiled, quiet)
-                progress(f"  slice {index + 1}/{jobs}: customers and prologue {seconds:.2f}s")
+                conn.execute(cg.sql)
+                mine = GroupResult(gr.group_id, gr.name, seconds=time.monotonic() - t0)
+                count_results(conn, [mine], population=True)
+                left = record_unassignments(conn, groups=[gr.group_id], population=True)
                 with lock:
-                    prologue_seconds.append(round(seconds, 3))
-                for cg, gr in zip(compiled.groups, groups, strict=True):
-                    if failed.is_set():
-                        break
-                    t0 = time.monotonic()
-                    conn.execute(cg.sql)
-                    mine = GroupResult(gr.group_id, gr.name, seconds=time.monotonic() - t0)
-                    count_results(conn, [mine], population=True)
-                    left = record_unassignments(conn, groups=[gr.group_id], population=True)
-                    with lock:
-                        gr.seconds = max(gr.seconds, mine.seconds)
-                        gr.assigned += mine.assigned
-                        gr.contacts += mine.contacts
-                        gr.left += left.get(gr.group_id, 0)
-                        for cid, n in mine.campaigns.items():
-                            gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
-                    progress(
-                        f"  slice {index + 1}/{jobs}: group {cg.group.name!r} {mine.seconds:.2f}s"
-                    )
-                gone = record_unassignments(conn, other_than=configured, population=True)
-                with lock:
-                    removed[0] += sum(gone.values())
-                if failed.is_set():
-                    conn.rollback()
-                else:
-                    conn.commit()
-        except BaseException as exc:  # re-raised in the run's thread
-            failed.set()
-            errors.append(exc)
+                    gr.seconds = max(gr.seconds, mine.seconds)
+                    gr.assigned += mine.assigned
+                    gr.contacts += mine.contacts
+                    gr.left += left.get(gr.group_id, 0)
+                    for cid, n in mine.campaigns.items():
+                        gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
+                progress(f"  slice {index + 1}/{jobs}: group {cg.group.name!r} {mine.seconds:.2f}s")
+            gone = record_unassignments(conn, other_than=configured, population=True)
+            with lock:
+                removed[0] += sum(gone.values())
 
-    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    pool.run([functools.partial(worker, k) for k in range(jobs)])
     return prologue_seconds, removed[0]

@@ -250,12 +250,9 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
                         _csrf: None = Depends(check_form)):  # noqa: B008  # fmt: skip
         form = {k: str(v) for k, v in (await request.form()).items()}
         edits = {
-            "remove": guide.remove,
             "rule": guide.add_rule,
             "campaign": guide.add_campaign,
-            "switch": guide.combine,
-            "negate": guide.combine,
-            "group": guide.combine,
+            **dict.fromkeys(("remove", "switch", "negate", "group"), guide.combine),
         }
         edit = edits.get(form.get("edit", ""), guide.add)
         with connect(dsn) as conn:

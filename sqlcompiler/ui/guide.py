@@ -153,9 +153,9 @@ def _mode(doc: dict[str, Any], s: Step) -> str:
 
 
 def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
-    """Tree edits of the target's top-level conditions (SPEC §2b): ``switch`` all <-> any,
-    ``negate`` item N (or take its not away), ``group`` items N and N+1 into a node of the
-    other kind, so that (A OR B) AND C is three clicks."""
+    """Edits of the target's top-level conditions: ``remove`` item N; and for trees (SPEC
+    §2b) ``switch`` all <-> any, ``negate`` item N (or take its not away), ``group`` items N
+    and N+1 into a node of the other kind, so that (A OR B) AND C is three clicks."""
     s = step(conn, draft_text, {"target": form.get("target", "")})
     if s.target is None:
         s.problem = "that campaign is not in the draft any more"
@@ -166,9 +166,11 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
     action, index = form.get("edit"), int(form.get("index", -1) or -1)
     if action == "switch":
         holder["conditions"] = list(items) if _mode(doc, s) == "any" else {"any": list(items)}
-    elif action in ("negate", "group") and not 0 <= index < len(items) - (action == "group"):
+    elif not 0 <= index < len(items) - (action == "group"):
         s.problem = "that condition is not in the draft any more; reload the page"
         return draft_text, s
+    elif action == "remove":
+        del items[index]
     elif action == "negate":
         item = items[index]
         negated = (
@@ -256,23 +258,6 @@ def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) 
         s.problem = "; ".join(mine) if mine else f"the draft has other problems: {exc}"
         return draft_text, s
     return text, s
-
-
-def remove(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:
-    """The draft without the target's condition number ``form["index"]``."""
-    s = step(conn, draft_text, {"target": form.get("target", "")})
-    if s.target is None:
-        s.problem = "that campaign is not in the draft any more"
-        return draft_text, s
-    doc = _document(draft_text)
-    conditions = _conditions(doc, s)
-    index = int(form.get("index", -1))
-    if not 0 <= index < len(conditions):
-        s.problem = "that condition is not in the draft any more; reload the page"
-        return draft_text, s
-    del conditions[index]
-    text, s = _validated(conn, draft_text, doc, s, "groups")
-    return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
 
 
 def add_rule(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tuple[str, Step]:

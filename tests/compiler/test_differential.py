@@ -27,9 +27,7 @@ from hypothesis import strategies as st
 from sqlcompiler import api, reference
 from sqlcompiler import run as runner
 from sqlcompiler.config.validate import operators_for
-from sqlcompiler.demo import generate as demo
-from sqlcompiler.infra import migrations
-from tests.conftest import _counter, drop_database
+from tests.conftest import utf8_database
 from tests.scenario import configure
 
 EXAMPLES = int(os.environ.get("SQLCOMPILER_DIFF_EXAMPLES", "300"))
@@ -321,21 +319,8 @@ def test_compiled_sql_equals_reference(db, dsn, config, data, subset, as_of):
 
 @pytest.fixture(scope="module")
 def utf8_dsn(pg_server):
-    """A database created with a UTF-8 locale (C.utf8): collation-sensitive SQL shows here."""
-    admin = pg_server.dsn("postgres")
-    name = f"diff_utf8_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            psycopg.sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.utf8'"
-            ).format(psycopg.sql.Identifier(name))
-        )
-    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        demo.init_schema(conn)
-    migrations.upgrade(dsn)
-    yield dsn
-    drop_database(admin, name)
+    with utf8_database(pg_server, "diff_utf8") as dsn:
+        yield dsn
 
 
 @settings(max_examples=max(EXAMPLES // 6, 10), **SETTINGS)

@@ -5,13 +5,9 @@ issue's 3,000-customer scenario.)"""
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 
-from sqlcompiler.demo import generate as demo
-from sqlcompiler.infra import migrations
-from tests.conftest import _counter, drop_database
+from tests.conftest import utf8_database
 from tests.scenario import Scenario, cond, configure, run_and_compare
 
 NAMES = [
@@ -56,21 +52,6 @@ def test_ilike_in_a_c_locale_database(db, dsn):
 
 
 def test_ilike_in_a_utf8_locale_database(pg_server):
-    admin = pg_server.dsn("postgres")
-    name = f"utf8_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        # Debian always has C.utf8 (libc-bin); a missing locale fails here, loudly
-        conn.execute(
-            psycopg.sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.utf8'"
-            ).format(psycopg.sql.Identifier(name))
-        )
-    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            demo.init_schema(conn)
-            migrations.upgrade(dsn)
-            assert conn.execute("SHOW lc_collate").fetchone()[0] == "C.utf8"
-            _check(conn, dsn)
-    finally:
-        drop_database(admin, name)
+    with utf8_database(pg_server, "utf8") as dsn, psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SHOW lc_collate").fetchone()[0] == "C.utf8"
+        _check(conn, dsn)

@@ -150,6 +150,13 @@ def test_manager_story(server, page, db, dsn):
     assert "Ưu tiên cao" in page.inner_text("#preview")
     page.click("button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
+    # the configuration page shows the applied tree as one line
+    page.goto(server + "/configuration")
+    assert page.locator(".cond.tree").first.inner_text() == (
+        "loan.dpd IN (45, 70, 90) AND (customer.segment = 'MASS' OR loan.product_type IN "
+        "('CARD', 'AUTO'))"
+    )
+    page.screenshot(path=str(SHOTS / "configuration-tree.png"), full_page=True)
 
     # the nightly run, then the overview shows the new counts
     runner.run(dsn, max_drop=100)
@@ -173,6 +180,7 @@ def test_manager_story(server, page, db, dsn):
 
     page.goto(server + "/customers?cif=C1")
     assert "Assigned to" in page.inner_text("main")
+    assert "ANY" in page.inner_text("main")  # the tree of 'Ưu tiên cao', verdict per loan
     page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)
     page.goto(server + "/history")
     page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
