@@ -4,11 +4,24 @@ the plan a DBA reviews is the plan that runs."""
 
 from __future__ import annotations
 
+import os
+import re
+
 from sqlglot import exp
 
-# Per-run session settings: hash aggregates over the loans want memory; JIT compiles each
-# of the long CASE expressions for seconds and buys little on these plans.
-RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+from ..errors import CompileError
+
+# Per-run session settings. work_mem: the contact selection sorts every candidate phone of a
+# group (2.1M rows of ~300 bytes per bench group at 1M customers); under 256MB that sort
+# spilled to disk (external merge, 183 MB) and a bench group took 28.5-31.7 s, under 1GB
+# 25.9-26.6 s. It is per sort node and per connection: SQLCOMPILER_WORK_MEM sizes it down on
+# a server with less memory to spare. JIT compiles each of the long CASE expressions for
+# seconds and buys little on these plans.
+WORK_MEM_ENV = "SQLCOMPILER_WORK_MEM"
+DEFAULT_WORK_MEM = "1GB"
+RUN_SETTINGS = {"work_mem": DEFAULT_WORK_MEM, "jit": "off"}
+_SIZE = re.compile(r"^([0-9]{1,10})\s*(kB|MB|GB)$")
+_KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
 # Full-population runs touch every row: hash and merge joins win, but the planner can't
 # estimate CTE scans filtered by rule masks and party types (it guesses ~0.5%) and would
 # pick index nested loops over millions of rows (measured: 35.7 s vs 27.4 s per bench group
@@ -25,9 +38,23 @@ RUN_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 FULL_RUN_SETTINGS = {"enable_nestloop": "off", "enable_hashjoin": "off", "enable_hashagg": "off"}
 
 
+def work_mem() -> str:
+    """The run's work_mem: SQLCOMPILER_WORK_MEM, checked here so that a typo is a one-line
+    error before the run starts rather than a failed SET inside it."""
+    value = os.environ.get(WORK_MEM_ENV, "").strip() or DEFAULT_WORK_MEM
+    match = _SIZE.match(value)
+    if not match or not 64 <= int(match[1]) * _KB[match[2]] <= 2_147_483_647:
+        raise CompileError(
+            f"{WORK_MEM_ENV}={value!r} is not a work_mem size; use a PostgreSQL memory size "
+            "between 64kB and 2047GB in kB, MB or GB, e.g. 256MB or 1GB"
+        )
+    return f"{match[1]}{match[2]}"
+
+
 def settings_for(population: bool) -> dict[str, str]:
     """Session settings for a run's statements (SET LOCAL: they end with the transaction)."""
-    return RUN_SETTINGS if population else {**RUN_SETTINGS, **FULL_RUN_SETTINGS}
+    base = {**RUN_SETTINGS, "work_mem": work_mem()}
+    return base if population else {**base, **FULL_RUN_SETTINGS}
 
 
 def set_local_statements(population: bool) -> list[str]:

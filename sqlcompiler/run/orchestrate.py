@@ -22,7 +22,7 @@ from psycopg import sql
 
 from .. import reference, source
 from ..compiler import CompiledRun, compile_config
-from ..compiler.settings import set_local_statements
+from ..compiler.settings import set_local_statements, work_mem
 from ..config import dates
 from ..config.store import load_validated
 from ..errors import RunError, RunLocked, SqlCompilerError
@@ -39,6 +39,7 @@ from .record import (
     RunResult,
     cleanup,
     count_results,
+    execute_group,
     finish_record,
     hold_reason,
     lock_holder,
@@ -110,6 +111,7 @@ def run(
         raise SqlCompilerError(f"unknown engine {opts.engine!r}; use sql or reference")
     if opts.jobs < 1:
         opts = replace(opts, jobs=1)
+    work_mem()  # a bad SQLCOMPILER_WORK_MEM stops the run before it is recorded
     t_start = time.monotonic()
     with connect(dsn, autocommit=True, application="sqlcompiler-run") as meta:
         migrations.require_current(meta)
@@ -256,18 +258,21 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
         for i, (cg, gr) in enumerate(
             zip([] if parallel else compiled.groups, groups, strict=False), start=1
         ):
-            t0 = time.monotonic()
-            work.execute(cg.sql)
-            gr.seconds = time.monotonic() - t0
+            execute_group(work, cg.sql, gr)
             progress(f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
         timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
-        if not parallel:
+        if opts.engine == "reference":  # it wrote the staging rows itself
             count_results(work, groups)
-        if not parallel:  # else the workers did, each for its groups
             left = record_unassignments(work, population=cifs is not None)
             for g in groups:
                 g.left = left.pop(g.group_id, 0)
             left_removed = sum(left.values())
+        elif not parallel:  # else a worker did; the group statements count their own rows
+            left_removed = sum(
+                record_unassignments(
+                    work, other_than=[g.group_id for g in groups], population=cifs is not None
+                ).values()
+            )
         res = RunResult(
             run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown,
             left_removed_groups=left_removed, as_of=as_of,

@@ -34,7 +34,7 @@ from ..errors import RunLocked
 from ..infra import migrations
 from ..infra.connection import connect
 from ..progress import Progress, quiet
-from .record import RUN_LOCK, GroupResult, count_results, lock_holder
+from .record import RUN_LOCK, GroupResult, execute_group, lock_holder
 from .staging import empty_staging, unconstrain_staging
 from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
 
@@ -199,13 +199,9 @@ def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress,
     else:
         if compiled.groups:
             run_prologue(work, compiled, progress)
-        for i, cg in enumerate(compiled.groups, start=1):
-            t = time.monotonic()
-            work.execute(cg.sql)
-            progress(
-                f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {time.monotonic() - t:.2f}s"
-            )
-        count_results(work, groups)
+        for i, (cg, gr) in enumerate(zip(compiled.groups, groups, strict=True), start=1):
+            execute_group(work, cg.sql, gr)
+            progress(f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
         reader = work
     contacts = dict(
         ((g, c), n)

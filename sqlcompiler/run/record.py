@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,11 +110,26 @@ def reap_abandoned(conn: psycopg.Connection) -> list[int]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
 
 
+def execute_group(conn: psycopg.Connection, statement: str, result: GroupResult) -> None:
+    """Run a compiled group statement and add what it wrote to ``result``: seconds, the
+    assignments per campaign, contacts and unassignments — the statement returns its own
+    counts (templates/group.sql.j2), so they cost one pass over its rows, not a scan of every
+    group written so far."""
+    t0 = time.monotonic()
+    per_campaign, contacts, left = conn.execute(statement).fetchone()
+    result.seconds += time.monotonic() - t0
+    for cid, n in per_campaign or []:
+        result.campaigns[int(cid)] = result.campaigns.get(int(cid), 0) + int(n)
+        result.assigned += int(n)
+    result.contacts += int(contacts)
+    result.left += int(left)
+
+
 def count_results(
     work: psycopg.Connection, result: list[GroupResult], *, population: bool = False
 ) -> None:
-    """Count the staging rows of ``result``'s groups; with ``population``, only those of the
-    cifs in pg_temp.run_population (a slice: other connections write the other cifs)."""
+    """Count the staging rows of ``result``'s groups (the reference engine's, which writes
+    them itself); with ``population``, only those of the cifs in pg_temp.run_population."""
     by_id = {g.group_id: g for g in result}
     ids = list(by_id)
     mine = sql.SQL("AND cif IN (SELECT cif FROM pg_temp.run_population)" if population else "")

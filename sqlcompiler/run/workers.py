@@ -15,7 +15,7 @@ from psycopg import sql
 from ..compiler import CompiledRun
 from ..infra.connection import connect_like
 from ..progress import Progress, quiet
-from .record import GroupResult, count_results
+from .record import GroupResult, execute_group
 from .staging import record_unassignments
 
 
@@ -123,11 +123,7 @@ def parallel_groups(
                     cg, gr = todo.get_nowait()
                 except queue.Empty:
                     break
-                t0 = time.monotonic()
-                conn.execute(cg.sql)
-                gr.seconds = time.monotonic() - t0
-                count_results(conn, [gr])
-                gr.left = record_unassignments(conn, groups=[gr.group_id]).get(gr.group_id, 0)
+                execute_group(conn, cg.sql, gr)
                 with lock:
                     done[0] += 1
                     progress(
@@ -164,7 +160,7 @@ def sliced_groups(
     the same inputs. They commit into the staging tables, which no reader sees; the work
     transaction then turns staging into the run's partitions, or on any failure the staging
     tables are emptied and nothing is published. Each worker counts its slice's results and
-    who left a group in its slice. Returns each connection's prologue seconds and the
+    who left a group in its slice (the statements return their counts). Returns each connection's prologue seconds and the
     assignments ended because their group is no longer configured.
     """
     assert compiled.slice is not None and compiled.slice.slices == jobs
@@ -186,16 +182,13 @@ def sliced_groups(
             for cg, gr in zip(compiled.groups, groups, strict=True):
                 if pool.failed.is_set():
                     break
-                t0 = time.monotonic()
-                conn.execute(cg.sql)
-                mine = GroupResult(gr.group_id, gr.name, seconds=time.monotonic() - t0)
-                count_results(conn, [mine], population=True)
-                left = record_unassignments(conn, groups=[gr.group_id], population=True)
+                mine = GroupResult(gr.group_id, gr.name)
+                execute_group(conn, cg.sql, mine)
                 with lock:
                     gr.seconds = max(gr.seconds, mine.seconds)
                     gr.assigned += mine.assigned
                     gr.contacts += mine.contacts
-                    gr.left += left.get(gr.group_id, 0)
+                    gr.left += mine.left
                     for cid, n in mine.campaigns.items():
                         gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
                 progress(f"  slice {index + 1}/{jobs}: group {cg.group.name!r} {mine.seconds:.2f}s")

@@ -134,6 +134,9 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
         db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
     )
     assert "no campaign group named 'Nope'" in sqlc("compile", "--group", "Nope", dsn=dsn).stderr
+    bad = sqlc("run", "--dry-run", dsn=dsn, env={"SQLCOMPILER_WORK_MEM": "lots"})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1].startswith("Error: SQLCOMPILER_WORK_MEM='lots'")
 
     out = sqlc("run", dsn=dsn)
     assert out.returncode == 0, out.stderr

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 import sqlglot
 
 from sqlcompiler.api import write_statements
 from sqlcompiler.compiler import compile_config, compile_group
-from sqlcompiler.compiler.settings import FULL_RUN_SETTINGS, set_local_statements
+from sqlcompiler.compiler.settings import FULL_RUN_SETTINGS, WORK_MEM_ENV, set_local_statements
 from sqlcompiler.config.model import Campaign, Condition, Configuration, Group, Output, Rule
+from sqlcompiler.errors import CompileError
 from tests.compiler.test_golden import small_group
 
 
@@ -60,6 +62,23 @@ def test_compiled_run_carries_the_runs_settings():
     assert all(f"SET LOCAL {name} = 'off';" in full.preamble() for name in FULL_RUN_SETTINGS)
     listed = compile_config(Configuration((small_group(),)), population=True)
     assert "enable_nestloop" not in listed.preamble()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", "1GB"), ("512MB", "512MB"), (" 2GB ", "2GB"), ("64kB", "64kB"), ("300 MB", "300MB")],
+)
+def test_work_mem_from_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv(WORK_MEM_ENV, value)
+    run = compile_config(Configuration((small_group(),)))
+    assert f"SET LOCAL work_mem = '{expected}';" in run.preamble()
+
+
+@pytest.mark.parametrize("value", ["lots", "1TB", "0MB", "10kB", "2048GB", "1.5GB", "-1GB", "1gb"])
+def test_a_bad_work_mem_is_refused_before_anything_runs(monkeypatch, value):
+    monkeypatch.setenv(WORK_MEM_ENV, value)
+    with pytest.raises(CompileError, match=f"SQLCOMPILER_WORK_MEM={value!r} is not a work_mem"):
+        compile_config(Configuration((small_group(),))).preamble()
 
 
 def test_out_files_for_a_255_character_group_name(tmp_path):

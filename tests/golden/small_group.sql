@@ -97,6 +97,38 @@ WITH loan_sets AS (
     p.account_numbers
   FROM picked AS p
   RETURNING 1
+), gone AS (
+  INSERT INTO campaign_results.unassignments_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    previous_run_id,
+    previous_campaign_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    a.cif,
+    a.campaign_group_id,
+    a.run_id,
+    a.campaign_id
+  FROM campaign_results.current_assignments AS a
+  WHERE
+    a.campaign_group_id = 7
+    AND NOT EXISTS(
+      SELECT
+        1
+      FROM picked AS p
+      WHERE
+        p.cif = a.cif
+    )
+  RETURNING 1
+), per_campaign AS (
+  SELECT
+    p.campaign_id,
+    COUNT(*) AS assigned
+  FROM picked AS p
+  GROUP BY
+    p.campaign_id
 ), outputs AS (
   SELECT
     *
@@ -174,39 +206,57 @@ WITH loan_sets AS (
     k.phone_id,
     k.rule_priority,
     k.party_order
-)
-INSERT INTO campaign_results.contacts_staging (
-  run_id,
-  cif,
-  campaign_group_id,
-  campaign_id,
-  position,
-  rule_priority,
-  party_type,
-  party_cif,
-  relationship_type,
-  contact_type,
-  phone_number,
-  is_primary,
-  is_verified,
-  phone_id
+), contacts AS (
+  INSERT INTO campaign_results.contacts_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    campaign_id,
+    position,
+    rule_priority,
+    party_type,
+    party_cif,
+    relationship_type,
+    contact_type,
+    phone_number,
+    is_primary,
+    is_verified,
+    phone_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    k.cif,
+    7,
+    k.campaign_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY k.cif
+      ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
+    ),
+    k.rule_priority,
+    CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
+    k.party_cif,
+    k.relationship_type,
+    k.contact_type,
+    k.phone_number,
+    k.is_primary,
+    k.is_verified,
+    k.phone_id
+  FROM firsts AS k
+  RETURNING 1
 )
 SELECT
-  CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
-  k.cif,
-  7,
-  k.campaign_id,
-  ROW_NUMBER() OVER (
-    PARTITION BY k.cif
-    ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
-  ),
-  k.rule_priority,
-  CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
-  k.party_cif,
-  k.relationship_type,
-  k.contact_type,
-  k.phone_number,
-  k.is_primary,
-  k.is_verified,
-  k.phone_id
-FROM firsts AS k;
+  (
+    SELECT
+      ARRAY_AGG(ARRAY[n.campaign_id, n.assigned])
+    FROM per_campaign AS n
+  ) AS assigned,
+  (
+    SELECT
+      COUNT(*)
+    FROM contacts
+  ) AS contacts,
+  (
+    SELECT
+      COUNT(*)
+    FROM gone
+  ) AS unassigned;

@@ -4,7 +4,7 @@
 --       1  'P1' (id 1): 3 conditions, 2 contact rules
 --       2  'P2' (id 2): 1 conditions, 1 contact rules
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
--- population: the cifs in pg_temp.run_population
+-- population: the cifs in pg_temp.run_population (a list run's --cifs, or this connection's customer slice in a full run on several connections)
 -- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
 -- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
 --   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
@@ -102,6 +102,43 @@ WITH loan_sets AS (
     p.account_numbers
   FROM picked AS p
   RETURNING 1
+), gone AS (
+  INSERT INTO campaign_results.unassignments_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    previous_run_id,
+    previous_campaign_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    a.cif,
+    a.campaign_group_id,
+    a.run_id,
+    a.campaign_id
+  FROM campaign_results.current_assignments AS a
+  WHERE
+    a.campaign_group_id = 7
+    AND a.cif IN (
+      SELECT
+        cif
+      FROM pg_temp.run_population
+    )
+    AND NOT EXISTS(
+      SELECT
+        1
+      FROM picked AS p
+      WHERE
+        p.cif = a.cif
+    )
+  RETURNING 1
+), per_campaign AS (
+  SELECT
+    p.campaign_id,
+    COUNT(*) AS assigned
+  FROM picked AS p
+  GROUP BY
+    p.campaign_id
 ), outputs AS (
   SELECT
     *
@@ -179,39 +216,57 @@ WITH loan_sets AS (
     k.phone_id,
     k.rule_priority,
     k.party_order
-)
-INSERT INTO campaign_results.contacts_staging (
-  run_id,
-  cif,
-  campaign_group_id,
-  campaign_id,
-  position,
-  rule_priority,
-  party_type,
-  party_cif,
-  relationship_type,
-  contact_type,
-  phone_number,
-  is_primary,
-  is_verified,
-  phone_id
+), contacts AS (
+  INSERT INTO campaign_results.contacts_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    campaign_id,
+    position,
+    rule_priority,
+    party_type,
+    party_cif,
+    relationship_type,
+    contact_type,
+    phone_number,
+    is_primary,
+    is_verified,
+    phone_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    k.cif,
+    7,
+    k.campaign_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY k.cif
+      ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
+    ),
+    k.rule_priority,
+    CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
+    k.party_cif,
+    k.relationship_type,
+    k.contact_type,
+    k.phone_number,
+    k.is_primary,
+    k.is_verified,
+    k.phone_id
+  FROM firsts AS k
+  RETURNING 1
 )
 SELECT
-  CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
-  k.cif,
-  7,
-  k.campaign_id,
-  ROW_NUMBER() OVER (
-    PARTITION BY k.cif
-    ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
-  ),
-  k.rule_priority,
-  CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
-  k.party_cif,
-  k.relationship_type,
-  k.contact_type,
-  k.phone_number,
-  k.is_primary,
-  k.is_verified,
-  k.phone_id
-FROM firsts AS k;
+  (
+    SELECT
+      ARRAY_AGG(ARRAY[n.campaign_id, n.assigned])
+    FROM per_campaign AS n
+  ) AS assigned,
+  (
+    SELECT
+      COUNT(*)
+    FROM contacts
+  ) AS contacts,
+  (
+    SELECT
+      COUNT(*)
+    FROM gone
+  ) AS unassigned;
