@@ -131,6 +131,26 @@ def predicate(cond: Condition, value: exp.Expression | None = None) -> exp.Expre
     return builders[op](this=v, expression=lit)
 
 
+# Rough relative cost of evaluating a leaf once: PostgreSQL evaluates AND and OR left to right
+# and stops at the first false (true) operand, so the cheap tests go first. ILIKE lowercases
+# the value with ICU on every row; LIKE scans the text; IN compares with each value.
+_OP_COST = {"IS NULL": 1, "IS NOT NULL": 1, "LIKE": 6, "NOT LIKE": 6, "ILIKE": 10}
+
+
+def cost(item: Condition | Node) -> int:
+    """Estimated cost of testing ``item`` once (the order of operands, not the plan)."""
+    if isinstance(item, Node):
+        return 1 + sum(cost(c) for c in item.children)
+    base = _OP_COST.get(item.op, 2 + len(item.values) // 4)
+    return base + (1 if item.dtype == "string" and base > 1 else 0)
+
+
+def by_cost(items: Iterable[Condition | Node]) -> list[Condition | Node]:
+    """``items`` cheapest first, ties in their written order (AND and OR are commutative
+    whatever the NULLs, so only the time changes; the legends keep the written order)."""
+    return sorted(items, key=cost)
+
+
 def tree_predicate(
     item: Condition | Node, leaf: Callable[[Condition], exp.Expression] = predicate
 ) -> exp.Expression:
@@ -142,7 +162,7 @@ def tree_predicate(
     if item.kind == "not":
         child = tree_predicate(item.children[0], leaf)
         return exp.Not(this=exp.Coalesce(this=child, expressions=[exp.false()]))
-    parts = [tree_predicate(c, leaf) for c in item.children]
+    parts = [tree_predicate(c, leaf) for c in by_cost(item.children)]
     if item.kind == "all":
         return conjunction(parts)
     parts = [exp.Paren(this=p) if isinstance(p, exp.And | exp.Or) else p for p in parts]

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from ..config.model import Campaign, Condition, Configuration, Group, Level, Node
 from ..errors import CompileError
-from .conditions import collate_c, conjunction, predicate, tree_predicate
+from .conditions import by_cost, collate_c, conjunction, predicate, tree_predicate
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
 from .render import render, table
 from .render import sql as _sql
@@ -80,7 +80,7 @@ class _LoanSets:
         return predicate(cond, self.values.column(cond))
 
     def conjunction(self, items: list[Condition | Node]) -> exp.Expression:
-        return conjunction(tree_predicate(c, self.predicate) for c in items)
+        return conjunction(tree_predicate(c, self.predicate) for c in by_cost(items))
 
     def add(self, items: list[Condition | Node], user: str) -> int:
         """The bit of the conjunction of ``items`` (conditions or trees) per loan, tested by
@@ -171,11 +171,11 @@ def _split(where: Node, loans: _LoanSets, user: str) -> tuple[list[exp.Expressio
     children = list(where.children) if where.kind == "all" else [where]
     customer = [c for c in children if c.level is Level.CUSTOMER]
     loan = [c for c in children if c.level is Level.LOAN]
-    preds = [tree_predicate(c) for c in customer]
+    preds = [tree_predicate(c) for c in by_cost(customer)]
     index = None
-    if loan:
+    if loan:  # the bit test first: one integer operation, false for most customers
         index = loans.add(loan, user)
-        preds.append(loans.test(index))
+        preds.insert(0, loans.test(index))
     return preds, index
 
 

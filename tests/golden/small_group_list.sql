@@ -69,9 +69,9 @@ WITH loan_sets AS (
   CROSS JOIN LATERAL (
     SELECT
       CASE
-        WHEN c."segment" COLLATE "C" IN ('MASS', 'SME') AND (
+        WHEN (
           lm.m0 & 1
-        ) <> 0
+        ) <> 0 AND c."segment" COLLATE "C" IN ('MASS', 'SME')
         THEN 1 /* P1 */
         WHEN c."is_vip" IS NULL
         THEN 2 /* P2 */
