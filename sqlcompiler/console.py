@@ -1,6 +1,6 @@
 """Everything the CLI shows: results rendered as text or JSON, progress and errors on stderr.
 
-The library returns typed results (api.py); this module is the only place that turns them
+The library returns typed results (sqlcompiler.api); this module is the only place that turns them
 into lines for a person or a log shipper.
 """
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .group import CompiledGroup, CompiledRun, compile_config, compile_group
+from .group import CompiledGroup, compile_group
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues
+from .statements import CompiledRun, compile_config
 
 __all__ = [
     "CompiledGroup",

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..config.model import Campaign, Condition, Configuration, Group, Level, Node
+from ..config.model import Campaign, Condition, Group, Level, Node
 from ..errors import CompileError
 from .conditions import by_cost, collate_c, conjunction, predicate, tree_predicate
-from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
+from .prologue import LoanValues
 from .render import render, table
 from .render import sql as _sql
-from .settings import set_local_statements
 
 RUN_ID = exp.Cast(
     this=exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")),
@@ -343,85 +342,4 @@ def compile_group(
         legend += rule_legend
     return CompiledGroup(
         group=group, tree=tree, header=_header(group, fingerprint, population, legend)
-    )
-
-
-@dataclass(frozen=True)
-class CompiledRun:
-    """What a run executes: on each connection its customer slice (a full run on several
-    connections), the prologue, then one statement per group."""
-
-    prologue: CompiledPrologue | None
-    groups: list[CompiledGroup]
-    population: bool = False  # the statements read pg_temp.run_population
-    slice: CompiledSlice | None = None  # a full run whose population is a customer slice
-
-    @property
-    def list_run(self) -> bool:
-        return self.population and self.slice is None
-
-    @property
-    def settings(self) -> list[str]:
-        """The SET LOCAL statements the run executes before these (compiler/settings.py)."""
-        return set_local_statements(self.list_run)
-
-    def preamble(self) -> str:
-        """The settings as a reviewer reads them at the top of ``compile`` and of each file."""
-        kind = (
-            "list run (--cifs)"
-            if self.list_run
-            else f"full run on {self.slice.slices} connections (customer slices)"
-            if self.slice
-            else "full run"
-        )
-        lines = [f"-- session settings of a {kind}, executed first in each transaction:"]
-        return "\n".join(lines + [f"{s};" for s in self.settings]) + "\n\n"
-
-    @property
-    def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledGroup]:
-        return (
-            ([self.slice] if self.slice and self.groups else [])
-            + ([self.prologue] if self.prologue else [])
-            + list(self.groups)
-        )
-
-
-def compile_config(
-    config: Configuration,
-    *,
-    group: str | None = None,
-    population: bool = False,
-    source_schema: str = "bank_sync_service",
-    slices: int = 1,
-) -> CompiledRun:
-    """The run's statements; with ``group``, that group's and the prologue it needs.
-
-    ``population``: a list run's (over pg_temp.run_population). ``slices`` > 1: a full run on
-    that many connections, each over its customer slice (the population variant too).
-    """
-    sliced = slices > 1 and not population
-    population = population or sliced
-    groups = config.groups
-    if group is not None:
-        groups = tuple(g for g in groups if g.name == group)
-        if not groups:
-            names = ", ".join(repr(g.name) for g in config.groups) or "none"
-            raise CompileError(f"no campaign group named {group!r}; groups: {names}")
-    values = LoanValues()
-    compiled = [
-        compile_group(
-            g,
-            fingerprint=config.fingerprint,
-            population=population,
-            source_schema=source_schema,
-            values=values,
-        )
-        for g in groups
-    ]
-    prologue = compile_prologue(values, population=population, source_schema=source_schema)
-    return CompiledRun(
-        prologue=prologue,
-        groups=compiled,
-        population=population,
-        slice=CompiledSlice(slices, source_schema) if sliced else None,
     )

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import json
-import re
-from decimal import Decimal, InvalidOperation
 
 from ..errors import ConfigError
 from . import dates
+from .canonical import fingerprint
 from .catalog import Catalog, data_type_of
 from .model import (
     CONTACT_TYPES,
@@ -34,162 +32,20 @@ from .model import (
     Rule,
     Typed,
     is_flat,
-    text_problem,
+)
+from .operands import (
+    LIST_OPS,
+    NO_VALUE_OPS,
+    OPERATORS,
+    check_like,
+    normalize_operator,
+    operators_for,
+    parse_scalar,
+    value_text,
 )
 
-ALL_TYPES = frozenset(DATA_TYPES)
-ORDERED = frozenset({"number", "date", "string"})
-OPERATORS: dict[str, frozenset[str]] = {
-    "=": ALL_TYPES,
-    "!=": ALL_TYPES,
-    ">": ORDERED,
-    ">=": ORDERED,
-    "<": ORDERED,
-    "<=": ORDERED,
-    "LIKE": frozenset({"string"}),
-    "NOT LIKE": frozenset({"string"}),
-    "ILIKE": frozenset({"string"}),
-    "IN": ALL_TYPES,
-    "NOT IN": ALL_TYPES,
-    "BETWEEN": ORDERED,
-    "IS NULL": ALL_TYPES,
-    "IS NOT NULL": ALL_TYPES,
-}
-LIST_OPS = frozenset({"IN", "NOT IN", "BETWEEN"})
-NO_VALUE_OPS = frozenset({"IS NULL", "IS NOT NULL"})
 MAX_DEPTH = 8  # SPEC §2b
 MAX_LEAVES = 200
-DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def normalize_operator(op: str) -> str:
-    op = " ".join(op.split()).upper()
-    return "!=" if op == "<>" else op
-
-
-def operators_for(dtype: str) -> list[str]:
-    return [op for op, types in OPERATORS.items() if dtype in types]
-
-
-def value_text(value: object) -> str | None:
-    """The text stored in ``field_value`` for a value written in a file."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-# Numbers a condition may compare with: every numeric column (numeric, integer, double
-# precision) and a custom field's JSON number cast to numeric can carry them.
-MAX_DIGITS = 100
-MAX_EXPONENT = 300
-
-
-def parse_scalar(dtype: str, raw: object) -> Typed:
-    """Parse one operand into ``dtype``; ValueError says what was expected."""
-    if dtype == "number":
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            raise ValueError(f"{raw!r} is not a number")
-        try:
-            num = Decimal(str(raw).strip())
-        except InvalidOperation:
-            raise ValueError(f"{raw!r} is not a number") from None
-        if not num.is_finite():
-            raise ValueError(f"{raw!r} is not a finite number")
-        if len(num.as_tuple().digits) > MAX_DIGITS:
-            raise ValueError(f"{str(raw)[:20]!r}… has more than {MAX_DIGITS} significant digits")
-        if num and not -MAX_EXPONENT <= num.adjusted() <= MAX_EXPONENT:
-            raise ValueError(
-                f"{str(raw)[:20]!r} is out of range: a number's magnitude must lie between "
-                f"1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} (what every numeric column can compare with)"
-            )
-        return num
-    if dtype == "date":
-        if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
-            raise ValueError(
-                f"{raw!r} is not a date; write it as YYYY-MM-DD or relative to the run: {dates.FORMS}"
-            )
-        try:
-            return dt.date.fromisoformat(raw.strip())
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a real day") from None
-    if dtype == "boolean":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-            return raw.strip().lower() == "true"
-        raise ValueError(f"{raw!r} is not a boolean; use true or false")
-    if not isinstance(raw, str):
-        raise ValueError(f"{raw!r} is not a string; quote it")
-    problem = text_problem(raw)
-    if problem:
-        raise ValueError(problem)
-    return raw
-
-
-def _check_like(pattern: str) -> None:
-    escaped = False
-    for ch in pattern:
-        escaped = not escaped and ch == "\\"
-    if escaped:
-        raise ValueError(
-            "a LIKE pattern must not end with a lone backslash (it escapes the next character)"
-        )
-
-
-def fingerprint(cfg: ConfigFile) -> str:
-    """sha256 of the canonical configuration: ids and the order of conditions don't count."""
-
-    def cond_key(c: ConditionSpec) -> list:
-        return [c.data_source, c.field_name, c.operator, value_text(c.field_value)]
-
-    def node_key(item: ConditionSpec | NodeSpec) -> list:
-        if isinstance(item, ConditionSpec):
-            return cond_key(item)
-        children = [node_key(x) for x in item.children]
-        return [item.kind, sorted(children, key=lambda x: json.dumps(x, ensure_ascii=False))]
-
-    def conds_key(conds: list | NodeSpec) -> list:
-        """A plain list as before trees existed (fingerprints of such files do not change)."""
-        if is_flat(conds):
-            return sorted(cond_key(x) for x in conds)
-        if isinstance(conds, list) and len(conds) == 1:
-            conds = conds[0]  # [node] is node (how the tables store it)
-        root = conds if isinstance(conds, NodeSpec) else NodeSpec(all=conds)
-        return [{"tree": node_key(root)}]
-
-    canon = {
-        "custom_fields": sorted(
-            [f.field_name, f.data_type, f.description or ""] for f in cfg.custom_fields
-        ),
-        "groups": sorted(
-            [
-                g.name,
-                sorted(
-                    [
-                        c.priority,
-                        c.name,
-                        conds_key(c.conditions),
-                        sorted(
-                            [
-                                r.rule_priority,
-                                conds_key(r.conditions),
-                                sorted([o.related_party_type, o.contact_type] for o in r.outputs),
-                            ]
-                            for r in c.contact_rules
-                        ),
-                    ]
-                    for c in g.campaigns
-                ),
-            ]
-            for g in cfg.groups
-        ),
-    }
-    blob = json.dumps(canon, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class _Validator:
@@ -271,7 +127,7 @@ class _Validator:
                 return self._list_condition(base, text)
             value, relative = self._operand(dtype, text)
             if op in ("LIKE", "NOT LIKE", "ILIKE"):
-                _check_like(str(value))
+                check_like(str(value))
         except ValueError as exc:
             self.fail(loc, f"field_value for {name} ({dtype}): {exc}")
             return None

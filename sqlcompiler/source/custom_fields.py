@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from ..config.model import DATA_TYPES, text_problem
-from ..config.validate import DATE_RE, parse_scalar
+from ..config.operands import DATE_RE, parse_scalar
 from ..errors import ConfigError, UploadError
 from ..progress import Progress, quiet
 from .plan import require_local

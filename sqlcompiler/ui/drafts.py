@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import psycopg
 
 from ..config import files, store
+from ..config.canonical import fingerprint
 from ..config.model import ConfigFile
-from ..config.validate import fingerprint
 from ..errors import ConfigError
 
 

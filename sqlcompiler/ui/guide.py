@@ -16,7 +16,7 @@ import yaml
 
 from ..config import files
 from ..config.catalog import data_type_of
-from ..config.validate import LIST_OPS, NO_VALUE_OPS, operators_for
+from ..config.operands import LIST_OPS, NO_VALUE_OPS, operators_for
 from ..errors import ConfigError
 from ..source import catalog
 

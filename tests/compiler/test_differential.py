@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from sqlcompiler import api, reference
 from sqlcompiler import run as runner
-from sqlcompiler.config.validate import operators_for
+from sqlcompiler.config.operands import operators_for
 from tests.conftest import utf8_database
 from tests.scenario import configure
 

@@ -1,0 +1,125 @@
+"""The library API: one function per CLI command, each returning a typed result.
+
+The CLI (``sqlcompiler.cli``) parses options, calls one of these and hands the result to
+``console`` for text or JSON; tests and a web page call the same functions. Functions taking a
+``dsn`` open their own connections; those taking a ``conn`` work inside the caller's.
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from ..infra.grants import Roles
+from .configuration import (
+    CustomField,
+    add_custom_field,
+    apply_config,
+    apply_file,
+    config_diff,
+    config_history,
+    config_rollback,
+    export_config,
+    fields,
+    lint,
+    list_custom_fields,
+    load_config,
+    plan_document,
+    plan_file,
+    preview,
+    preview_file,
+    upload_custom_fields,
+    validate_config,
+    validate_file,
+)
+from .operations import (
+    DemoResult,
+    SourceSetup,
+    bench,
+    demo,
+    demo_init,
+    relay,
+    serve,
+    source_fdw,
+    source_local,
+    source_replica,
+    source_status,
+)
+from .results import (
+    export_results,
+    prune_runs,
+    run,
+    run_details,
+    runs,
+    runs_diff,
+    runs_diff_csv,
+    trace_customer,
+)
+from .schema import (
+    SchemaCheck,
+    SchemaRevision,
+    db_check,
+    db_current,
+    db_downgrade,
+    db_grants,
+    db_repair,
+    db_sql,
+    db_upgrade,
+)
+from .statements import (
+    compile_statements,
+    explain_plans,
+    write_statements,
+)
+
+__all__ = [
+    "CustomField",
+    "DemoResult",
+    "Roles",
+    "SchemaCheck",
+    "SchemaRevision",
+    "SourceSetup",
+    "add_custom_field",
+    "apply_config",
+    "apply_file",
+    "bench",
+    "compile_statements",
+    "config_diff",
+    "config_history",
+    "config_rollback",
+    "db_check",
+    "db_current",
+    "db_downgrade",
+    "db_grants",
+    "db_repair",
+    "db_sql",
+    "db_upgrade",
+    "demo",
+    "demo_init",
+    "explain_plans",
+    "export_config",
+    "export_results",
+    "fields",
+    "lint",
+    "list_custom_fields",
+    "load_config",
+    "plan_document",
+    "plan_file",
+    "preview",
+    "preview_file",
+    "prune_runs",
+    "relay",
+    "run",
+    "run_details",
+    "runs",
+    "runs_diff",
+    "runs_diff_csv",
+    "serve",
+    "source_fdw",
+    "source_local",
+    "source_replica",
+    "source_status",
+    "trace_customer",
+    "upload_custom_fields",
+    "validate_config",
+    "validate_file",
+    "write_statements",
+]

@@ -1,0 +1,160 @@
+"""Demo data, the benchmark, the bank-sync source and the Kafka services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import source
+from ..config import files, store
+from ..infra import migrations
+from ..infra.connection import connect
+from ..infra.resources import resource_path
+from ..progress import Progress, quiet
+from ..run import RunResult
+from ..run import run as _run
+from .common import migrated
+from .configuration import apply_config
+
+# -- demo and bench --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    applied: store.ApplyResult
+    run: RunResult | None
+
+
+def demo(
+    dsn: str,
+    customers: int,
+    seed: int,
+    *,
+    run_after: bool = True,
+    force: bool = False,
+    progress: Progress = quiet,
+) -> DemoResult:
+    """Synthetic bank-sync data, the packaged demo configuration, then (optionally) a run."""
+    from ..demo import generate
+
+    migrations.upgrade(dsn)
+    progress(f"generating {customers:,} customers (seed {seed})")
+    example = resource_path("examples", "demo.yaml")
+    with connect(dsn) as conn:
+        generate.generate(conn, customers, seed, force=force, progress=progress)
+        applied = apply_config(
+            conn, files.load(example), applied_by="demo", source_name=str(example)
+        )
+    progress(f"configuration {applied.fingerprint[:12]} applied ({len(applied.changes)} changes)")
+    return DemoResult(applied, _run(dsn, progress=progress) if run_after else None)
+
+
+def demo_init(dsn: str) -> None:
+    from ..demo import generate
+
+    with connect(dsn) as conn:
+        generate.init_schema(conn)
+        conn.commit()
+
+
+def bench(dsn: str, *, progress: Progress = quiet, **params):
+    """The benchmark (demo/bench.py); returns its report."""
+    from ..demo import bench as bench_mod
+
+    return bench_mod.bench(dsn, progress=progress, **params)
+
+
+# -- bank-sync source ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSetup:
+    """What a ``source`` command did: the statements (``--sql``), or the resulting mode."""
+
+    statements: str | None = None
+    config: source.SourceConfig | None = None
+    replica: source.ReplicaState | None = None
+
+
+def _source_conn(dsn: str):
+    return migrated(dsn, autocommit=True, application="sqlcompiler-source")
+
+
+def source_fdw(
+    dsn: str,
+    server_dsn: str | None,
+    remote_schema: str,
+    *,
+    refresh: bool = False,
+    sql_only: bool = False,
+    progress: Progress = quiet,
+) -> SourceSetup:
+    """Set up (or with ``sql_only`` print) the postgres_fdw source."""
+    with _source_conn(dsn) as conn:
+        if sql_only:
+            plan = source.fdw_plan(conn, server_dsn, remote_schema, refresh=refresh, secret=True)
+            return SourceSetup(statements=plan.render(conn))
+        cfg = source.setup_fdw(conn, server_dsn, remote_schema, refresh=refresh, progress=progress)
+        return SourceSetup(config=cfg)
+
+
+def source_replica(
+    dsn: str,
+    publisher_dsn: str,
+    *,
+    sql_only: bool = False,
+    wait: float | None = 3600.0,
+    progress: Progress = quiet,
+) -> SourceSetup:
+    with _source_conn(dsn) as conn:
+        if sql_only:
+            plan, pub = source.replica_plan(conn, publisher_dsn, secret=True)
+            with pub:
+                return SourceSetup(statements=plan.render(conn))
+        state = source.setup_replica(conn, publisher_dsn, wait=wait, progress=progress)
+        return SourceSetup(config=source.configured(conn), replica=state)
+
+
+def source_status(dsn: str) -> source.SourceStatus:
+    with _source_conn(dsn) as conn:
+        return source.status(conn)
+
+
+def source_local(dsn: str) -> list[str]:
+    with _source_conn(dsn) as conn:
+        return source.use_local(conn)
+
+
+# -- Kafka -----------------------------------------------------------------------------------
+
+
+def relay(
+    dsn: str,
+    settings,
+    *,
+    run_id: int | None = None,
+    follow: bool = False,
+    batch: int = 5000,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress = quiet,
+):
+    """Publish run results to Kafka (kafka/relay.py); returns its RelayStats."""
+    from ..kafka import relay as relay_mod
+
+    return relay_mod.relay(
+        dsn, settings, run_id=run_id, follow=follow, batch=batch, stop=stop, progress=progress
+    )
+
+
+def serve(
+    dsn: str,
+    settings,
+    *,
+    group_id: str = "sqlcompiler-serve",
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress = quiet,
+):
+    """Answer processing requests from Kafka (kafka/serve.py); returns its ServeStats."""
+    from ..kafka import serve as serve_mod
+
+    return serve_mod.serve(dsn, settings, group_id=group_id, stop=stop, progress=progress)

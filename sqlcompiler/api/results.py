@@ -1,0 +1,135 @@
+"""Runs and their results: run, runs, diff, export, prune, explain a customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ..errors import RunLocked, SqlCompilerError
+from ..progress import Progress, quiet
+from ..reference.trace import trace_customer as _trace
+from ..run import RunOptions, RunResult, history
+from ..run import run as _run
+from ..run.record import (
+    RUN_LOCK,
+    Pruned,
+    RunRecord,
+    cleanup,
+    list_runs,
+    lock_holder,
+    reap_abandoned,
+    run_with_results,
+)
+from .common import migrated
+from .configuration import load_config
+
+
+def run(dsn: str, options: RunOptions | None = None, *, progress: Progress = quiet) -> RunResult:
+    return _run(dsn, options, progress=progress)
+
+
+def runs(dsn: str, limit: int = 10) -> list[RunRecord]:
+    with migrated(dsn, autocommit=True) as conn:
+        reap_abandoned(conn)
+        return list_runs(conn, limit)
+
+
+def run_details(dsn: str, run_id: int) -> tuple[RunRecord, list[history.CampaignCount]]:
+    """``runs show``: the record with per-campaign counts by name."""
+    with migrated(dsn) as conn:
+        return history.show(conn, run_id)
+
+
+def runs_diff(
+    dsn: str, a: int, b: int, *, sample: int = 0
+) -> tuple[RunRecord, RunRecord, list[history.Movement]]:
+    """``runs diff``: entered / left / moved per campaign between two runs' results."""
+    with migrated(dsn) as conn:
+        return history.diff(conn, a, b, sample=sample)
+
+
+def runs_diff_csv(dsn: str, a: int, b: int, out) -> int:
+    """Every customer that moved between runs ``a`` and ``b``, as CSV on ``out``; row count."""
+    import csv
+
+    writer = csv.writer(out)
+    n = -1
+    with migrated(dsn) as conn:
+        for n, row in enumerate(history.diff_rows(conn, a, b)):  # noqa: B007
+            writer.writerow(row)
+    return max(n, 0)
+
+
+def export_results(
+    dsn: str,
+    out: Path | None,
+    *,
+    fmt: str = "csv",
+    group: str | None = None,
+    campaign: str | None = None,
+    stdout=None,
+) -> int:
+    """``results export``: to ``out`` (written whole or not at all) or to ``stdout``."""
+    import os
+    import sys
+
+    from ..run import export
+
+    with migrated(dsn) as conn:
+        if out is None:
+            stream = stdout if stdout is not None else sys.stdout.buffer
+            return export.export(conn, stream, fmt=fmt, group=group, campaign=campaign)
+        tmp = out.with_name(f".{out.name}.partial")
+        try:
+            with open(tmp, "wb") as fh:
+                n = export.export(conn, fh, fmt=fmt, group=group, campaign=campaign)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise SqlCompilerError(f"cannot write {out}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return n
+
+
+def prune_runs(
+    dsn: str,
+    keep: int,
+    keep_records_days: int,
+    *,
+    dry_run: bool = False,
+    progress: Progress = quiet,
+) -> Pruned:
+    """Retention on demand (``runs prune``), under the run lock so no run publishes meanwhile."""
+    with migrated(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+            raise RunLocked(lock_holder(conn) + "; prune again when it has finished")
+        return cleanup(conn, keep, keep_records_days, progress, dry_run=dry_run)
+
+
+def trace_customer(
+    dsn: str, cif: str, run_id: int | None = None, *, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """Why ``cif`` got its campaigns (``explain CIF``): the reference trace beside the stored
+    run, relative dates resolved as that run resolved them unless ``as_of`` says otherwise."""
+    with migrated(dsn) as conn:
+        if run_id is not None:
+            run_with_results(conn, run_id)
+        if as_of is None:
+            as_of = _stored_as_of(conn, cif, run_id)
+        return _trace(conn, load_config(conn, as_of), cif, run_id)
+
+
+def _stored_as_of(conn: psycopg.Connection, cif: str, run_id: int | None) -> dt.date | None:
+    """The as-of date of ``run_id``, else of the run behind the customer's current results,
+    else of the last published run."""
+    row = conn.execute(
+        "SELECT as_of FROM campaign_results.runs WHERE run_id = COALESCE(%s::bigint, "
+        "(SELECT max(run_id) FROM campaign_results.current_assignments WHERE cif = %s), "
+        "(SELECT max(run_id) FROM campaign_results.runs WHERE status = 'succeeded' "
+        "AND NOT dry_run))",
+        (run_id, cif),
+    ).fetchone()
+    return row[0] if row else None
