@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import Body, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -21,13 +21,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from .. import api
 from ..config import files
-from ..config.model import CONTACT_TYPES, PARTY_TYPES, ConfigFile
+from ..config.model import CONTACT_TYPES, PARTY_TYPES
 from ..errors import ConfigError, SqlCompilerError
 from ..infra.connection import connect
 from ..run import export as results_export
 from . import drafts, guide
 from .auth import AuthSettings, User
 from .jobs import Jobs
+from .json_api import add_json_api
 from .overview import overview as _overview
 
 HERE = Path(__file__).resolve().parent
@@ -367,45 +368,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         return StreamingResponse(chunks(), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="current-results-{stamp}.csv"'})  # fmt: skip
 
-    # -- JSON API ----------------------------------------------------------------------------
-
-    @app.get("/api/runs", tags=["runs"])
-    def api_runs(limit: int = 20, user: User = Depends(current_user)):  # noqa: B008
-        return [_plain(r) for r in api.runs(dsn, min(max(limit, 1), 500))]
-
-    @app.get("/api/runs/{run_id}", tags=["runs"])
-    def api_run(run_id: int, user: User = Depends(current_user)):  # noqa: B008
-        record, counts = api.run_details(dsn, run_id)
-        return {**_plain(record), "campaigns": [_plain(c) for c in counts]}
-
-    @app.get("/api/configuration", tags=["configuration"])
-    def api_configuration(user: User = Depends(current_user)):  # noqa: B008
-        return yaml.safe_load(api.export_config(dsn, "json"))
-
-    @app.post("/api/preview", tags=["configuration"])
-    def api_preview(document: dict = Body(...), show_customers: int = 0,  # noqa: B008
-                    user: User = Depends(current_user),  # noqa: B008
-                    _w: None = Depends(check_api_write)):  # noqa: B008  # fmt: skip
-        cfg = _document(document)
-        return api.preview(dsn, cfg, show_customers=min(max(show_customers, 0), 50)).to_json()
-
-    @app.post("/api/configuration", tags=["configuration"])
-    def api_apply(document: dict = Body(...), user: User = Depends(editor),  # noqa: B008
-                  _w: None = Depends(check_api_write)):  # noqa: B008  # fmt: skip
-        if auth.require_approval:
-            raise HTTPException(403, "four-eyes mode: submit drafts for approval in the workbench")
-        with connect(dsn) as conn:
-            res = api.apply_config(conn, _document(document), applied_by=user.name,
-                                   source_name="workbench api")  # fmt: skip
-        return {"fingerprint": res.fingerprint, "changes": [str(c) for c in res.changes]}
-
-    @app.get("/api/customers/{cif}", tags=["results"])
-    def api_customer(cif: str, user: User = Depends(current_user)):  # noqa: B008
-        return api.trace_customer(dsn, cif)
-
-    @app.get("/api/fields", tags=["configuration"])
-    def api_fields(user: User = Depends(current_user)):  # noqa: B008
-        return _plain(api.fields(dsn))
+    add_json_api(app, dsn, auth, current_user, editor, check_api_write)
 
     return app
 
@@ -420,17 +383,3 @@ def _order(text: str) -> list:
 class _Redirect(Exception):
     def __init__(self, to: str):
         self.to = to
-
-
-def _document(document: dict) -> ConfigFile:
-    """A configuration sent as JSON, read exactly as a file would be (same errors)."""
-    import json
-
-    return files.parse(json.dumps(document, ensure_ascii=False), "request body")
-
-
-def _plain(obj: Any) -> Any:
-    import dataclasses
-    import json
-
-    return json.loads(json.dumps(dataclasses.asdict(obj), default=str))

@@ -285,6 +285,23 @@ def test_unassignments_record_who_left_each_group(db, dsn, jobs):
     ]
     assert left == [("C2", g1, first.run_id), ("C3", g1, first.run_id)]
     assert second.unassigned == 2 and [g.left for g in second.groups] == [2, 0]
+    # the counts each group statement returns are the rows it wrote
+    stored = db.execute(
+        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments "
+        "WHERE run_id = %s GROUP BY 1, 2",
+        (second.run_id,),
+    ).fetchall()
+    assert sorted(stored) == sorted(
+        (g.group_id, c, n) for g in second.groups for c, n in g.campaigns.items()
+    )
+    contacts = dict(
+        db.execute(
+            "SELECT campaign_group_id, count(*) FROM campaign_results.contacts "
+            "WHERE run_id = %s GROUP BY 1",
+            (second.run_id,),
+        ).fetchall()
+    )
+    assert contacts and {g.group_id: g.contacts for g in second.groups if g.contacts} == contacts
     # a list run: only its cifs; a removed group: all its customers
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C4'")
     listed = runner.run(dsn, cifs=["C4", "C5"], jobs=jobs)
