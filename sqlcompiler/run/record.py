@@ -125,28 +125,21 @@ def execute_group(conn: psycopg.Connection, statement: str, result: GroupResult)
     result.left += int(left)
 
 
-def count_results(
-    work: psycopg.Connection, result: list[GroupResult], *, population: bool = False
-) -> None:
-    """Count the staging rows of ``result``'s groups (the reference engine's, which writes
-    them itself); with ``population``, only those of the cifs in pg_temp.run_population."""
+def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
+    """Count the staging rows of ``result``'s groups: the reference engine writes them itself
+    (the compiled group statements return their counts, ``execute_group``)."""
     by_id = {g.group_id: g for g in result}
     ids = list(by_id)
-    mine = sql.SQL("AND cif IN (SELECT cif FROM pg_temp.run_population)" if population else "")
     for gid, cid, n in work.execute(
-        sql.SQL(
-            "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging "
-            "WHERE campaign_group_id = ANY(%s) {} GROUP BY 1, 2"
-        ).format(mine),
+        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments_staging "
+        "WHERE campaign_group_id = ANY(%s) GROUP BY 1, 2",
         (ids,),
     ).fetchall():
         by_id[gid].campaigns[cid] = n
         by_id[gid].assigned += n
     for gid, n in work.execute(
-        sql.SQL(
-            "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
-            "WHERE campaign_group_id = ANY(%s) {} GROUP BY 1"
-        ).format(mine),
+        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
+        "WHERE campaign_group_id = ANY(%s) GROUP BY 1",
         (ids,),
     ).fetchall():
         by_id[gid].contacts = n

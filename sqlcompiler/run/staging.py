@@ -153,21 +153,19 @@ SELECT campaign_group_id, count(*) FROM ins GROUP BY 1
 def record_unassignments(
     conn: psycopg.Connection,
     *,
-    groups: list[int] | None = None,
     other_than: list[int] | None = None,
     population: bool = False,
 ) -> dict[int, int]:
     """Who had an assignment in a group before this run and has none in its results.
 
-    Run in the transaction that wrote the group's staging rows, whose snapshot is the run's:
-    there ``current_assignments`` still shows the state before the run. ``groups`` limits it
-    to those groups (a worker's), ``other_than`` to groups not in the configuration any more;
-    with ``population`` only the cifs of ``pg_temp.run_population`` count (a list run).
-    Returns the number per group.
+    Run in the transaction that wrote the staging rows, whose snapshot is the run's: there
+    ``current_assignments`` still shows the state before the run. The compiled group
+    statements do this for their own group (``gone`` in templates/group.sql.j2); this serves
+    the groups no longer configured (``other_than`` the configured ones) and the reference
+    engine. With ``population`` only the cifs of ``pg_temp.run_population`` count (a list run
+    or a slice). Returns the number per group.
     """
     where = [sql.SQL("true")]
-    if groups is not None:
-        where.append(sql.SQL("p.campaign_group_id = ANY({})").format(sql.Literal(groups)))
     if other_than is not None:
         where.append(sql.SQL("p.campaign_group_id <> ALL({})").format(sql.Literal(other_than)))
     if population:
