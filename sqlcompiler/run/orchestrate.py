@@ -50,6 +50,7 @@ from .staging import (
     index_staging,
     prepare_staging,
     publish,
+    record_removed_groups,
     record_unassignments,
 )
 from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
@@ -269,8 +270,8 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
             left_removed = sum(left.values())
         elif not parallel:  # else a worker did; the group statements count their own rows
             left_removed = sum(
-                record_unassignments(
-                    work, other_than=[g.group_id for g in groups], population=cifs is not None
+                record_removed_groups(
+                    work, [g.group_id for g in groups], population=cifs is not None
                 ).values()
             )
         res = RunResult(

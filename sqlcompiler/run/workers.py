@@ -16,7 +16,7 @@ from ..compiler import CompiledRun
 from ..infra.connection import connect_like
 from ..progress import Progress, quiet
 from .record import GroupResult, execute_group
-from .staging import record_unassignments
+from .staging import record_removed_groups
 
 
 def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Progress) -> float:
@@ -134,7 +134,7 @@ def parallel_groups(
                 if take:
                     removed.append({})
             if take:
-                removed[0] = record_unassignments(conn, other_than=[g.group_id for g in groups])
+                removed[0] = record_removed_groups(conn, [g.group_id for g in groups])
 
     pool.run([worker] * min(jobs, len(compiled.groups)))
     return prologue_seconds, sum(removed[0].values()) if removed else 0
@@ -192,7 +192,7 @@ def sliced_groups(
                     for cid, n in mine.campaigns.items():
                         gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
                 progress(f"  slice {index + 1}/{jobs}: group {cg.group.name!r} {mine.seconds:.2f}s")
-            gone = record_unassignments(conn, other_than=configured, population=True)
+            gone = record_removed_groups(conn, configured, population=True)
             with lock:
                 removed[0] += sum(gone.values())
 

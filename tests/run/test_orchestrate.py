@@ -315,6 +315,27 @@ def test_unassignments_record_who_left_each_group(db, dsn, jobs):
     assert stored == 6
 
 
+def test_removed_groups_come_from_the_run_records(db, dsn):
+    """The groups whose assignments may still be current are read from the run records, so a
+    night without removed groups does not scan the results; a record that does not list its
+    groups (written before counts existed) makes every unconfigured group be checked."""
+    from sqlcompiler.run.staging import removed_groups
+
+    _setup(db)
+    first = runner.run(dsn)
+    g1, g2 = (g.group_id for g in first.groups)
+    assert removed_groups(db, [g1, g2]) == []
+    assert removed_groups(db, [g1]) == [g2]
+    db.execute("UPDATE campaign_results.runs SET counts = '{}' WHERE run_id = %s", (first.run_id,))
+    assert removed_groups(db, [g1, g2]) is None
+    configure(db, {"groups": [CONFIG["groups"][0]]})
+    second = runner.run(dsn, max_drop=100)
+    assert second.left_removed_groups == 6  # found without the record's list
+    assert removed_groups(db, [g1]) == []  # G2's assignments are no longer current
+    third = runner.run(dsn)
+    assert third.left_removed_groups == 0 and third.unassigned == 0
+
+
 def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, dsn):
     _setup(db)
     runner.run(dsn)
