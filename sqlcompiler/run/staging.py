@@ -204,8 +204,8 @@ def record_unassignments(
     ``current_assignments`` still shows the state before the run. The compiled group
     statements do this for their own group (``gone`` in templates/group.sql.j2); this serves
     the groups no longer configured (``other_than`` the configured ones, or ``only`` those
-    removed_groups found) and the reference engine. With ``population`` only the cifs of ``pg_temp.run_population`` count (a list run
-    or a slice). Returns the number per group.
+    removed_groups found) and the reference engine. With ``population`` only the cifs of
+    ``pg_temp.run_population`` count (a list run or a slice). Returns the number per group.
     """
     where = [sql.SQL("true")]
     if other_than is not None:

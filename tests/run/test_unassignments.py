@@ -1,0 +1,87 @@
+"""Who leaves a group: per-group unassignments, removed groups, list runs (SPEC §4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlcompiler.run import orchestrate as runner
+from tests.run.test_orchestrate import CONFIG, _setup
+from tests.scenario import configure, results
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_unassignments_record_who_left_each_group(db, dsn, jobs):
+    _setup(db)
+    first = runner.run(dsn, jobs=jobs)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C2', 'C3')")
+    second = runner.run(dsn, jobs=jobs)
+    left = db.execute(
+        "SELECT cif, campaign_group_id, previous_run_id FROM campaign_results.unassignments "
+        "WHERE run_id = %s ORDER BY cif",
+        (second.run_id,),
+    ).fetchall()
+    g1 = db.execute("SELECT id FROM campaign_engine.campaign_groups WHERE name = 'G1'").fetchone()[
+        0
+    ]
+    assert left == [("C2", g1, first.run_id), ("C3", g1, first.run_id)]
+    assert second.unassigned == 2 and [g.left for g in second.groups] == [2, 0]
+    # the counts each group statement returns are the rows it wrote
+    stored = db.execute(
+        "SELECT campaign_group_id, campaign_id, count(*) FROM campaign_results.assignments "
+        "WHERE run_id = %s GROUP BY 1, 2",
+        (second.run_id,),
+    ).fetchall()
+    assert sorted(stored) == sorted(
+        (g.group_id, c, n) for g in second.groups for c, n in g.campaigns.items()
+    )
+    contacts = dict(
+        db.execute(
+            "SELECT campaign_group_id, count(*) FROM campaign_results.contacts "
+            "WHERE run_id = %s GROUP BY 1",
+            (second.run_id,),
+        ).fetchall()
+    )
+    assert contacts and {g.group_id: g.contacts for g in second.groups if g.contacts} == contacts
+    # a list run: only its cifs; a removed group: all its customers
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C4'")
+    listed = runner.run(dsn, cifs=["C4", "C5"], jobs=jobs)
+    assert listed.unassigned == 1
+    configure(db, {"groups": [CONFIG["groups"][0]]})
+    third = runner.run(dsn, jobs=jobs, max_drop=100)
+    assert third.left_removed_groups == 6 and third.unassigned == 6
+    stored = db.execute(
+        "SELECT unassignments FROM campaign_results.runs WHERE run_id = %s", (third.run_id,)
+    ).fetchone()[0]
+    assert stored == 6
+
+
+def test_removed_groups_come_from_the_run_records(db, dsn):
+    """The groups whose assignments may still be current are read from the run records, so a
+    night without removed groups does not scan the results; a record that does not list its
+    groups (written before counts existed) makes every unconfigured group be checked."""
+    from sqlcompiler.run.staging import removed_groups
+
+    _setup(db)
+    first = runner.run(dsn)
+    g1, g2 = (g.group_id for g in first.groups)
+    assert removed_groups(db, [g1, g2]) == []
+    assert removed_groups(db, [g1]) == [g2]
+    db.execute("UPDATE campaign_results.runs SET counts = '{}' WHERE run_id = %s", (first.run_id,))
+    assert removed_groups(db, [g1, g2]) is None
+    configure(db, {"groups": [CONFIG["groups"][0]]})
+    second = runner.run(dsn, max_drop=100)
+    assert second.left_removed_groups == 6  # found without the record's list
+    assert removed_groups(db, [g1]) == []  # G2's assignments are no longer current
+    third = runner.run(dsn)
+    assert third.left_removed_groups == 0 and third.unassigned == 0
+
+
+def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, dsn):
+    _setup(db)
+    runner.run(dsn)
+    db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C3', 'C4')")
+    runner.run(dsn, cifs=["C3"])
+    current = {(a[0], a[1]) for a in results(db)[0]}
+    assert ("C3", "G1") not in current  # removed: C3 no longer matches
+    assert ("C4", "G1") in current  # not in the list: unchanged
+    assert ("C3", "G2") in current
