@@ -18,25 +18,8 @@ from sqlcompiler import console
 from sqlcompiler.compiler import CompiledGroup
 from sqlcompiler.errors import RunError, RunLocked
 from sqlcompiler.run import orchestrate as runner
-from tests.scenario import Scenario, cond, configure, expected, results
-
-CONFIG = {
-    "groups": [
-        {"name": "G1", "campaigns": [{"name": "late", "priority": 1, "conditions": [cond("l", "dpd", ">", 30)],
-                                       "contact_rules": [{"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]}]}]},
-        {"name": "G2", "campaigns": [{"name": "everyone", "priority": 1}]},
-    ]
-}  # fmt: skip
-
-
-def _setup(db):
-    s = Scenario()
-    for i in range(6):
-        s.customer(f"C{i}").loan(f"C{i}", f"L{i}", dpd=i * 20).phone(
-            f"C{i}", i + 1, "mobile", f"+{i}"
-        )
-    s.load(db)
-    configure(db, CONFIG)
+from tests.run.scenarios import TWO_GROUPS, setup_two_groups
+from tests.scenario import Scenario, configure, expected, results
 
 
 def _status(db, run_id):
@@ -46,7 +29,7 @@ def _status(db, run_id):
 
 
 def test_run_record_counts_and_views(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     res = runner.run(dsn)
     assert res.status == "succeeded" and res.population == 6
     assert {g.name: g.assigned for g in res.groups} == {"G1": 4, "G2": 6}
@@ -89,7 +72,7 @@ def test_run_record_counts_and_views(db, dsn):
 
 
 def test_second_concurrent_run_is_refused(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     with db.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (runner.RUN_LOCK,))
         with pytest.raises(RunLocked, match="another run is in progress"):
@@ -99,7 +82,7 @@ def test_second_concurrent_run_is_refused(db, dsn):
 
 
 def test_failure_marks_run_failed_and_keeps_previous_results(db, dsn, monkeypatch):
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn)
     before = results(db)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # the next run would change results
@@ -143,7 +126,7 @@ KILLED_RUN = textwrap.dedent(
 
 
 def test_killed_run_leaves_previous_results_and_is_marked_failed(db, dsn, tmp_path):
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn)
     before = results(db)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0")
@@ -177,7 +160,7 @@ def test_killed_run_leaves_previous_results_and_is_marked_failed(db, dsn, tmp_pa
 
 
 def test_dry_run_publishes_nothing(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0")
     dry = runner.run(dsn, dry_run=True)
@@ -197,7 +180,7 @@ def _partitions(db) -> set[int]:
 
 
 def test_retention_counts_succeeded_full_runs_and_keeps_every_record(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     full = runner.run(dsn, keep=2)
     lists = [runner.run(dsn, cifs=["C1"], keep=2) for _ in range(3)]
     dry = runner.run(dsn, dry_run=True, keep=2)
@@ -229,7 +212,7 @@ def test_retention_counts_succeeded_full_runs_and_keeps_every_record(db, dsn):
 
 
 def test_guard_holds_a_full_run_over_no_customers_and_a_big_drop(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn)
     before = results(db)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # G1 loses all 4 of its 10
@@ -258,7 +241,7 @@ def test_guard_holds_a_full_run_over_no_customers_and_a_big_drop(db, dsn):
 
 
 def test_cli_exit_code_3_for_a_held_run(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     runner.run(dsn)
     db.execute("TRUNCATE bank_sync_service.customers CASCADE")
     out = subprocess.run(
@@ -277,7 +260,7 @@ def test_read_cifs():
 
 
 def test_reference_engine_gives_the_same_results_and_refuses_large_populations(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     Scenario().reference("C3", "R3", "parent").phone("R3", 99, "home", "+99").load(db)
     sql_run = runner.run(dsn)
     by_sql = results(db)
@@ -296,7 +279,7 @@ def test_reference_engine_gives_the_same_results_and_refuses_large_populations(d
 def test_refused_run_exits_75_and_leaves_the_metrics_file_alone(db, dsn, tmp_path):
     from tests.cli.test_cli import sqlc
 
-    _setup(db)
+    setup_two_groups(db)
     textfile = tmp_path / "sqlcompiler.prom"
     env_file = {"SQLCOMPILER_METRICS_TEXTFILE": str(textfile)}
     first = sqlc("run", dsn=dsn, env=env_file)
@@ -316,10 +299,10 @@ def test_customer_slices_give_the_results_of_one_connection(db, dsn):
     """More connections than groups: each works on a slice of the customers (hash of cif);
     results, counts per campaign, who left and the removed group's unassignments are those
     of one connection doing it all."""
-    _setup(db)
+    setup_two_groups(db)
     runner.run(dsn, jobs=1)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C3', 'C5')")
-    doc = copy.deepcopy(CONFIG)
+    doc = copy.deepcopy(TWO_GROUPS)
     doc["groups"] = doc["groups"][:1]  # G2 removed: its 6 assignments end
     configure(db, doc)
     one = runner.run(dsn, jobs=1, dry_run=True)

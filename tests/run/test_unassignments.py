@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from sqlcompiler.run import orchestrate as runner
-from tests.run.test_orchestrate import CONFIG, _setup
+from sqlcompiler.run.staging import removed_groups
+from tests.run.scenarios import TWO_GROUPS, setup_two_groups
 from tests.scenario import configure, results
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_unassignments_record_who_left_each_group(db, dsn, jobs):
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn, jobs=jobs)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C2', 'C3')")
     second = runner.run(dsn, jobs=jobs)
@@ -46,7 +47,7 @@ def test_unassignments_record_who_left_each_group(db, dsn, jobs):
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif = 'C4'")
     listed = runner.run(dsn, cifs=["C4", "C5"], jobs=jobs)
     assert listed.unassigned == 1
-    configure(db, {"groups": [CONFIG["groups"][0]]})
+    configure(db, {"groups": [TWO_GROUPS["groups"][0]]})
     third = runner.run(dsn, jobs=jobs, max_drop=100)
     assert third.left_removed_groups == 6 and third.unassigned == 6
     stored = db.execute(
@@ -59,16 +60,14 @@ def test_removed_groups_come_from_the_run_records(db, dsn):
     """The groups whose assignments may still be current are read from the run records, so a
     night without removed groups does not scan the results; a record that does not list its
     groups (written before counts existed) makes every unconfigured group be checked."""
-    from sqlcompiler.run.staging import removed_groups
-
-    _setup(db)
+    setup_two_groups(db)
     first = runner.run(dsn)
     g1, g2 = (g.group_id for g in first.groups)
     assert removed_groups(db, [g1, g2]) == []
     assert removed_groups(db, [g1]) == [g2]
     db.execute("UPDATE campaign_results.runs SET counts = '{}' WHERE run_id = %s", (first.run_id,))
     assert removed_groups(db, [g1, g2]) is None
-    configure(db, {"groups": [CONFIG["groups"][0]]})
+    configure(db, {"groups": [TWO_GROUPS["groups"][0]]})
     second = runner.run(dsn, max_drop=100)
     assert second.left_removed_groups == 6  # found without the record's list
     assert removed_groups(db, [g1]) == []  # G2's assignments are no longer current
@@ -77,7 +76,7 @@ def test_removed_groups_come_from_the_run_records(db, dsn):
 
 
 def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, dsn):
-    _setup(db)
+    setup_two_groups(db)
     runner.run(dsn)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0 WHERE cif IN ('C3', 'C4')")
     runner.run(dsn, cifs=["C3"])
