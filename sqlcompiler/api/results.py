@@ -8,21 +8,12 @@ from typing import Any
 
 import psycopg
 
-from ..errors import RunLocked, SqlCompilerError
 from ..progress import Progress, quiet
 from ..reference.trace import trace_customer as _trace
-from ..run import RunOptions, RunResult, history
+from ..run import RunOptions, RunResult, export, history, retention
 from ..run import run as _run
-from ..run.record import (
-    RUN_LOCK,
-    Pruned,
-    RunRecord,
-    cleanup,
-    list_runs,
-    lock_holder,
-    reap_abandoned,
-    run_with_results,
-)
+from ..run.record import RunRecord, list_runs, reap_abandoned, run_with_results
+from ..run.retention import Pruned
 from .common import migrated
 from .configuration import load_config
 
@@ -73,25 +64,13 @@ def export_results(
     stdout=None,
 ) -> int:
     """``results export``: to ``out`` (written whole or not at all) or to ``stdout``."""
-    import os
     import sys
-
-    from ..run import export
 
     with migrated(dsn) as conn:
         if out is None:
             stream = stdout if stdout is not None else sys.stdout.buffer
             return export.export(conn, stream, fmt=fmt, group=group, campaign=campaign)
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
-            with open(tmp, "wb") as fh:
-                n = export.export(conn, fh, fmt=fmt, group=group, campaign=campaign)
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise SqlCompilerError(f"cannot write {out}: {exc.strerror or exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return n
+        return export.export_file(conn, out, fmt=fmt, group=group, campaign=campaign)
 
 
 def prune_runs(
@@ -104,9 +83,7 @@ def prune_runs(
 ) -> Pruned:
     """Retention on demand (``runs prune``), under the run lock so no run publishes meanwhile."""
     with migrated(dsn, autocommit=True) as conn:
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-            raise RunLocked(lock_holder(conn) + "; prune again when it has finished")
-        return cleanup(conn, keep, keep_records_days, progress, dry_run=dry_run)
+        return retention.prune(conn, keep, keep_records_days, dry_run=dry_run, progress=progress)
 
 
 def trace_customer(

@@ -5,14 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from ..compiler import CompiledRun, compile_config
-from ..errors import RunLocked, SqlCompilerError
-from ..infra.connection import connect
-from ..run.record import RUN_LOCK, lock_holder
-from ..run.staging import unconstrain_staging
+from ..run import review
+from ..run.executor import split
 from .common import migrated
 from .configuration import load_config
 
@@ -23,78 +18,21 @@ def compile_statements(
     *,
     population: bool = False,
     as_of: dt.date | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
 ) -> CompiledRun:
     """What a run executes: a full run on ``jobs`` connections (customer slices when there
-    are more connections than groups, run/workers.py), or with ``population`` a list run."""
-    from ..run.workers import use_slices
-
+    are more connections than groups, run/executor.py), or with ``population`` a list run."""
     with migrated(dsn) as conn:
         config = load_config(conn, as_of)
-        slices = jobs if not population and use_slices(jobs, len(config.groups)) else 1
-        return compile_config(config, group=group, population=population, slices=slices)
+        how = split(jobs, len(config.groups), population=population)
+        return compile_config(config, group=group, population=population, slices=how.slices)
 
 
 def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
-    """EXPLAIN each of ``compiled.statements``, all in one transaction that is rolled back.
-
-    The prologue is executed even without ``analyze``: the group statements read its
-    temporary table, and their plans should see its real size and statistics.
-    """
-    plans = []
-    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
-    with connect(dsn) as conn, conn.transaction(force_rollback=True):
-        conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-        if analyze:  # the group statements write staging rows: as a run would, under its lock
-            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-                raise RunLocked(lock_holder(conn) + "; --explain=analyze when it has finished")
-            unconstrain_staging(conn)  # the last run's run_id checks; rolled back below
-        for statement in compiled.settings:
-            conn.execute(statement)
-        for st in compiled.statements:
-            try:
-                if st is compiled.slice or st is compiled.prologue:
-                    drop, create, *after = st.statements()  # slice: connection 0's
-                    conn.execute(drop)
-                    rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
-                    rows = rows.fetchall()
-                    if not analyze:
-                        conn.execute(create)
-                    for statement in after:  # index, ANALYZE
-                        conn.execute(statement)
-                else:
-                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
-                    rows = conn.execute(stmt).fetchall()
-            except psycopg.Error as exc:
-                raise SqlCompilerError(f"EXPLAIN of {st.title} failed: {exc}") from None
-            plans.append("\n".join(r[0] for r in rows))
-    return plans
+    """EXPLAIN each of ``compiled.statements`` in one rolled-back transaction (run/review.py)."""
+    return review.explain(dsn, compiled, analyze=analyze)
 
 
 def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
-    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql.
-
-    Each file starts with the run's SET LOCAL lines. Names are cut to 60 characters (a file
-    name has at most 255 bytes; the id keeps them unique).
-    """
-    files: list[tuple[str, str]] = []
-    if compiled.slice is not None and compiled.groups:
-        files.append(("00_customer_slice.sql", compiled.slice.pretty()))
-    if compiled.prologue is not None:
-        files.append(("00_prologue.sql", compiled.prologue.pretty()))
-    for cg in compiled.groups:
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name)
-        safe = safe[:60].strip("_") or "unnamed"
-        files.append((f"group_{cg.group.id:04d}_{safe}.sql", cg.pretty()))
-    paths = []
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in files:
-            path = out / name
-            path.write_text(compiled.preamble() + text, encoding="utf-8")
-            paths.append(path)
-    except OSError as exc:
-        raise SqlCompilerError(
-            f"cannot write the statements to {out}: {exc.strerror or exc}"
-        ) from None
-    return paths
+    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql."""
+    return review.write_files(compiled, out)

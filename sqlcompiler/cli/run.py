@@ -10,8 +10,15 @@ import click
 from .. import api, console
 from ..console import echo_err
 from ..errors import HELD_EXIT_CODE, RunLocked
-from ..run import REFERENCE_LIMIT, RunOptions, default_jobs, read_cifs
-from ..run.record import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, DEFAULT_MAX_DROP
+from ..run import (
+    DEFAULT_KEEP,
+    DEFAULT_KEEP_RECORDS_DAYS,
+    DEFAULT_MAX_DROP,
+    REFERENCE_LIMIT,
+    RunOptions,
+    default_jobs,
+    read_cifs,
+)
 from .options import Ctx, as_of_option, jobs_option, pass_ctx
 
 

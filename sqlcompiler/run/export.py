@@ -7,7 +7,9 @@ as in the Kafka message) through a server-side cursor. Either way memory stays c
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import psycopg
@@ -129,3 +131,25 @@ def export(
             out.write(line.encode() + b"\n")
             rows += 1
     return rows
+
+
+def export_file(
+    conn: psycopg.Connection,
+    out: Path,
+    *,
+    fmt: str = "csv",
+    group: str | None = None,
+    campaign: str | None = None,
+) -> int:
+    """``export`` to ``out``, written whole or not at all (a partial file beside it, renamed
+    at the end), so a reader of ``out`` never sees half an export."""
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        with open(tmp, "wb") as fh:
+            n = export(conn, fh, fmt=fmt, group=group, campaign=campaign)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise SqlCompilerError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

@@ -4,63 +4,48 @@ Two connections: ``meta`` (autocommit) writes the run record so that "running" a
 are visible whatever happens to the work; ``work`` holds the run lock and one REPEATABLE READ
 transaction, so every group sees the same snapshot of the inputs and the results become
 visible in one commit (or never). Results go to staging tables (staging.py) that become the
-run's partitions when it commits; readers keep seeing the previous run until then.
+run's partitions when it commits; readers keep seeing the previous run until then. The
+statements are executed by executor.py, as the preview's are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import json
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from .. import reference, source
-from ..compiler import CompiledRun, compile_config
+from ..compiler import compile_config
 from ..compiler.settings import set_local_statements, work_mem
 from ..config import dates
+from ..config.model import Configuration
 from ..config.store import load_validated
-from ..errors import RunError, RunLocked, SqlCompilerError
+from ..errors import RunError, SqlCompilerError
 from ..infra import metrics, migrations
 from ..infra.connection import connect, describe_db_error, redact
 from ..progress import Progress, quiet
+from .executor import default_jobs, execute, split
+from .guards import DEFAULT_MAX_DROP, hold_reason, previous_counts
+from .lock import run_lock
 from .record import (
-    ABANDONED,
-    DEFAULT_KEEP,
-    DEFAULT_KEEP_RECORDS_DAYS,
-    DEFAULT_MAX_DROP,
-    RUN_LOCK,
     GroupResult,
     RunResult,
-    cleanup,
     count_results,
-    execute_group,
+    fail_record,
     finish_record,
-    hold_reason,
-    lock_holder,
-    previous_counts,
+    last_success,
+    record_source,
+    start_record,
 )
-from .staging import (
-    empty_staging,
-    index_staging,
-    prepare_staging,
-    publish,
-    record_removed_groups,
-    record_unassignments,
-)
-from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
+from .retention import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, cleanup
+from .staging import empty_staging, index_staging, prepare_staging, publish, record_unassignments
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
-
-
-def default_jobs() -> int:
-    """Two connections, or one on a single core: each group statement uses one core."""
-    return min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,13 +105,21 @@ def run(
         # the work snapshot (REPEATABLE READ) already sees the run record inserted by meta.
         work = connect(dsn, autocommit=True, application="sqlcompiler-run")
         try:
-            if not work.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-                raise RunLocked(lock_holder(meta) + "; a second run is refused, not queued")
-            work.autocommit = False
-            work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            return _run(work, meta, opts, progress, t_start)
+            with run_lock(work, "a second run is refused, not queued"):
+                work.autocommit = False
+                work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                return _run(work, meta, opts, progress, t_start)
         finally:
             work.close()  # also releases the session-level run lock
+
+
+@dataclass
+class _Progress:
+    """What a failure records: how far the run got."""
+
+    timings: dict[str, Any] = field(default_factory=dict)
+    config: Configuration | None = None
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 def _reference_groups(
@@ -166,177 +159,163 @@ def _reference_groups(
     progress(f"  reference engine: {len(found):,} assignments in {seconds:.2f}s")
 
 
+def _reference_counts(work, groups: list[GroupResult], population: bool) -> int:
+    """Count what the reference engine wrote and who left a group (the compiled statements
+    return these themselves); the assignments ended because their group was removed."""
+    count_results(work, groups)
+    left = record_unassignments(work, population=population)
+    for g in groups:
+        g.left = left.pop(g.group_id, 0)
+    return sum(left.values())
+
+
 def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> RunResult:
-    cifs, dry_run, keep, source_schema, kind = (
-        opts.cifs, opts.dry_run, opts.keep, opts.source_schema, opts.kind
-    )  # fmt: skip
-    # every export of this process (a failed or held run too) tells when results last changed
-    last = meta.execute(
-        "SELECT extract(epoch FROM max(finished_at)) FROM campaign_results.runs "
-        "WHERE status = 'succeeded' AND NOT dry_run"
-    ).fetchone()[0]
-    if last is not None:
+    last = last_success(meta)  # every export (a failed or held run's too) says when results
+    if last is not None:  # last changed
         metrics.LAST_SUCCESS.set(float(last))
-    # We hold the lock, so any run still marked running died without cleaning up.
-    meta.execute(ABANDONED)
     as_of = opts.as_of or dates.today()
-    run_id = meta.execute(
-        "INSERT INTO campaign_results.runs "
-        "(kind, status, started_by, dry_run, engine, request_ids, as_of) "
-        "VALUES (%s, 'running', %s, %s, %s, %s, %s) RETURNING run_id",
-        (kind, getpass.getuser(), dry_run, opts.engine, list(opts.request_ids), as_of),
-    ).fetchone()[0]
-    # before the work snapshot; we hold the run lock, nobody else writes them
-    prepare_staging(meta, run_id)
-    timings: dict[str, object] = {}
-    config = None
-    data_source = source.configured(meta)
-    source_info: dict[str, object] = {"mode": data_source.mode}  # what a failure records
+    run_id = start_record(meta, kind=opts.kind, dry_run=opts.dry_run, engine=opts.engine,
+                          request_ids=list(opts.request_ids), as_of=as_of)  # fmt: skip
+    prepare_staging(meta, run_id)  # before the work snapshot; nobody else writes them
+    state = _Progress(source={"mode": source.configured(meta).mode})
     try:
-        # before the work transaction's first statement: an fdw snapshot must be committed
-        # before the run's REPEATABLE READ snapshot (and its workers') is taken
-        catalog, source_info = source.prepare_run(meta, cifs, progress, data_source)
-        meta.execute(
-            "UPDATE campaign_results.runs SET source = %s WHERE run_id = %s",
-            (json.dumps(source_info), run_id),
-        )
-        for statement in set_local_statements(cifs is not None):
-            work.execute(statement)
-        config = load_validated(work, catalog, as_of)
-        progress(
-            f"run {run_id}: {kind} population as of {as_of}, configuration "
-            f"{config.fingerprint[:12]}, {len(config.groups)} groups"
-        )
-        groups = [
-            GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
-            for g in config.groups
-        ]
-        work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
-        unknown = 0
-        if cifs is not None:
-            work.execute(
-                "CREATE TEMP TABLE run_population (cif varchar(50) PRIMARY KEY) ON COMMIT DROP"
-            )
-            with work.cursor().copy("COPY pg_temp.run_population (cif) FROM STDIN") as cp:
-                for cif in cifs:
-                    cp.write_row((cif,))
-            work.execute("ANALYZE pg_temp.run_population")
-            work.execute(
-                "INSERT INTO campaign_results.run_population (run_id, cif) SELECT %s, cif FROM pg_temp.run_population",
-                (run_id,),
-            )
-            population = len(cifs)
-            unknown = work.execute(
-                sql.SQL(
-                    "SELECT count(*) FROM pg_temp.run_population p WHERE NOT EXISTS "
-                    "(SELECT 1 FROM {}.customers c WHERE c.cif = p.cif)"
-                ).format(sql.Identifier(source_schema))
-            ).fetchone()[0]
-        else:
-            population = work.execute(
-                sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(source_schema))
-            ).fetchone()[0]
-        sliced = cifs is None and use_slices(opts.jobs, len(config.groups))
-        parallel = cifs is None and opts.jobs > 1 and (sliced or len(config.groups) > 1)
-        compiled = compile_config(
-            config,
-            population=cifs is not None,
-            source_schema=source_schema,
-            slices=opts.jobs if sliced else 1,
-        )
-        if opts.engine == "reference":
-            _reference_groups(work, config, opts, progress, run_id, population, groups)
-            compiled = CompiledRun(prologue=None, groups=[])
-            parallel = False
-        left_removed = 0
-        if parallel:
-            split = sliced_groups if sliced else parallel_groups
-            timings["prologue"], left_removed = split(
-                work, opts.jobs, run_id, compiled, groups, progress
-            )
-        elif compiled.groups:
-            timings["prologue"] = [round(run_prologue(work, compiled, progress), 3)]
-        for i, (cg, gr) in enumerate(
-            zip([] if parallel else compiled.groups, groups, strict=False), start=1
-        ):
-            execute_group(work, cg.sql, gr)
-            progress(f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
-        timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
-        if opts.engine == "reference":  # it wrote the staging rows itself
-            count_results(work, groups)
-            left = record_unassignments(work, population=cifs is not None)
-            for g in groups:
-                g.left = left.pop(g.group_id, 0)
-            left_removed = sum(left.values())
-        elif not parallel:  # else a worker did; the group statements count their own rows
-            left_removed = sum(
-                record_removed_groups(
-                    work, [g.group_id for g in groups], population=cifs is not None
-                ).values()
-            )
-        res = RunResult(
-            run_id, "succeeded", kind, dry_run, config.fingerprint, population, groups, 0.0, unknown,
-            left_removed_groups=left_removed, as_of=as_of,
-        )  # fmt: skip
-        res.previous_run_id, res.previous = previous_counts(meta, res)
-        res.hold_reason = hold_reason(meta, res, opts.max_drop, source_schema)
-        held = res.hold_reason is not None and not opts.force and not dry_run
-        res.forced = res.hold_reason is not None and opts.force and not dry_run
-        if res.hold_reason:
-            verdict = (
-                "held: not published, the previous results stay current (--force publishes)"
-                if held
-                else "published anyway (--force)"
-                if res.forced
-                else "a real run would be held"
-            )
-            progress(f"guard: {res.hold_reason}; {verdict}")
-        t0 = time.monotonic()
-        if dry_run or held:
-            work.rollback()
-            empty_staging(meta)
-            res.status = "held" if held else res.status
-        else:
-            index_staging(work, committed=parallel)
-            publish(work, run_id)
-        timings["publish"] = round(time.monotonic() - t0, 3)
+        res, committed = _evaluate(work, meta, opts, progress, run_id, as_of, state)
+        _guard(meta, res, opts, progress)
+        _publish(work, meta, res, committed, state.timings)
         res.seconds = time.monotonic() - t_start
-        timings["total"] = round(res.seconds, 3)
-        if dry_run or held:
-            finish_record(meta, res, timings)
-        else:
-            finish_record(work, res, timings)
-            # delivered at commit: wakes `relay --follow`
-            work.execute("SELECT pg_notify('sqlcompiler_runs', %s)", (str(run_id),))
-            work.commit()
+        state.timings["total"] = round(res.seconds, 3)
+        _finish(work, meta, res, state.timings)
     except BaseException as exc:
-        work.rollback()
-        empty_staging(meta)  # rows committed by workers of a failed run are never published
-        message = (
-            describe_db_error(exc)
-            if isinstance(exc, psycopg.errors.InsufficientPrivilege)
-            else redact(str(exc).strip() or type(exc).__name__)
-        )
-        meta.execute(
-            "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
-            "error = %s, timings = %s, config_fingerprint = %s, source = %s WHERE run_id = %s",
-            (
-                message,
-                json.dumps(timings),
-                config.fingerprint if config else None,
-                json.dumps(source_info),
-                run_id,
-            ),
-        )
-        metrics.RUNS.labels(status="failed").inc()
-        metrics.ERRORS.labels(kind=type(exc).__name__).inc()
-        if isinstance(exc, SqlCompilerError | KeyboardInterrupt):
+        error = _fail(work, meta, run_id, exc, state)
+        if error is exc:
             raise
-        if isinstance(exc, psycopg.Error):
-            raise RunError(
-                f"run {run_id} failed and was rolled back; previous results are intact: {message}"
-            ) from exc
-        raise
-    cleanup(meta, keep, opts.keep_records_days, progress)
+        raise error from exc
+    cleanup(meta, opts.keep, opts.keep_records_days, progress)
     metrics.record_run(res)
     return res
+
+
+def _evaluate(
+    work, meta, opts: RunOptions, progress, run_id: int, as_of, state
+) -> tuple[RunResult, bool]:
+    """Every group's rows into the staging tables, in the work transaction's snapshot; and
+    whether worker connections committed them."""
+    # before the work transaction's first statement: an fdw snapshot must be committed
+    # before the run's REPEATABLE READ snapshot (and its workers') is taken
+    catalog, state.source = source.prepare_run(meta, opts.cifs, progress)
+    record_source(meta, run_id, state.source)
+    for statement in set_local_statements(opts.cifs is not None):
+        work.execute(statement)
+    config = state.config = load_validated(work, catalog, as_of)
+    progress(
+        f"run {run_id}: {opts.kind} population as of {as_of}, configuration "
+        f"{config.fingerprint[:12]}, {len(config.groups)} groups"
+    )
+    groups = [
+        GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
+        for g in config.groups
+    ]
+    work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+    population, unknown = _population(work, opts.cifs, run_id, opts.source_schema)
+    if opts.engine == "reference":
+        _reference_groups(work, config, opts, progress, run_id, population, groups)
+        committed, left_removed = False, _reference_counts(work, groups, opts.cifs is not None)
+    else:
+        how = split(opts.jobs, len(config.groups), population=opts.cifs is not None)
+        compiled = compile_config(config, population=opts.cifs is not None,
+                                  source_schema=opts.source_schema, slices=how.slices)  # fmt: skip
+        done = execute(work, compiled, groups, how, run_id=run_id, progress=progress)
+        committed, left_removed = done.committed, done.left_removed
+        if done.prologue:
+            state.timings["prologue"] = done.prologue
+    state.timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
+    return RunResult(
+        run_id, "succeeded", opts.kind, opts.dry_run, config.fingerprint, population, groups,
+        0.0, unknown, left_removed_groups=left_removed, as_of=as_of,
+    ), committed  # fmt: skip
+
+
+def _population(work, cifs: list[str] | None, run_id: int, schema: str) -> tuple[int, int]:
+    """The population's size and, for a list run, how many of its cifs are unknown; a list
+    run's cifs become pg_temp.run_population (and are recorded with the run)."""
+    customers = sql.SQL("{}.customers").format(sql.Identifier(schema))
+    if cifs is None:
+        return work.execute(sql.SQL("SELECT count(*) FROM {}").format(customers)).fetchone()[0], 0
+    work.execute("CREATE TEMP TABLE run_population (cif varchar(50) PRIMARY KEY) ON COMMIT DROP")
+    with work.cursor().copy("COPY pg_temp.run_population (cif) FROM STDIN") as cp:
+        for cif in cifs:
+            cp.write_row((cif,))
+    work.execute("ANALYZE pg_temp.run_population")
+    work.execute(
+        "INSERT INTO campaign_results.run_population (run_id, cif) "
+        "SELECT %s, cif FROM pg_temp.run_population",
+        (run_id,),
+    )
+    unknown = work.execute(
+        sql.SQL(
+            "SELECT count(*) FROM pg_temp.run_population p WHERE NOT EXISTS "
+            "(SELECT 1 FROM {} c WHERE c.cif = p.cif)"
+        ).format(customers)
+    ).fetchone()[0]
+    return len(cifs), unknown
+
+
+def _guard(meta, res: RunResult, opts: RunOptions, progress: Progress) -> None:
+    """Compare with the last published run; set the run held when a guard objects."""
+    res.previous_run_id, res.previous = previous_counts(meta, res)
+    res.hold_reason = hold_reason(meta, res, opts.max_drop, opts.source_schema)
+    held = res.hold_reason is not None and not opts.force and not res.dry_run
+    res.forced = res.hold_reason is not None and opts.force and not res.dry_run
+    if held:
+        res.status = "held"
+    if res.hold_reason:
+        verdict = (
+            "held: not published, the previous results stay current (--force publishes)"
+            if held
+            else "published anyway (--force)"
+            if res.forced
+            else "a real run would be held"
+        )
+        progress(f"guard: {res.hold_reason}; {verdict}")
+
+
+def _publish(work, meta, res: RunResult, committed: bool, timings: dict[str, Any]) -> None:
+    """Staging becomes the run's partitions in the work transaction (or is emptied)."""
+    t0 = time.monotonic()
+    if res.dry_run or res.status == "held":
+        work.rollback()
+        empty_staging(meta)
+    else:
+        index_staging(work, committed=committed)
+        publish(work, res.run_id)
+    timings["publish"] = round(time.monotonic() - t0, 3)
+
+
+def _finish(work, meta, res: RunResult, timings: dict[str, Any]) -> None:
+    if res.dry_run or res.status == "held":
+        finish_record(meta, res, timings)
+        return
+    finish_record(work, res, timings)  # visible with the results
+    work.execute("SELECT pg_notify('sqlcompiler_runs', %s)", (str(res.run_id),))  # wakes relays
+    work.commit()
+
+
+def _fail(work, meta, run_id: int, exc: BaseException, state: _Progress) -> BaseException:
+    """Roll back, empty staging, record the failure and count it; the error to raise."""
+    work.rollback()
+    empty_staging(meta)  # rows committed by workers of a failed run are never published
+    message = (
+        describe_db_error(exc)
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege)
+        else redact(str(exc).strip() or type(exc).__name__)
+    )
+    fingerprint = state.config.fingerprint if state.config else None
+    fail_record(meta, run_id, message, timings=state.timings, fingerprint=fingerprint,
+                source=state.source)  # fmt: skip
+    metrics.RUNS.labels(status="failed").inc()
+    metrics.ERRORS.labels(kind=type(exc).__name__).inc()
+    if isinstance(exc, psycopg.Error):
+        return RunError(
+            f"run {run_id} failed and was rolled back; previous results are intact: {message}"
+        )
+    return exc

@@ -30,13 +30,13 @@ from ..config.lint import lint
 from ..config.model import Condition, ConfigFile, Configuration
 from ..config.store import Change, apply, load_validated, plan
 from ..config.validate import validate
-from ..errors import RunLocked
 from ..infra import migrations
 from ..infra.connection import connect
 from ..progress import Progress, quiet
-from .record import RUN_LOCK, GroupResult, execute_group, lock_holder
+from .executor import Split, execute, split
+from .lock import run_lock
+from .record import GroupResult
 from .staging import empty_staging, unconstrain_staging
-from .workers import parallel_groups, run_prologue, sliced_groups, use_slices
 
 COMMON = 5  # common values named when a string value never occurs
 
@@ -143,27 +143,23 @@ def preview(
     which are emptied at the end whatever happens); with one job, all of it stays in one
     transaction that is rolled back.
     """
-    from .orchestrate import default_jobs
-
-    jobs = jobs or default_jobs()
     t0 = time.monotonic()
     with connect(dsn, autocommit=True, application="sqlcompiler-preview") as meta:
         migrations.require_current(meta)
-        if not meta.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-            raise RunLocked(lock_holder(meta) + "; preview again when it has finished")
-        catalog, _info = source.prepare_run(meta, None, progress)  # fdw: the run's snapshot
-        # the run's work tables: empty and unconstrained (the next run constrains them again)
-        unconstrain_staging(meta)
-        empty_staging(meta)
-        work = connect(dsn, application="sqlcompiler-preview")
-        work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        try:
-            result = _preview(work, meta, draft, catalog, show_customers, jobs, source_schema,
-                              progress, as_of or dates.today())  # fmt: skip
-        finally:
-            work.rollback()  # the draft configuration and any row written here
-            work.close()
-            empty_staging(meta)  # rows the group connections committed
+        with run_lock(meta, "preview again when it has finished"):
+            catalog, _info = source.prepare_run(meta, None, progress)  # fdw: the run's snapshot
+            # the run's work tables: empty and unconstrained (the next run constrains them again)
+            unconstrain_staging(meta)
+            empty_staging(meta)
+            work = connect(dsn, application="sqlcompiler-preview")
+            work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            try:
+                result = _preview(work, meta, draft, catalog, show_customers, jobs,
+                                  source_schema, progress, as_of or dates.today())  # fmt: skip
+            finally:
+                work.rollback()  # the draft configuration and any row written here
+                work.close()
+                empty_staging(meta)  # rows the group connections committed
     result.seconds = time.monotonic() - t0
     return result
 
@@ -186,23 +182,14 @@ def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress,
     population = work.execute(
         sql.SQL("SELECT count(*) FROM {}.customers").format(sql.Identifier(schema))
     ).fetchone()[0]
-    sliced = use_slices(jobs, len(config.groups))
-    parallel = jobs > 1 and (sliced or len(config.groups) > 1)
-    compiled = compile_config(config, source_schema=schema, slices=jobs if sliced else 1)
+    how: Split = split(jobs, len(config.groups))
+    compiled = compile_config(config, source_schema=schema, slices=how.slices)
     groups = [
         GroupResult(g.id, g.name, campaign_names={c.id: c.name for c in g.campaigns})
         for g in config.groups
     ]
-    if parallel:  # the workers commit: read their rows on a connection that sees them
-        (sliced_groups if sliced else parallel_groups)(work, jobs, 0, compiled, groups, progress)
-        reader = meta
-    else:
-        if compiled.groups:
-            run_prologue(work, compiled, progress)
-        for i, (cg, gr) in enumerate(zip(compiled.groups, groups, strict=True), start=1):
-            execute_group(work, cg.sql, gr)
-            progress(f"  [{i}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s")
-        reader = work
+    done = execute(work, compiled, groups, how, run_id=0, progress=progress)
+    reader = meta if done.committed else work  # committed rows: a connection that sees them
     contacts = dict(
         ((g, c), n)
         for g, c, n in reader.execute(

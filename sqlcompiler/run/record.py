@@ -1,29 +1,25 @@
-"""The run record (campaign_results.runs), the run lock, per-group counts, the publishing
-guards and retention.
+"""The run record (campaign_results.runs: this module is its only writer) and the counts a
+run records per group.
 
 The record is written on its own autocommit connection so that "running" and "failed" are
-visible whatever happens to the work transaction. Retention drops result partitions but keeps
-the records (the audit trail) for ``DEFAULT_KEEP_RECORDS_DAYS``.
+visible whatever happens to the work transaction; a published run's final record is written
+in the work transaction, so it becomes visible with the results. The lock is lock.py's, the
+guards guards.py's, retention retention.py's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from ..errors import RunError, SqlCompilerError
-from ..progress import Progress, quiet
-
-RUN_LOCK = 0x5C0C0001  # advisory lock key: one run at a time per database
-DEFAULT_KEEP = 7  # succeeded full runs whose result partitions are kept
-DEFAULT_KEEP_RECORDS_DAYS = 400  # run records (the audit trail) are kept this long
-DEFAULT_MAX_DROP = 50.0  # percent: a bigger drop of assignments holds a full run
+from .lock import RUN_LOCK, try_run_lock
 
 
 @dataclass
@@ -69,26 +65,6 @@ class RunResult:
         return sum(g.contacts for g in self.groups)
 
 
-def lock_holder(meta: psycopg.Connection) -> str:
-    row = meta.execute(
-        """
-        SELECT a.pid, a.application_name, a.backend_start, r.run_id, r.started_at
-        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        LEFT JOIN LATERAL (SELECT run_id, started_at FROM campaign_results.runs
-                           WHERE status = 'running' ORDER BY run_id DESC LIMIT 1) r ON true
-        WHERE l.locktype = 'advisory' AND l.granted
-          AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
-        LIMIT 1
-        """,
-        (RUN_LOCK,),
-    ).fetchone()
-    if not row:
-        return "another run is in progress"
-    pid, app, _start, run_id, started = row
-    what = f"run {run_id} started at {started:%Y-%m-%d %H:%M:%S}" if run_id else "a run"
-    return f"another run is in progress ({what}, server pid {pid}, {app})"
-
-
 ABANDONED = (
     "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
     "error = coalesce(error, 'interrupted: the process running it ended without finishing') "
@@ -102,12 +78,64 @@ def reap_abandoned(conn: psycopg.Connection) -> list[int]:
     Whoever runs holds the run lock for its whole life, and the lock goes with its session; so
     if we can take the lock, nothing is running. ``conn`` must be in autocommit mode.
     """
-    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+    if not try_run_lock(conn):
         return []
     try:
         return [r[0] for r in conn.execute(ABANDONED).fetchall()]
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
+
+
+def last_success(conn: psycopg.Connection) -> float | None:
+    """When results last changed (epoch seconds): every export of a run process says it."""
+    return conn.execute(
+        "SELECT extract(epoch FROM max(finished_at)) FROM campaign_results.runs "
+        "WHERE status = 'succeeded' AND NOT dry_run"
+    ).fetchone()[0]
+
+
+def start_record(
+    conn: psycopg.Connection,
+    *,
+    kind: str,
+    dry_run: bool,
+    engine: str,
+    request_ids: list[str],
+    as_of: dt.date,
+) -> int:
+    """Insert the run's record as running (after reaping runs whose process died: the caller
+    holds the run lock, so any run still marked running is gone); its run id."""
+    conn.execute(ABANDONED)
+    return conn.execute(
+        "INSERT INTO campaign_results.runs "
+        "(kind, status, started_by, dry_run, engine, request_ids, as_of) "
+        "VALUES (%s, 'running', %s, %s, %s, %s, %s) RETURNING run_id",
+        (kind, getpass.getuser(), dry_run, engine, request_ids, as_of),
+    ).fetchone()[0]
+
+
+def record_source(conn: psycopg.Connection, run_id: int, source: dict[str, Any]) -> None:
+    """Where the run read the bank-sync data (mode, snapshot, lag), known before it starts."""
+    conn.execute(
+        "UPDATE campaign_results.runs SET source = %s WHERE run_id = %s",
+        (json.dumps(source), run_id),
+    )
+
+
+def fail_record(
+    conn: psycopg.Connection,
+    run_id: int,
+    message: str,
+    *,
+    timings: dict[str, Any],
+    fingerprint: str | None,
+    source: dict[str, Any],
+) -> None:
+    conn.execute(
+        "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
+        "error = %s, timings = %s, config_fingerprint = %s, source = %s WHERE run_id = %s",
+        (message, json.dumps(timings), fingerprint, json.dumps(source), run_id),
+    )
 
 
 def execute_group(conn: psycopg.Connection, statement: str, result: GroupResult) -> None:
@@ -145,60 +173,6 @@ def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
         by_id[gid].contacts = n
 
 
-def previous_counts(
-    conn: psycopg.Connection, res: RunResult
-) -> tuple[int | None, dict[int, dict[int, int]] | None]:
-    """The per-campaign counts of the last published full run before ``res`` (full runs only:
-    a list run's population differs from run to run)."""
-    if res.kind != "full":
-        return None, None
-    row = conn.execute(
-        "SELECT run_id, counts FROM campaign_results.runs WHERE status = 'succeeded' "
-        "AND kind = 'full' AND NOT dry_run AND run_id < %s ORDER BY run_id DESC LIMIT 1",
-        (res.run_id,),
-    ).fetchone()
-    if row is None:
-        return None, None
-    groups = (row[1] or {}).get("groups", {})
-    return row[0], {
-        int(g): {int(c): int(n) for c, n in v.get("campaigns", {}).items()}
-        for g, v in groups.items()
-    }
-
-
-def hold_reason(
-    conn: psycopg.Connection, res: RunResult, max_drop: float, source_schema: str
-) -> str | None:
-    """Why a full run should not be published, or None (SPEC: guards before publishing).
-
-    0 customers means the bank-sync load failed rather than that everybody paid; a drop of
-    assignments larger than ``max_drop`` percent against the last published full run is more
-    often a broken input or configuration than a good night.
-    """
-    if res.kind != "full":
-        return None
-    if res.population == 0:
-        return (
-            f"0 customers in {source_schema}.customers: publishing would end every current "
-            "assignment (did the bank-sync load fail?)"
-        )
-    row = conn.execute(
-        "SELECT run_id, assignments FROM campaign_results.runs WHERE status = 'succeeded' "
-        "AND kind = 'full' AND NOT dry_run AND run_id < %s ORDER BY run_id DESC LIMIT 1",
-        (res.run_id,),
-    ).fetchone()
-    if not row or not row[1]:
-        return None
-    prev_id, prev = row
-    drop = 100.0 * (prev - res.assigned) / prev
-    if drop > max_drop:
-        return (
-            f"assignments drop from {prev:,} (run {prev_id}) to {res.assigned:,} "
-            f"(-{drop:.1f} %), more than --max-drop {max_drop:g} %"
-        )
-    return None
-
-
 def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> None:
     counts = {
         "groups": {
@@ -230,90 +204,6 @@ def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> No
     )  # fmt: skip
     if cur.rowcount != 1:
         raise RunError(f"run {res.run_id}: its run record is missing; results not published")
-
-
-@dataclass(frozen=True)
-class Pruned:
-    results: list[int]  # runs whose result partitions were dropped
-    records: list[int]  # run records deleted (older than the records' retention)
-
-
-def cleanup(
-    conn: psycopg.Connection,
-    keep: int = DEFAULT_KEEP,
-    keep_records_days: int = DEFAULT_KEEP_RECORDS_DAYS,
-    progress: Progress = quiet,
-    *,
-    dry_run: bool = False,
-) -> Pruned:
-    """Retention: result partitions of the newest ``keep`` succeeded full runs stay (and of
-    every run after the oldest of them); older runs' partitions are dropped and their records
-    kept, marked ``results_dropped_at``, until they are ``keep_records_days`` old.
-
-    Failed, held, dry and list runs do not count towards ``keep``; nothing the current views
-    read is ever dropped (they read the latest full run and list runs after it).
-    """
-    if keep < 1:
-        raise SqlCompilerError("--keep must be at least 1")
-    if keep_records_days < 1:
-        raise SqlCompilerError("--keep-records-days must be at least 1")
-    results = [
-        r[0]
-        for r in conn.execute(
-            """
-            WITH kept AS (
-              SELECT run_id FROM campaign_results.runs
-              WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run
-              ORDER BY run_id DESC LIMIT %s
-            )
-            SELECT run_id FROM campaign_results.runs
-            WHERE status = 'succeeded' AND NOT dry_run AND results_dropped_at IS NULL
-              AND run_id < (SELECT coalesce(min(run_id), 0) FROM kept)
-            ORDER BY run_id
-            """,
-            (keep,),
-        ).fetchall()
-    ]
-    records = [
-        r[0]
-        for r in conn.execute(
-            """
-            SELECT run_id FROM campaign_results.runs
-            WHERE status <> 'running' AND started_at < now() - make_interval(days => %s)
-              AND (status <> 'succeeded' OR dry_run OR results_dropped_at IS NOT NULL
-                   OR run_id = ANY(%s))
-            ORDER BY run_id
-            """,
-            (keep_records_days, results),
-        ).fetchall()
-    ]
-    if dry_run:
-        return Pruned(results, records)
-    for run_id in results:
-        with conn.transaction():
-            conn.execute("SET LOCAL lock_timeout = '10s'")
-            for base in ("assignments", "contacts", "unassignments"):
-                conn.execute(
-                    sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
-                        sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
-                    )
-                )
-            conn.execute(
-                "UPDATE campaign_results.runs SET results_dropped_at = clock_timestamp() "
-                "WHERE run_id = %s",
-                (run_id,),
-            )
-    if records:
-        conn.execute("DELETE FROM campaign_results.runs WHERE run_id = ANY(%s)", (records,))
-    if results:
-        progress(f"dropped the results of {len(results)} old run(s): {_ids(results)}")
-    if records:
-        progress(f"deleted {len(records)} run record(s) older than {keep_records_days} days")
-    return Pruned(results, records)
-
-
-def _ids(ids: list[int]) -> str:
-    return ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,6 @@ def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Prog
     return seconds
 
 
-def use_slices(jobs: int, groups: int) -> bool:
-    """Split a full run by customer slices rather than by group when there are more
-    connections than groups: groups on their own would leave connections idle (3 groups on
-    8 cores), while a slice repeats part of every group's reading (each slice still scans the
-    customers, references and phones in full) — measured on 2 cores: the 3-group demo
-    configuration at 1M, 13.5 s in slices against 12.4 s by group (docs/scaling.md)."""
-    return jobs > 1 and jobs > groups >= 1
-
-
 class _Workers:
     """Connections that share the run's snapshot, one thread each; the first failure stops
     the others (they roll back) and is re-raised in the run's thread."""

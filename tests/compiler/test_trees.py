@@ -161,7 +161,7 @@ def test_explain_analyze_after_a_run_and_with_slices(db, dsn):
     lock it is refused."""
     from sqlcompiler.errors import RunLocked
     from sqlcompiler.infra.connection import connect
-    from sqlcompiler.run.record import RUN_LOCK
+    from sqlcompiler.run.lock import RUN_LOCK
 
     Scenario().customer("A").loan("A", "A1", dpd=40).phone("A", 1, "mobile", "+84").load(db)
     _run(db, dsn, {"any": [cond("l", "dpd", ">", 30), cond("c", "segment", "=", "VIP")]})

@@ -18,6 +18,7 @@ from sqlcompiler import console
 from sqlcompiler.compiler import CompiledGroup
 from sqlcompiler.errors import RunError, RunLocked
 from sqlcompiler.run import orchestrate as runner
+from sqlcompiler.run.lock import RUN_LOCK
 from tests.run.scenarios import TWO_GROUPS, setup_two_groups
 from tests.scenario import Scenario, configure, expected, results
 
@@ -74,10 +75,10 @@ def test_run_record_counts_and_views(db, dsn):
 def test_second_concurrent_run_is_refused(db, dsn):
     setup_two_groups(db)
     with db.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (runner.RUN_LOCK,))
+        cur.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
         with pytest.raises(RunLocked, match="another run is in progress"):
             runner.run(dsn)
-        cur.execute("SELECT pg_advisory_unlock(%s)", (runner.RUN_LOCK,))
+        cur.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
     assert runner.run(dsn).status == "succeeded"
 
 
@@ -287,9 +288,9 @@ def test_refused_run_exits_75_and_leaves_the_metrics_file_alone(db, dsn, tmp_pat
     before = textfile.read_text()
     assert "sqlcompiler_last_success_timestamp_seconds" in before
     with db.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (runner.RUN_LOCK,))
+        cur.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
         refused = sqlc("run", dsn=dsn, env=env_file)
-        cur.execute("SELECT pg_advisory_unlock(%s)", (runner.RUN_LOCK,))
+        cur.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
     assert refused.returncode == 75
     assert refused.stderr.startswith("Error: another run is in progress")
     assert textfile.read_text() == before

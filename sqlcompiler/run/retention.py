@@ -1,0 +1,113 @@
+"""Retention: old runs' result partitions are dropped, their records kept for the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ..errors import SqlCompilerError
+from ..progress import Progress, quiet
+from .lock import run_lock
+
+DEFAULT_KEEP = 7  # succeeded full runs whose result partitions are kept
+DEFAULT_KEEP_RECORDS_DAYS = 400  # run records (the audit trail) are kept this long
+
+
+@dataclass(frozen=True)
+class Pruned:
+    results: list[int]  # runs whose result partitions were dropped
+    records: list[int]  # run records deleted (older than the records' retention)
+
+
+def cleanup(
+    conn: psycopg.Connection,
+    keep: int = DEFAULT_KEEP,
+    keep_records_days: int = DEFAULT_KEEP_RECORDS_DAYS,
+    progress: Progress = quiet,
+    *,
+    dry_run: bool = False,
+) -> Pruned:
+    """Retention: result partitions of the newest ``keep`` succeeded full runs stay (and of
+    every run after the oldest of them); older runs' partitions are dropped and their records
+    kept, marked ``results_dropped_at``, until they are ``keep_records_days`` old.
+
+    Failed, held, dry and list runs do not count towards ``keep``; nothing the current views
+    read is ever dropped (they read the latest full run and list runs after it).
+    """
+    if keep < 1:
+        raise SqlCompilerError("--keep must be at least 1")
+    if keep_records_days < 1:
+        raise SqlCompilerError("--keep-records-days must be at least 1")
+    results = [
+        r[0]
+        for r in conn.execute(
+            """
+            WITH kept AS (
+              SELECT run_id FROM campaign_results.runs
+              WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run
+              ORDER BY run_id DESC LIMIT %s
+            )
+            SELECT run_id FROM campaign_results.runs
+            WHERE status = 'succeeded' AND NOT dry_run AND results_dropped_at IS NULL
+              AND run_id < (SELECT coalesce(min(run_id), 0) FROM kept)
+            ORDER BY run_id
+            """,
+            (keep,),
+        ).fetchall()
+    ]
+    records = [
+        r[0]
+        for r in conn.execute(
+            """
+            SELECT run_id FROM campaign_results.runs
+            WHERE status <> 'running' AND started_at < now() - make_interval(days => %s)
+              AND (status <> 'succeeded' OR dry_run OR results_dropped_at IS NOT NULL
+                   OR run_id = ANY(%s))
+            ORDER BY run_id
+            """,
+            (keep_records_days, results),
+        ).fetchall()
+    ]
+    if dry_run:
+        return Pruned(results, records)
+    for run_id in results:
+        with conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '10s'")
+            for base in ("assignments", "contacts", "unassignments"):
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
+                        sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
+                    )
+                )
+            conn.execute(
+                "UPDATE campaign_results.runs SET results_dropped_at = clock_timestamp() "
+                "WHERE run_id = %s",
+                (run_id,),
+            )
+    if records:
+        conn.execute("DELETE FROM campaign_results.runs WHERE run_id = ANY(%s)", (records,))
+    if results:
+        progress(f"dropped the results of {len(results)} old run(s): {_ids(results)}")
+    if records:
+        progress(f"deleted {len(records)} run record(s) older than {keep_records_days} days")
+    return Pruned(results, records)
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+
+
+def prune(
+    conn: psycopg.Connection,
+    keep: int,
+    keep_records_days: int,
+    *,
+    dry_run: bool = False,
+    progress: Progress = quiet,
+) -> Pruned:
+    """Retention on demand (``runs prune``), under the run lock so no run publishes meanwhile;
+    ``conn`` in autocommit mode."""
+    with run_lock(conn, "prune again when it has finished"):
+        return cleanup(conn, keep, keep_records_days, progress, dry_run=dry_run)

@@ -1,0 +1,82 @@
+"""What a reviewer reads of a run: EXPLAIN of its statements, one file per statement.
+
+``explain`` executes what it must in one transaction that is rolled back; with ``analyze``
+it writes staging rows as a run would, so it holds the run lock for that transaction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ..compiler import CompiledRun
+from ..errors import SqlCompilerError
+from ..infra.connection import connect
+from .lock import run_lock
+from .staging import unconstrain_staging
+
+
+def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
+    """EXPLAIN each of ``compiled.statements``, all in one transaction that is rolled back.
+
+    The prologue is executed even without ``analyze``: the group statements read its
+    temporary table, and their plans should see its real size and statistics.
+    """
+    plans = []
+    opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
+    with connect(dsn) as conn, conn.transaction(force_rollback=True):
+        conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
+        if analyze:  # the group statements write staging rows: as a run would, under its lock
+            with run_lock(conn, "--explain=analyze when it has finished", transaction=True):
+                unconstrain_staging(conn)  # the last run's run_id checks; rolled back below
+        for statement in compiled.settings:
+            conn.execute(statement)
+        for st in compiled.statements:
+            try:
+                if st is compiled.slice or st is compiled.prologue:
+                    drop, create, *after = st.statements()  # slice: connection 0's
+                    conn.execute(drop)
+                    rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
+                    rows = rows.fetchall()
+                    if not analyze:
+                        conn.execute(create)
+                    for statement in after:  # index, ANALYZE
+                        conn.execute(statement)
+                else:
+                    stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
+                    rows = conn.execute(stmt).fetchall()
+            except psycopg.Error as exc:
+                raise SqlCompilerError(f"EXPLAIN of {st.title} failed: {exc}") from None
+            plans.append("\n".join(r[0] for r in rows))
+    return plans
+
+
+def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
+    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql.
+
+    Each file starts with the run's SET LOCAL lines. Names are cut to 60 characters (a file
+    name has at most 255 bytes; the id keeps them unique).
+    """
+    files: list[tuple[str, str]] = []
+    if compiled.slice is not None and compiled.groups:
+        files.append(("00_customer_slice.sql", compiled.slice.pretty()))
+    if compiled.prologue is not None:
+        files.append(("00_prologue.sql", compiled.prologue.pretty()))
+    for cg in compiled.groups:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name)
+        safe = safe[:60].strip("_") or "unnamed"
+        files.append((f"group_{cg.group.id:04d}_{safe}.sql", cg.pretty()))
+    paths = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files:
+            path = out / name
+            path.write_text(compiled.preamble() + text, encoding="utf-8")
+            paths.append(path)
+    except OSError as exc:
+        raise SqlCompilerError(
+            f"cannot write the statements to {out}: {exc.strerror or exc}"
+        ) from None
+    return paths
