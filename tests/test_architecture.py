@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
 }
 # config is read by every stage and depends on nothing of ours but the errors
 ONLY = {"config": {"errors"}}
+# the one door: what people and programs touch reaches the library through sqlcompiler.api
+DOOR = {"api", "errors", "progress", "__init__"}
+FRONTS = ("cli", "console", "ui")
 
 
 def _module_name(path: Path) -> str:
@@ -96,6 +99,20 @@ def test_no_import_from_a_higher_layer():
             elif LAYERS[theirs] >= LAYERS[mine]:
                 wrong.append(f"{module} (layer {mine}) -> {target} (layer {theirs})")
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_front_ends_use_only_the_api():
+    """The CLI, the console and the workbench import sqlcompiler.api (and the errors and the
+    progress callback), never the stages below it: one door, so tests and pages call what the
+    commands call."""
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        if _layer(module) in FRONTS
+        for target in targets
+        if _layer(target) not in DOOR | set(FRONTS)
+    )
+    assert not wrong, "\n".join(wrong)
 
 
 def test_no_import_cycles():

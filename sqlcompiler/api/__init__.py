@@ -36,16 +36,24 @@ from .operations import (
     bench,
     demo,
     demo_init,
+    embedded_start,
+    embedded_status,
+    embedded_stop,
+    export_metrics,
+    kafka_settings,
     relay,
     serve,
+    serve_metrics,
     source_fdw,
     source_local,
     source_replica,
     source_status,
+    write_bench_report,
 )
 from .results import (
     export_results,
     prune_runs,
+    results_csv_chunks,
     run,
     run_details,
     runs,
@@ -69,8 +77,10 @@ from .statements import (
     explain_plans,
     write_statements,
 )
+from .types import *  # noqa: F403  (the types and defaults callers need)
+from .types import __all__ as _types
 
-__all__ = [
+__all__ = _types + [
     "CustomField",
     "DemoResult",
     "Roles",
@@ -94,6 +104,13 @@ __all__ = [
     "db_upgrade",
     "demo",
     "demo_init",
+    "embedded_start",
+    "embedded_status",
+    "embedded_stop",
+    "export_metrics",
+    "kafka_settings",
+    "serve_metrics",
+    "write_bench_report",
     "explain_plans",
     "export_config",
     "export_results",
@@ -106,6 +123,7 @@ __all__ = [
     "preview",
     "preview_file",
     "prune_runs",
+    "results_csv_chunks",
     "relay",
     "run",
     "run_details",

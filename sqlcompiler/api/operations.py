@@ -1,4 +1,5 @@
-"""Demo data, the benchmark, the bank-sync source and the Kafka services."""
+"""Demo data, the benchmark, the bank-sync source, the Kafka services, metrics and the
+embedded cluster."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 
 from .. import source
 from ..config import files, store
-from ..infra import migrations
+from ..infra import metrics, migrations
 from ..infra.connection import connect
 from ..infra.resources import resource_path
+from ..kafka.settings import KafkaSettings
 from ..progress import Progress, quiet
 from ..run import RunResult
 from ..run import run as _run
@@ -158,3 +160,48 @@ def serve(
     from ..kafka import serve as serve_mod
 
     return serve_mod.serve(dsn, settings, group_id=group_id, stop=stop, progress=progress)
+
+
+def kafka_settings(bootstrap: str | None = None, topic: str | None = None) -> KafkaSettings:
+    """The broker and topics: the given values over SQLCOMPILER_KAFKA_* (kafka/settings.py)."""
+    return KafkaSettings.from_env(bootstrap, topic)
+
+
+# -- metrics, the embedded cluster, the benchmark report -------------------------------------
+
+
+def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
+    """/metrics on ``port`` for the life of the process (relay --follow, serve)."""
+    metrics.serve(port, addr)
+
+
+def export_metrics() -> str | None:
+    """A one-shot command's metrics to the textfile collector or Pushgateway, when configured;
+    where they went."""
+    return metrics.export_one_shot()
+
+
+def embedded_status() -> dict[str, object]:
+    from ..infra.embedded import Cluster
+
+    return Cluster.default().status()
+
+
+def embedded_start() -> str:
+    """Initialise (first time) and start the embedded cluster; its DSN."""
+    from ..infra.embedded import Cluster
+
+    return Cluster.default().ensure()
+
+
+def embedded_stop() -> bool:
+    """Stop the embedded cluster; False if it was not running."""
+    from ..infra.embedded import Cluster
+
+    return Cluster.default().stop()
+
+
+def write_bench_report(report, path) -> None:
+    from ..demo.bench import write_report
+
+    write_report(report, path)

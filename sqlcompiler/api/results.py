@@ -73,6 +73,12 @@ def export_results(
         return export.export_file(conn, out, fmt=fmt, group=group, campaign=campaign)
 
 
+def results_csv_chunks(dsn: str):
+    """The current results as CSV, chunk by chunk (the workbench's download streams them)."""
+    with migrated(dsn) as conn:
+        yield from export.csv_chunks(conn)
+
+
 def prune_runs(
     dsn: str,
     keep: int,

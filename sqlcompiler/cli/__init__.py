@@ -12,10 +12,9 @@ import sys
 import click
 import psycopg
 
-from .. import __version__
+from .. import __version__, api
 from ..console import echo_err, set_log_format
 from ..errors import SqlCompilerError
-from ..infra.connection import describe_db_error
 from . import admin, config, kafka, run, source, ui
 from .options import Ctx
 
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     except psycopg.Error as exc:
         if debug:
             raise
-        echo_err(f"Error: database error: {describe_db_error(exc)}", "error")
+        echo_err(f"Error: database error: {api.describe_db_error(exc)}", "error")
         sys.exit(1)
     except KeyboardInterrupt:
         echo_err("Interrupted.")

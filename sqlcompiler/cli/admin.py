@@ -125,26 +125,20 @@ def embedded() -> None:
 @embedded.command("status")
 def embedded_status() -> None:
     """Show where the embedded cluster lives and whether it runs."""
-    from ..infra.embedded import Cluster
-
-    for k, v in Cluster.default().status().items():
+    for k, v in api.embedded_status().items():
         click.echo(f"{k:12} {v}")
 
 
 @embedded.command("start")
 def embedded_start() -> None:
     """Initialise (first time) and start the embedded cluster."""
-    from ..infra.embedded import Cluster
-
-    click.echo(Cluster.default().ensure())
+    click.echo(api.embedded_start())
 
 
 @embedded.command("stop")
 def embedded_stop() -> None:
     """Stop the embedded cluster."""
-    from ..infra.embedded import Cluster
-
-    click.echo("stopped" if Cluster.default().stop() else "not running")
+    click.echo("stopped" if api.embedded_stop() else "not running")
 
 
 @click.group(invoke_without_command=True)
@@ -218,8 +212,6 @@ def bench(
     configuration (the configuration in place is restored afterwards). Fails if the run and the
     literal plan disagree.
     """
-    from ..demo.bench import write_report
-
     rep = api.bench(
         ctx.dsn, customers=customers, groups=groups, campaigns=campaigns, conditions=conditions,
         rules=rules, seed=seed, sample=sample, scaling=not no_scaling, trees=not no_trees, jobs=jobs,
@@ -227,7 +219,7 @@ def bench(
     )  # fmt: skip
     click.echo(rep.table())
     if report:
-        write_report(rep, report)
+        api.write_bench_report(rep, report)
         click.echo(f"report written to {report}")
 
 

@@ -166,9 +166,7 @@ def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
 @config.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of the configuration file (for editors)."""
-    from ..config.model import json_schema
-
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(api.config_json_schema(), indent=2))
 
 
 @config.command("export")

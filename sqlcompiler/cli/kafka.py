@@ -35,13 +35,10 @@ def relay(ctx: Ctx, run_id, follow, topic, batch, bootstrap, metrics_port, metri
     At-least-once and resumable: progress is stored in the database after the broker
     acknowledged each batch. Message format: docs/kafka.md.
     """
-    from ..infra import metrics
-    from ..kafka.relay import KafkaSettings
-
-    settings = KafkaSettings.from_env(bootstrap, topic)
+    settings = api.kafka_settings(bootstrap, topic)
     stop = stop_on_sigterm()
     if follow and metrics_port:
-        metrics.serve(metrics_port, metrics_addr)
+        api.serve_metrics(metrics_port, metrics_addr)
     stats = api.relay(
         ctx.dsn, settings, run_id=run_id, follow=follow, batch=batch, stop=stop, progress=echo_err
     )
@@ -65,13 +62,10 @@ def serve(ctx: Ctx, group_id, bootstrap, metrics_port, metrics_addr) -> None:
     Requests polled together become one run; results are published tagged with their
     request ids; invalid requests go to the dead-letter topic. Stops on SIGTERM.
     """
-    from ..infra import metrics
-    from ..kafka.relay import KafkaSettings
-
-    settings = KafkaSettings.from_env(bootstrap)
+    settings = api.kafka_settings(bootstrap)
     stop = stop_on_sigterm()
     if metrics_port:
-        metrics.serve(metrics_port, metrics_addr)
+        api.serve_metrics(metrics_port, metrics_addr)
     stats = api.serve(ctx.dsn, settings, group_id=group_id, stop=stop, progress=echo_err)
     click.echo(
         f"served {stats.requests} request(s) in {stats.batches} batch(es); {stats.dead_lettered} dead-lettered"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import click
 
-from ..infra.connection import resolve_dsn
+from .. import api
 
 
 class Ctx:
@@ -19,7 +19,7 @@ class Ctx:
     @property
     def dsn(self) -> str:
         """The target database: --dsn, SQLCOMPILER_DSN, or the embedded cluster (started lazily)."""
-        return resolve_dsn(self._dsn)
+        return api.resolve_dsn(self._dsn)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)

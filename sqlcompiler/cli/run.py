@@ -8,17 +8,16 @@ from pathlib import Path
 import click
 
 from .. import api, console
-from ..console import echo_err
-from ..errors import HELD_EXIT_CODE, RunLocked
-from ..run import (
+from ..api import (
     DEFAULT_KEEP,
     DEFAULT_KEEP_RECORDS_DAYS,
     DEFAULT_MAX_DROP,
     REFERENCE_LIMIT,
     RunOptions,
-    default_jobs,
     read_cifs,
 )
+from ..console import echo_err
+from ..errors import HELD_EXIT_CODE, RunLocked
 from .options import Ctx, as_of_option, jobs_option, pass_ctx
 
 
@@ -78,7 +77,7 @@ def compile_cmd(
     groups, each connection first creates its customer slice and runs them all over it.
     """
     dsn = ctx.dsn
-    compiled = api.compile_statements(dsn, group, as_of=as_of, jobs=jobs or default_jobs())
+    compiled = api.compile_statements(dsn, group, as_of=as_of, jobs=jobs)
     statements = compiled.statements
     plans = (
         api.explain_plans(dsn, compiled, analyze=explain == "analyze")
@@ -152,19 +151,15 @@ def run_cmd(ctx: Ctx, cifs, jobs: int | None, **options) -> None:
     Exit codes: 0 published (or dry run), 1 failed (previous results stay current),
     3 held by a guard (nothing published), 75 another run holds the lock (retry later).
     """
-    opts = RunOptions(
-        cifs=read_cifs(cifs) if cifs is not None else None, jobs=jobs or default_jobs(), **options
-    )
-    from ..infra import metrics
-
+    opts = RunOptions(cifs=read_cifs(cifs) if cifs is not None else None, jobs=jobs, **options)
     try:
         res = api.run(ctx.dsn, opts, progress=echo_err)
     except RunLocked:
         raise  # refused, nothing ran: the last run's metrics stay as they are (exit code 75)
     except BaseException:
-        metrics.export_one_shot()  # the failure counters
+        api.export_metrics()  # the failure counters
         raise
-    metrics.export_one_shot()  # textfile collector / Pushgateway, when configured
+    api.export_metrics()  # textfile collector / Pushgateway, when configured
     click.echo(console.run_summary(res))
     if res.status == "held":
         click.get_current_context().exit(HELD_EXIT_CODE)

@@ -13,11 +13,7 @@ import logging
 
 import click
 
-from ..api import SourceSetup
-from ..run import RunResult
-from ..run.preview import Preview
-from ..run.record import RunRecord
-from ..source import ReplicaState, SourceStatus
+from ..api import Preview, ReplicaState, RunRecord, RunResult, SourceSetup, SourceStatus
 from .explain import trace as trace
 
 LOG = {"format": "text"}

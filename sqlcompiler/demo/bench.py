@@ -110,9 +110,7 @@ def measure_run(
 ) -> tuple[Measurement, runner.RunResult]:
     with connect(dsn, autocommit=True) as conn:
         warm_up(conn)
-    res = runner.run(
-        dsn, keep=2, progress=progress, jobs=jobs or runner.default_jobs(), as_of=AS_OF
-    )
+    res = runner.run(dsn, keep=2, progress=progress, jobs=jobs, as_of=AS_OF)
     return Measurement(
         name, res.seconds, res.population,
         details={"groups": {g.name: round(g.seconds, 3) for g in res.groups}, "assignments": res.assigned,

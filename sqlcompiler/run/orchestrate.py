@@ -29,7 +29,7 @@ from ..errors import RunError, SqlCompilerError
 from ..infra import metrics, migrations
 from ..infra.connection import connect, describe_db_error, redact
 from ..progress import Progress, quiet
-from .executor import default_jobs, execute, split
+from .executor import execute, split
 from .guards import DEFAULT_MAX_DROP, hold_reason, previous_counts
 from .lock import run_lock
 from .record import (
@@ -59,7 +59,7 @@ class RunOptions:
     max_drop: float = DEFAULT_MAX_DROP  # percent; see record.hold_reason
     force: bool = False  # publish although a guard objects (recorded)
     engine: str = "sql"  # or "reference" (Python, customer by customer: debugging)
-    jobs: int = field(default_factory=default_jobs)
+    jobs: int | None = None  # connections; None: executor.default_jobs()
     reference_limit: int = REFERENCE_LIMIT
     request_ids: Sequence[str] = ()
     source_schema: str = "bank_sync_service"
@@ -95,8 +95,6 @@ def run(
     opts = replace(options or RunOptions(), **overrides)
     if opts.engine not in ("sql", "reference"):
         raise SqlCompilerError(f"unknown engine {opts.engine!r}; use sql or reference")
-    if opts.jobs < 1:
-        opts = replace(opts, jobs=1)
     work_mem()  # a bad SQLCOMPILER_WORK_MEM stops the run before it is recorded
     t_start = time.monotonic()
     with connect(dsn, autocommit=True, application="sqlcompiler-run") as meta:

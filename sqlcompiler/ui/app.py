@@ -20,12 +20,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import api
-from ..config import files
-from ..config.model import CONTACT_TYPES, PARTY_TYPES
+from ..api import CONTACT_TYPES, PARTY_TYPES, connect, drafts
 from ..errors import ConfigError, SqlCompilerError
-from ..infra.connection import connect
-from ..run import export as results_export
-from . import drafts, guide
+from . import guide
 from .auth import AuthSettings, User
 from .jobs import Jobs
 from .json_api import add_json_api
@@ -171,7 +168,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         with connect(dsn) as conn:
             draft = drafts.save(conn, user.name, document)
             try:
-                cfg = files.parse(document, "draft")
+                cfg = api.parse_document(document, "draft")
                 api.validate_config(conn, cfg)
             except ConfigError as exc:
                 problems = exc.problems
@@ -217,7 +214,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
     def approvals(request: Request, user: User = Depends(current_user)):  # noqa: B008
         with connect(dsn) as conn:
             waiting = [
-                (s, api.plan_document(dsn, files.parse(s.document, f"draft of {s.editor}")))
+                (s, api.plan_document(dsn, api.parse_document(s.document, f"draft of {s.editor}")))
                 for s in drafts.submissions(conn)
             ]
         return render(request, "approvals.html", user, waiting=waiting)
@@ -232,7 +229,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         with connect(dsn) as conn:
             sub = drafts.submission(conn, editor)
             drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
-            api.apply_config(conn, files.parse(sub.document, f"draft of {editor}"),
+            api.apply_config(conn, api.parse_document(sub.document, f"draft of {editor}"),
                              applied_by=f"{editor}, approved by {user.name}",
                              source_name="workbench (four-eyes)")  # fmt: skip
             drafts.reset(conn, editor)
@@ -361,8 +358,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
     @app.get("/results.csv", include_in_schema=False)
     def results_csv(user: User = Depends(current_user)):  # noqa: B008
         def chunks():
-            with connect(dsn) as conn:
-                yield from results_export.csv_chunks(conn)
+            yield from api.results_csv_chunks(dsn)
 
         stamp = dt.date.today().isoformat()
         return StreamingResponse(chunks(), media_type="text/csv", headers={

@@ -14,11 +14,9 @@ from typing import Any
 import psycopg
 import yaml
 
-from ..config import files
-from ..config.catalog import data_type_of
-from ..config.operands import LIST_OPS, NO_VALUE_OPS, operators_for
+from .. import api
+from ..api.editing import LIST_OPS, NO_VALUE_OPS, field_profile, operators_for, source_fields
 from ..errors import ConfigError
-from ..source import catalog
 
 SOURCES = {
     "bank_sync_service.customers": "customer data",
@@ -77,19 +75,8 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     s.source = params.get("source") if params.get("source") in SOURCES else None
     if s.source is None:
         return s
-    if s.source == "custom_fields":
-        registry = {f["field_name"]: f["data_type"] for f in doc.get("custom_fields") or []}
-        registry |= dict(
-            conn.execute(
-                "SELECT field_name, data_type FROM campaign_engine.custom_fields"
-            ).fetchall()
-        )
-        s.fields = sorted(registry.items())
-    else:
-        table = s.source.split(".")[1]
-        s.fields = [
-            (c, t) for c, pg in catalog(conn).columns(table).items() if (t := data_type_of(pg))
-        ]
+    registry = {f["field_name"]: f["data_type"] for f in doc.get("custom_fields") or []}
+    s.fields = source_fields(conn, s.source, registry)
     types = dict(s.fields)
     s.column = params.get("field") if params.get("field") in types else None
     if s.column is None:
@@ -190,9 +177,7 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
 
 def common_values(conn: psycopg.Connection, source: str, column: str, dtype: str) -> str | None:
     """A line about what the data holds for one field (sampled on big tables)."""
-    from ..source.fields import one_field
-
-    p = one_field(conn, source, column, dtype)
+    p = field_profile(conn, source, column, dtype)
     if p is None:
         return None
     if dtype in ("number", "date"):
@@ -248,11 +233,10 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
 
 
 def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) -> tuple[str, Step]:
-    from .. import api
 
     text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     try:
-        api.validate_config(conn, files.parse(text, "draft"))
+        api.validate_config(conn, api.parse_document(text, "draft"))
     except ConfigError as exc:
         mine = [m for loc, m in exc.problems if loc.startswith(where)]
         s.problem = "; ".join(mine) if mine else f"the draft has other problems: {exc}"

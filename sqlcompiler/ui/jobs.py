@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from ..api import redact
 from ..errors import SqlCompilerError
-from ..infra.connection import redact
 
 
 @dataclass

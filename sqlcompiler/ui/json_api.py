@@ -12,9 +12,7 @@ import yaml
 from fastapi import Body, Depends, FastAPI, HTTPException
 
 from .. import api
-from ..config import files
-from ..config.model import ConfigFile
-from ..infra.connection import connect
+from ..api import ConfigFile, connect
 from .auth import AuthSettings, User
 
 
@@ -71,7 +69,7 @@ def add_json_api(
 
 def _document(document: dict) -> ConfigFile:
     """A configuration sent as JSON, read exactly as a file would be (same errors)."""
-    return files.parse(json.dumps(document, ensure_ascii=False), "request body")
+    return api.parse_document(json.dumps(document, ensure_ascii=False), "request body")
 
 
 def _plain(obj: Any) -> Any:
