@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from sqlcompiler import api, reference
-from sqlcompiler.config import store
+from sqlcompiler.config import db as config_db
 from sqlcompiler.config.model import ConfigFile
 from sqlcompiler.run import run
 
@@ -94,7 +94,7 @@ class Scenario:
         insert("phones", self.phones)
 
 
-def configure(conn: psycopg.Connection, doc: dict[str, Any]) -> store.ApplyResult:
+def configure(conn: psycopg.Connection, doc: dict[str, Any]) -> config_db.ApplyResult:
     return api.apply_config(conn, ConfigFile.model_validate(doc), applied_by="tests")
 
 

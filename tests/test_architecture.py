@@ -146,3 +146,23 @@ def test_every_layer_is_known_and_no_path_arithmetic():
         if "parent.parent" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_the_configuration_model_needs_no_database():
+    """config/ is the pure model (files, operands, dates, validation, canonical form, lint);
+    only config/db/ talks to PostgreSQL, so the model can be read, validated and tested alone."""
+    offenders = []
+    for path in (PACKAGE / "config").rglob("*.py"):
+        if "db" in path.relative_to(PACKAGE / "config").parts[:-1]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            if any(n == "psycopg" or n.startswith("psycopg.") for n in names):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from .. import source
-from ..config import files, store
+from ..config import db, files
 from ..config.lint import Finding
 from ..config.lint import lint as lint_config
 from ..config.model import ConfigFile, Configuration
@@ -25,7 +25,7 @@ from .common import migrated
 def load_config(conn: psycopg.Connection, as_of: dt.date | None = None) -> Configuration:
     """The stored configuration, validated against the catalog of where the data really is;
     dates relative to the run resolved against ``as_of`` (default today)."""
-    return store.load_validated(conn, source.catalog(conn), as_of)
+    return db.load_validated(conn, source.catalog(conn), as_of)
 
 
 def validate_config(conn: psycopg.Connection, cfg: ConfigFile) -> Configuration:
@@ -40,8 +40,8 @@ def apply_config(
     *,
     applied_by: str | None = None,
     source_name: str | None = None,
-) -> store.ApplyResult:
-    return store.apply(conn, cfg, source.catalog(conn), applied_by=applied_by, source=source_name)
+) -> db.ApplyResult:
+    return db.apply(conn, cfg, source.catalog(conn), applied_by=applied_by, source=source_name)
 
 
 def validate_file(dsn: str, path: str | Path) -> Configuration:
@@ -85,20 +85,20 @@ def preview_file(
     )
 
 
-def plan_document(dsn: str, cfg: ConfigFile) -> list[store.Change]:
+def plan_document(dsn: str, cfg: ConfigFile) -> list[db.Change]:
     with migrated(dsn) as conn:
         validate_config(conn, cfg)
-        return store.plan(conn, cfg)
+        return db.plan(conn, cfg)
 
 
-def plan_file(dsn: str, path: str | Path) -> list[store.Change]:
+def plan_file(dsn: str, path: str | Path) -> list[db.Change]:
     cfg = files.load(path)
     with migrated(dsn) as conn:
         validate_config(conn, cfg)
-        return store.plan(conn, cfg)
+        return db.plan(conn, cfg)
 
 
-def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> store.ApplyResult:
+def apply_file(dsn: str, path: str | Path, applied_by: str | None = None) -> db.ApplyResult:
     cfg = files.load(path)
     with migrated(dsn) as conn:
         return apply_config(conn, cfg, applied_by=applied_by, source_name=str(path))
@@ -111,24 +111,24 @@ def lint(dsn: str, path: str | Path | None = None) -> list[Finding]:
             config = load_config(conn)
         else:
             config = validate_config(conn, files.load(path))
-        return lint_config(config, conn)
+        return lint_config(config, db.fields_without_values(conn, config.custom_fields))
 
 
-def config_history(dsn: str, limit: int = 20) -> list[store.Version]:
+def config_history(dsn: str, limit: int = 20) -> list[db.Version]:
     with migrated(dsn) as conn:
-        return store.history(conn, limit)
+        return db.history(conn, limit)
 
 
-def config_diff(dsn: str, a: int, b: int) -> list[store.Change]:
+def config_diff(dsn: str, a: int, b: int) -> list[db.Change]:
     """What changed from configuration version ``a`` to ``b``."""
     with migrated(dsn) as conn:
-        return store.diff(store.version_document(conn, a), store.version_document(conn, b))
+        return db.diff(db.version_document(conn, a), db.version_document(conn, b))
 
 
-def config_rollback(dsn: str, version: int, applied_by: str | None = None) -> store.ApplyResult:
+def config_rollback(dsn: str, version: int, applied_by: str | None = None) -> db.ApplyResult:
     """Apply stored ``version`` again, as a new version recorded like any apply."""
     with migrated(dsn) as conn:
-        doc = store.version_document(conn, version)
+        doc = db.version_document(conn, version)
         return apply_config(
             conn, doc, applied_by=applied_by, source_name=f"rollback to version {version}"
         )
@@ -144,7 +144,7 @@ def fields(dsn: str) -> FieldsReport:
 
 def export_config(dsn: str, fmt: str = "yaml") -> str:
     with migrated(dsn) as conn:
-        return files.dump(store.load_from_db(conn), fmt)
+        return files.dump(db.load_from_db(conn), fmt)
 
 
 # -- custom fields ---------------------------------------------------------------------------

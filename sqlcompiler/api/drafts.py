@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..config import files, store
+from ..config import db, files
 from ..config.canonical import fingerprint
 from ..config.model import ConfigFile
 from ..errors import ConfigError
@@ -19,7 +19,7 @@ class Draft:
 
 
 def _stored(conn: psycopg.Connection) -> tuple[str, str]:
-    cfg = store.load_from_db(conn)
+    cfg = db.load_from_db(conn)
     return files.dump(cfg), fingerprint(cfg)
 
 
@@ -64,7 +64,7 @@ def require_base(conn: psycopg.Connection, draft: Draft) -> None:
         ).fetchone()
         what = ""
         if row is not None:  # what someone else changed meanwhile
-            changes = store.diff(ConfigFile.model_validate(row[0]), store.load_from_db(conn))
+            changes = db.diff(ConfigFile.model_validate(row[0]), db.load_from_db(conn))
             shown = "; ".join(map(str, changes[:10])) + ("; …" if len(changes) > 10 else "")
             what = f": {shown}" if shown else ""
         raise ConfigError(

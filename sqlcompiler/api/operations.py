@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import source
-from ..config import files, store
+from ..config import db, files
 from ..infra import metrics, migrations
 from ..infra.connection import connect
 from ..infra.resources import resource_path
@@ -23,7 +23,7 @@ from .configuration import apply_config
 
 @dataclass(frozen=True)
 class DemoResult:
-    applied: store.ApplyResult
+    applied: db.ApplyResult
     run: RunResult | None
 
 

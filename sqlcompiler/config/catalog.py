@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import psycopg
-
 from ..errors import ConfigError
 
 BANK_SYNC_SCHEMA = "bank_sync_service"
@@ -55,25 +53,6 @@ class Catalog:
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     schema: str = BANK_SYNC_SCHEMA
     where: str = ""  # e.g. "on the bank-sync database (…)": where a missing column is missing
-
-    @classmethod
-    def from_db(cls, conn: psycopg.Connection, schema: str = BANK_SYNC_SCHEMA) -> Catalog:
-        rows = conn.execute(
-            """
-            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
-            FROM pg_attribute a
-            JOIN pg_class c ON c.oid = a.attrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
-              AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
-            ORDER BY c.relname, a.attnum
-            """,
-            (schema, list(REQUIRED)),
-        ).fetchall()
-        tables: dict[str, dict[str, str]] = {}
-        for table, column, pg_type in rows:
-            tables.setdefault(table, {})[column] = pg_type
-        return cls(tables, schema)
 
     def check_required(self) -> None:
         """Every table and column SPEC §1 requires exists; else name what is missing."""

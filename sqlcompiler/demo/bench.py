@@ -22,7 +22,7 @@ from psycopg import sql
 
 from .. import reference, source
 from .. import run as runner
-from ..config import store
+from ..config import db
 from ..config.model import ConfigFile, Configuration
 from ..errors import SqlCompilerError
 from ..infra import migrations
@@ -259,10 +259,8 @@ class BenchReport:
 def _apply(dsn: str, doc: dict[str, Any]) -> Configuration:
     with connect(dsn) as conn:
         catalog = source.catalog(conn)
-        store.apply(
-            conn, ConfigFile.model_validate(doc), catalog, applied_by="bench", source="bench"
-        )
-        return store.load_validated(conn, catalog, AS_OF)
+        db.apply(conn, ConfigFile.model_validate(doc), catalog, applied_by="bench", source="bench")
+        return db.load_validated(conn, catalog, AS_OF)
 
 
 def measure_condition_forms(
@@ -324,7 +322,7 @@ def bench(
 
     migrations.upgrade(dsn)
     with connect(dsn) as conn:
-        saved = store.load_from_db(conn)  # restored at the end: the bench must not eat a config
+        saved = db.load_from_db(conn)  # restored at the end: the bench must not eat a config
     params = {"customers": customers, "groups": groups, "campaigns": campaigns, "conditions": conditions,
               "rules": rules, "seed": seed, "sample": sample,
               "jobs": jobs or runner.default_jobs()}  # fmt: skip
@@ -372,7 +370,7 @@ def bench(
                 scale.append(_scaling_run(dsn, f"run, {n:,} customers", progress, jobs))
     finally:
         with connect(dsn) as conn:
-            store.apply(
+            db.apply(
                 conn, saved, source.catalog(conn), applied_by="bench (restore)", source="bench"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

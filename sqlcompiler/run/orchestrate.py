@@ -23,8 +23,8 @@ from .. import reference, source
 from ..compiler import compile_config
 from ..compiler.settings import set_local_statements, work_mem
 from ..config import dates
+from ..config.db import load_validated
 from ..config.model import Configuration
-from ..config.store import load_validated
 from ..errors import RunError, SqlCompilerError
 from ..infra import metrics, migrations
 from ..infra.connection import connect, describe_db_error, redact

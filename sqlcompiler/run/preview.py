@@ -26,9 +26,9 @@ from ..compiler import compile_config
 from ..compiler.conditions import CUSTOM, LOAN, predicate
 from ..compiler.settings import set_local_statements
 from ..config import dates
+from ..config.db import Change, apply, fields_without_values, load_validated, plan
 from ..config.lint import lint
 from ..config.model import Condition, ConfigFile, Configuration
-from ..config.store import Change, apply, load_validated, plan
 from ..config.validate import validate
 from ..infra import migrations
 from ..infra.connection import connect
@@ -288,7 +288,8 @@ def _warnings(conn, typed: Configuration, result, schema) -> list[Warning]:
                     "would catch 0 customers",
                 ))  # fmt: skip
     out += _data_warnings(conn, typed, schema)
-    out += [Warning(f.location, f.message) for f in lint(typed, conn)]
+    quiet_fields = fields_without_values(conn, typed.custom_fields, schema)
+    out += [Warning(f.location, f.message) for f in lint(typed, quiet_fields)]
     return out
 
 

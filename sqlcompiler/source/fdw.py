@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ..config.catalog import Catalog
+from ..config.db import read_catalog
 from ..errors import ConfigError, ConnectionFailed, SourceError
 from ..progress import Progress, quiet
 from .plan import (
@@ -198,7 +199,7 @@ def checked_catalog(conn: psycopg.Connection, cfg: SourceConfig) -> Catalog:
     only change on ``source fdw --refresh``)."""
     remote = remote_catalog(conn, cfg)
     remote.check_required()
-    local = Catalog.from_db(conn, FDW_SCHEMA)
+    local = read_catalog(conn, FDW_SCHEMA)
     problems = []
     for table in TABLES:
         have = remote.columns(table)

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from sqlglot import exp
 
-from ..config.catalog import Catalog
+from ..config.db import read_catalog
 from ..errors import ConnectionFailed, SourceError
 from ..infra.connection import connect
 from ..progress import Progress, quiet
@@ -127,7 +127,7 @@ def _replica_steps(conn, pub, publisher_dsn: str, remote: str, secret: bool) -> 
         (SUBSCRIPTION,),
     ).fetchone()
     local = local_tables(conn)
-    have = Catalog.from_db(conn, SCHEMA)
+    have = read_catalog(conn, SCHEMA)
     plan.steps.append(
         Step("campaign", sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
     )

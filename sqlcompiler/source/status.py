@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from ..config.catalog import Catalog
+from ..config.db import read_catalog
 from ..errors import ConfigError, ConnectionFailed, SourceError
 from ..progress import Progress
 from .fdw import checked_catalog, snapshot
@@ -32,7 +33,7 @@ def catalog(conn: psycopg.Connection, cfg: SourceConfig | None = None) -> Catalo
     """
     cfg = cfg or configured(conn)
     if cfg.mode != "fdw":
-        return Catalog.from_db(conn, SCHEMA)
+        return read_catalog(conn, SCHEMA)
     return checked_catalog(conn, cfg)
 
 
@@ -76,7 +77,7 @@ def prepare_run(
         info["lag_seconds"] = state.lag_seconds
         if not state.worker_running:
             progress("  warning: the replication worker is not running; the replica may be stale")
-    return Catalog.from_db(conn, SCHEMA), info
+    return read_catalog(conn, SCHEMA), info
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import yaml
 
 from sqlcompiler import api
 from sqlcompiler import run as runner
-from sqlcompiler.config import files, store
+from sqlcompiler.config import db as config_db
+from sqlcompiler.config import files
+from sqlcompiler.config.db import store as apply_module
 from sqlcompiler.config.model import ConfigFile
 from sqlcompiler.errors import ConfigError
 from tests.scenario import Scenario, cond, configure
@@ -35,8 +37,8 @@ def _ids(db):
 def test_apply_plan_export_round_trip(db, tmp_path):
     first = configure(db, DOC)
     assert any(str(c) == "+ group 'Early': 2 campaigns" for c in first.changes)
-    assert store.plan(db, ConfigFile.model_validate(DOC)) == []
-    exported = files.dump(store.load_from_db(db))
+    assert config_db.plan(db, ConfigFile.model_validate(DOC)) == []
+    exported = files.dump(config_db.load_from_db(db))
     assert yaml.safe_load(exported) == DOC  # the file form is what the user wrote
     again = api.apply_config(db, files.parse(exported))
     assert again.changes == [] and again.fingerprint == first.fingerprint
@@ -57,7 +59,7 @@ def test_plan_lists_exact_changes_and_ids_stay_stable(db):
         {"related_party_type": "reference_customer_all", "contact_type": "all"}
     )
     del new["groups"][1]
-    plan = [str(c) for c in store.plan(db, ConfigFile.model_validate(new))]
+    plan = [str(c) for c in config_db.plan(db, ConfigFile.model_validate(new))]
     assert plan == [
         "- group 'Late': 1 campaigns",
         "~ campaign 'P1' in group 'Early': priority 1 -> 2",
@@ -69,7 +71,7 @@ def test_plan_lists_exact_changes_and_ids_stay_stable(db):
     assert [str(c) for c in res.changes] == plan
     after = _ids(db)
     assert after == {k: v for k, v in before.items() if k != "L1"}
-    assert store.plan(db, ConfigFile.model_validate(new)) == []
+    assert config_db.plan(db, ConfigFile.model_validate(new)) == []
 
 
 def test_apply_refuses_invalid_file_and_changes_nothing(db):
@@ -79,7 +81,7 @@ def test_apply_refuses_invalid_file_and_changes_nothing(db):
     del bad["groups"][1]
     with pytest.raises(ConfigError, match="'thirty' is not a number"):
         configure(db, bad)
-    assert store.plan(db, ConfigFile.model_validate(DOC)) == []
+    assert config_db.plan(db, ConfigFile.model_validate(DOC)) == []
 
 
 def test_apply_is_all_or_nothing(db, monkeypatch):
@@ -88,18 +90,20 @@ def test_apply_is_all_or_nothing(db, monkeypatch):
     new["groups"].append({"name": "Extra", "campaigns": [{"name": "X", "priority": 1}]})
     new["groups"][0]["campaigns"][1]["priority"] = 9
     calls = {"n": 0}
-    real = store._Sync.add_campaign
+    real = apply_module._Sync.add_campaign
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
         raise psycopg.errors.QueryCanceled("simulated failure mid-apply")
 
-    monkeypatch.setattr(store._Sync, "add_campaign", failing)
+    monkeypatch.setattr(apply_module._Sync, "add_campaign", failing)
     with pytest.raises(psycopg.errors.QueryCanceled):
         configure(db, new)
     assert calls["n"] == 1
-    monkeypatch.setattr(store._Sync, "add_campaign", real)
-    assert store.plan(db, ConfigFile.model_validate(DOC)) == []  # priority change rolled back too
+    monkeypatch.setattr(apply_module._Sync, "add_campaign", real)
+    assert (
+        config_db.plan(db, ConfigFile.model_validate(DOC)) == []
+    )  # priority change rolled back too
 
 
 def test_injection_attempts_are_rejected_or_quoted(db, dsn):
@@ -146,10 +150,12 @@ TREE_DOC = {
 
 def test_trees_round_trip_through_the_tables(db):
     configure(db, TREE_DOC)
-    assert store.plan(db, ConfigFile.model_validate(TREE_DOC)) == []
-    exported = yaml.safe_load(files.dump(store.load_from_db(db)))
+    assert config_db.plan(db, ConfigFile.model_validate(TREE_DOC)) == []
+    exported = yaml.safe_load(files.dump(config_db.load_from_db(db)))
     assert exported == TREE_DOC  # trees and relative values as written
-    assert store.plan(db, ConfigFile.model_validate(exported)) == []  # apply(export()) = no change
+    assert (
+        config_db.plan(db, ConfigFile.model_validate(exported)) == []
+    )  # apply(export()) = no change
     kinds = db.execute(
         "SELECT kind, count(*) FROM campaign_engine.condition_nodes GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -169,14 +175,14 @@ def test_changing_a_tree_is_one_readable_change(db):
     configure(db, TREE_DOC)
     doc = copy.deepcopy(TREE_DOC)
     doc["groups"][0]["campaigns"][0]["conditions"]["any"][0]["field_value"] = 60
-    changes = [str(c) for c in store.plan(db, ConfigFile.model_validate(doc))]
+    changes = [str(c) for c in config_db.plan(db, ConfigFile.model_validate(doc))]
     assert changes == [
         "~ conditions of campaign 'any' in group 'Trees': (bank_sync_service.loans.dpd > 90 OR "
         "bank_sync_service.loans.outstanding > 50000000) -> (bank_sync_service.loans.dpd > 60 OR "
         "bank_sync_service.loans.outstanding > 50000000)"
     ]
     configure(db, doc)
-    assert store.plan(db, ConfigFile.model_validate(doc)) == []
+    assert config_db.plan(db, ConfigFile.model_validate(doc)) == []
     # back to a plain list: the nodes go, the rows are today's again
     doc["groups"][0]["campaigns"][0]["conditions"] = [cond("l", "dpd", ">", 60)]
     configure(db, doc)
@@ -184,7 +190,7 @@ def test_changing_a_tree_is_one_readable_change(db):
         "SELECT count(*) FROM campaign_engine.condition_nodes WHERE campaign_id IS NOT NULL "
         "AND campaign_id = (SELECT id FROM campaign_engine.campaigns WHERE name = 'any')"
     ).fetchone() == (0,)
-    assert yaml.safe_load(files.dump(store.load_from_db(db)))["groups"][0]["campaigns"][0][
+    assert yaml.safe_load(files.dump(config_db.load_from_db(db)))["groups"][0]["campaigns"][0][
         "conditions"
     ] == [cond("l", "dpd", ">", 60)]
 
@@ -195,7 +201,9 @@ def test_a_list_of_one_node_is_the_node(db):
         doc["groups"][0]["campaigns"][0]["conditions"]
     ]
     first = configure(db, doc)
-    assert store.plan(db, ConfigFile.model_validate(TREE_DOC)) == []  # same tree, same fingerprint
+    assert (
+        config_db.plan(db, ConfigFile.model_validate(TREE_DOC)) == []
+    )  # same tree, same fingerprint
     assert first.fingerprint == configure(db, TREE_DOC).fingerprint
 
 

@@ -1,5 +1,5 @@
 """The configuration tables: diff a file against them, apply, record history (reading them
-back is stored.py, re-exported here).
+back is load.py).
 
 ``plan`` and ``apply`` are the same walk over (database, file); ``apply`` also executes each
 step. Rows are matched by their natural keys (group name, campaign name, rule priority,
@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 import psycopg
 from psycopg import sql
 
-from ..errors import ConfigError
-from .canonical import fingerprint
-from .catalog import Catalog
-from .files import to_document
-from .model import (
+from ...errors import ConfigError
+from ..canonical import fingerprint
+from ..catalog import Catalog
+from ..files import to_document
+from ..model import (
     CampaignSpec,
     ConditionSpec,
     ConfigFile,
@@ -30,21 +30,10 @@ from .model import (
     RuleSpec,
     is_flat,
 )
-from .operands import value_text
-
-# re-exported: the run, the API and the workbench read the stored configuration through here
-from .stored import Version as Version
-from .stored import (
-    condition_key,
-    describe_condition,
-    describe_conditions,
-    load_from_db,
-    tree_key,
-)
-from .stored import history as history
-from .stored import load_validated as load_validated
-from .stored import version_document as version_document
-from .validate import validate
+from ..operands import value_text
+from ..trees import condition_key, describe_condition, describe_conditions, tree_key
+from ..validate import validate
+from .load import load_from_db
 
 CONFIG_LOCK = 0x5C0C0F16  # advisory lock key serialising configuration applies
 
@@ -60,6 +49,8 @@ class Change:
         return f"{sign} {self.what}" + (f": {self.detail}" if self.detail else "")
 
 
+SCHEMA = "campaign_engine"
+# the column naming the campaign or contact rule a condition (and a condition node) belongs to
 _OWNER = {
     "base_conditions": "campaign_id",
     "contact_rule_conditions": "contact_selection_rule_id",
@@ -76,12 +67,34 @@ class _Sync:
     def note(self, action: str, what: str, detail: str = "") -> None:
         self.changes.append(Change(action, what, detail))
 
-    def sql(self, query: str | sql.Composable, params: tuple = ()) -> int | None:
+    def _execute(self, query: sql.Composable, params: tuple = ()) -> int | None:
         """Execute when applying; return the RETURNING id, if any."""
         if self.conn is None:
             return None
         cur = self.conn.execute(query, params)
         return cur.fetchone()[0] if cur.description else None
+
+    def insert(self, table: str, **values: object) -> int | None:
+        """INSERT one row into campaign_engine.``table``; its id."""
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
+            sql.Identifier(SCHEMA, table),
+            sql.SQL(", ").join(map(sql.Identifier, values)),
+            sql.SQL(", ").join(sql.Placeholder() * len(values)),
+        )
+        return self._execute(query, tuple(values.values()))
+
+    def update(self, table: str, row_id: int | None, **values: object) -> None:
+        query = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+            sql.Identifier(SCHEMA, table),
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values),
+        )
+        self._execute(query, (*values.values(), row_id))
+
+    def delete(self, table: str, value: int | None, column: str = "id") -> None:
+        query = sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+            sql.Identifier(SCHEMA, table), sql.Identifier(column)
+        )
+        self._execute(query, (value,))
 
     def run(self, cur: ConfigFile, new: ConfigFile) -> list[Change]:
         cur_fields = {f.field_name: f for f in cur.custom_fields}
@@ -90,10 +103,8 @@ class _Sync:
             old = cur_fields.get(name)
             if old is None:
                 self.note("add", f"custom field {name!r}", f.data_type)
-                self.sql(
-                    "INSERT INTO campaign_engine.custom_fields (field_name, data_type, description) VALUES (%s, %s, %s)",
-                    (name, f.data_type, f.description),
-                )
+                self.insert("custom_fields", field_name=name, data_type=f.data_type,
+                            description=f.description)  # fmt: skip
             elif (old.data_type, old.description) != (f.data_type, f.description):
                 self.note(
                     "change",
@@ -102,29 +113,24 @@ class _Sync:
                     if old.data_type != f.data_type
                     else "description",
                 )
-                self.sql(
-                    "UPDATE campaign_engine.custom_fields SET data_type = %s, description = %s WHERE id = %s",
-                    (f.data_type, f.description, old.id),
-                )
+                self.update("custom_fields", old.id, data_type=f.data_type,
+                            description=f.description)  # fmt: skip
         for name, f in cur_fields.items():
             if name not in new_fields:
                 self.note("remove", f"custom field {name!r}")
-                self.sql("DELETE FROM campaign_engine.custom_fields WHERE id = %s", (f.id,))
+                self.delete("custom_fields", f.id)
 
         cur_groups = {g.name: g for g in cur.groups}
         new_names = {g.name for g in new.groups}
         for g in cur.groups:
             if g.name not in new_names:
                 self.note("remove", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
-                self.sql("DELETE FROM campaign_engine.campaign_groups WHERE id = %s", (g.id,))
+                self.delete("campaign_groups", g.id)
         for g in new.groups:
             old = cur_groups.get(g.name)
             if old is None:
                 self.note("add", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
-                gid = self.sql(
-                    "INSERT INTO campaign_engine.campaign_groups (name) VALUES (%s) RETURNING id",
-                    (g.name,),
-                )
+                gid = self.insert("campaign_groups", name=g.name)
                 for c in g.campaigns:
                     self.add_campaign(gid, c, quiet=True)
             else:
@@ -137,7 +143,7 @@ class _Sync:
         for c in old.campaigns:
             if c.name not in names:
                 self.note("remove", f"campaign {c.name!r} in group {old.name!r}")
-                self.sql("DELETE FROM campaign_engine.campaigns WHERE id = %s", (c.id,))
+                self.delete("campaigns", c.id)
         for c in new.campaigns:
             where = f"campaign {c.name!r} in group {new.name!r}"
             prev = cur.get(c.name)
@@ -147,29 +153,18 @@ class _Sync:
                 continue
             if prev.priority != c.priority:
                 self.note("change", where, f"priority {prev.priority} -> {c.priority}")
-                self.sql(
-                    "UPDATE campaign_engine.campaigns SET priority = %s WHERE id = %s",
-                    (c.priority, prev.id),
-                )
-            self.sync_conditions(
-                "base_conditions", "campaign_id", prev.id, prev.conditions, c.conditions, where
-            )
+                self.update("campaigns", prev.id, priority=c.priority)
+            self.sync_conditions("base_conditions", prev.id, prev.conditions, c.conditions, where)
             self.sync_rules(prev, c, where)
 
     def add_campaign(self, gid: int | None, c: CampaignSpec, quiet: bool = False) -> None:
-        cid = self.sql(
-            "INSERT INTO campaign_engine.campaigns (campaign_group_id, name, priority) VALUES (%s, %s, %s) RETURNING id",
-            (gid, c.name, c.priority),
-        )
+        cid = self.insert("campaigns", campaign_group_id=gid, name=c.name, priority=c.priority)
         self.insert_conditions("base_conditions", cid, c.conditions)
         for r in c.contact_rules:
             self.add_rule(cid, r)
 
     def add_rule(self, cid: int | None, r: RuleSpec) -> None:
-        rid = self.sql(
-            "INSERT INTO campaign_engine.contact_selection_rules (campaign_id, rule_priority) VALUES (%s, %s) RETURNING id",
-            (cid, r.rule_priority),
-        )
+        rid = self.insert("contact_selection_rules", campaign_id=cid, rule_priority=r.rule_priority)
         self.insert_conditions("contact_rule_conditions", rid, r.conditions)
         for o in r.outputs:
             self.insert_output(rid, o)
@@ -177,61 +172,45 @@ class _Sync:
     def insert_condition(
         self,
         table: str,
-        parent_col: str,
         parent: int | None,
         c: ConditionSpec,
         node: int | None = None,
         position: int | None = None,
     ) -> None:
-        query = {
-            "base_conditions": "INSERT INTO campaign_engine.base_conditions (campaign_id, data_source, field_name, operator, field_value, node_id, position) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            "contact_rule_conditions": "INSERT INTO campaign_engine.contact_rule_conditions (contact_selection_rule_id, data_source, field_name, operator, field_value, node_id, position) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        }[table]
-        self.sql(
-            query,
-            (
-                parent,
-                c.data_source,
-                c.field_name,
-                c.operator,
-                value_text(c.field_value),
-                node,
-                position,
-            ),
+        self.insert(
+            table,
+            **{_OWNER[table]: parent},
+            data_source=c.data_source,
+            field_name=c.field_name,
+            operator=c.operator,
+            field_value=value_text(c.field_value),
+            node_id=node,
+            position=position,
         )
 
     def insert_conditions(self, table: str, owner: int | None, conds: list | NodeSpec) -> None:
         """A plain list as today's rows; a tree also as condition_nodes rows."""
-        parent_col = _OWNER[table]
         if is_flat(conds):
             for cond in conds:
-                self.insert_condition(table, parent_col, owner, cond)
+                self.insert_condition(table, owner, cond)
             return
-        node_owner = "campaign_id" if table == "base_conditions" else "contact_selection_rule_id"
 
         def place(items: list, node: int | None) -> None:
             for pos, item in enumerate(items):
                 if isinstance(item, NodeSpec):
-                    nid = self.sql(
-                        sql.SQL(
-                            "INSERT INTO campaign_engine.condition_nodes ({}, parent_id, kind, "
-                            "position) VALUES (%s, %s, %s, %s) RETURNING id"
-                        ).format(sql.Identifier(node_owner)),
-                        (owner, node, item.kind, pos),
-                    )
+                    nid = self.insert("condition_nodes", **{_OWNER[table]: owner},
+                                      parent_id=node, kind=item.kind, position=pos)  # fmt: skip
                     place(item.children, nid)
                 else:
-                    self.insert_condition(table, parent_col, owner, item, node, pos)
+                    self.insert_condition(table, owner, item, node, pos)
 
         place([conds] if isinstance(conds, NodeSpec) else list(conds), None)
 
     def insert_output(self, rid: int | None, o: OutputSpec) -> None:
-        self.sql(
-            "INSERT INTO campaign_engine.contact_rule_outputs (contact_selection_rule_id, related_party_type, contact_type) VALUES (%s, %s, %s)",
-            (rid, o.related_party_type, o.contact_type),
-        )
+        self.insert("contact_rule_outputs", contact_selection_rule_id=rid,
+                    related_party_type=o.related_party_type, contact_type=o.contact_type)  # fmt: skip
 
-    def sync_conditions(self, table, parent_col, parent_id, old, new, where) -> None:
+    def sync_conditions(self, table: str, parent_id, old, new, where: str) -> None:
         if not (is_flat(old) and is_flat(new)):
             if tree_key(old) == tree_key(new):
                 return
@@ -240,21 +219,8 @@ class _Sync:
                 f"conditions of {where}",
                 f"{describe_conditions(old)} -> {describe_conditions(new)}",
             )
-            node_owner = (
-                "campaign_id" if table == "base_conditions" else "contact_selection_rule_id"
-            )
-            delete = sql.SQL("DELETE FROM {} WHERE {} = %s")
-            self.sql(
-                delete.format(sql.Identifier("campaign_engine", table), sql.Identifier(parent_col)),
-                (parent_id,),
-            )
-            self.sql(
-                delete.format(
-                    sql.Identifier("campaign_engine", "condition_nodes"),
-                    sql.Identifier(node_owner),
-                ),
-                (parent_id,),
-            )
+            self.delete(table, parent_id, column=_OWNER[table])
+            self.delete("condition_nodes", parent_id, column=_OWNER[table])
             self.insert_conditions(table, parent_id, new)
             return
         remaining = list(old)
@@ -264,14 +230,10 @@ class _Sync:
                 remaining.remove(match)
                 continue
             self.note("add", f"condition of {where}", describe_condition(c))
-            self.insert_condition(table, parent_col, parent_id, c)
-        delete = {
-            "base_conditions": "DELETE FROM campaign_engine.base_conditions WHERE id = %s",
-            "contact_rule_conditions": "DELETE FROM campaign_engine.contact_rule_conditions WHERE id = %s",
-        }[table]
+            self.insert_condition(table, parent_id, c)
         for o in remaining:
             self.note("remove", f"condition of {where}", describe_condition(o))
-            self.sql(delete, (o.id,))
+            self.delete(table, o.id)
 
     def sync_rules(self, old: CampaignSpec, new: CampaignSpec, where: str) -> None:
         cur = {r.rule_priority: r for r in old.contact_rules}
@@ -279,9 +241,7 @@ class _Sync:
         for r in old.contact_rules:
             if r.rule_priority not in prios:
                 self.note("remove", f"contact rule {r.rule_priority} of {where}")
-                self.sql(
-                    "DELETE FROM campaign_engine.contact_selection_rules WHERE id = %s", (r.id,)
-                )
+                self.delete("contact_selection_rules", r.id)
         for r in new.contact_rules:
             rwhere = f"contact rule {r.rule_priority} of {where}"
             prev = cur.get(r.rule_priority)
@@ -290,12 +250,7 @@ class _Sync:
                 self.add_rule(old.id, r)
                 continue
             self.sync_conditions(
-                "contact_rule_conditions",
-                "contact_selection_rule_id",
-                prev.id,
-                prev.conditions,
-                r.conditions,
-                rwhere,
+                "contact_rule_conditions", prev.id, prev.conditions, r.conditions, rwhere
             )
             remaining = list(prev.outputs)
             for o in r.outputs:
@@ -312,7 +267,7 @@ class _Sync:
                 self.note(
                     "remove", f"output of {rwhere}", f"{x.related_party_type} / {x.contact_type}"
                 )
-                self.sql("DELETE FROM campaign_engine.contact_rule_outputs WHERE id = %s", (x.id,))
+                self.delete("contact_rule_outputs", x.id)
 
 
 def plan(conn: psycopg.Connection, new: ConfigFile) -> list[Change]:
