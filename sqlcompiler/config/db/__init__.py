@@ -4,9 +4,9 @@ history (load.py), the catalogue it is checked against (catalog.py). The rest of
 
 from __future__ import annotations
 
-from .store import CONFIG_LOCK, ApplyResult, Change, apply, diff, plan
 from .catalog import fields_without_values, read_catalog
 from .load import Version, history, load_from_db, load_validated, version_document
+from .store import CONFIG_LOCK, ApplyResult, Change, apply, diff, plan
 
 __all__ = [
     "CONFIG_LOCK",
