@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 10000
 
-.PHONY: install install-test demo ui test lint bench clean
+.PHONY: install install-test demo ui test lint screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
+# writes them to a scratch folder)
+screenshots: install-test
+	SQLCOMPILER_SCREENSHOTS=$(CURDIR)/docs/ui $(BIN)/python -m pytest -q tests/ui/test_browser.py
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

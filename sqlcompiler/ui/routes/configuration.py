@@ -1,0 +1,72 @@
+"""The stored configuration: its page, its history (diff, rollback) and the custom fields."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ... import api
+from ...errors import ConfigError
+from ..auth import User
+from ..deps import EDITOR, FORM, USER, render, workbench
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/configuration", response_class=HTMLResponse)
+def configuration(request: Request, user: User = USER):
+    with api.connect(workbench(request).dsn) as conn:
+        config = api.load_config(conn)
+    return render(request, "configuration.html", user, config=config)
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history(request: Request, a: int | None = None, b: int | None = None, user: User = USER):
+    dsn = workbench(request).dsn
+    versions = api.config_history(dsn, 50)
+    diff = api.config_diff(dsn, a, b) if a is not None and b is not None else None
+    return render(request, "history.html", user, versions=versions, diff=diff, a=a, b=b)
+
+
+@router.post("/history/{version}/rollback")
+async def rollback(request: Request, version: int, user: User = EDITOR, _csrf: None = FORM):
+    api.config_rollback(workbench(request).dsn, version, applied_by=user.name)
+    return RedirectResponse("/history", status_code=303)
+
+
+@router.get("/custom-fields", response_class=HTMLResponse)
+def custom_fields_page(request: Request, user: User = USER):
+    return render(request, "custom_fields.html", user,
+                  fields=api.list_custom_fields(workbench(request).dsn), result=None,
+                  rejected=[], message=None)  # fmt: skip
+
+
+@router.post("/custom-fields", response_class=HTMLResponse)
+async def custom_fields_action(request: Request, user: User = EDITOR, _csrf: None = FORM):
+    dsn = workbench(request).dsn
+    form = await request.form()
+    result, rejected, message = None, [], None
+    if form.get("action") == "register":
+        api.add_custom_field(dsn, str(form.get("name", "")).strip(), str(form.get("data_type")),
+                             str(form.get("description", "")) or None)  # fmt: skip
+        message = f"registered {str(form.get('name')).strip()!r}"
+    else:
+        upload = form.get("file")
+        if upload is None or not getattr(upload, "filename", ""):
+            raise ConfigError("choose a CSV or JSON-lines file to upload")
+        suffix = Path(upload.filename).suffix[:10] or ".csv"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(await upload.read())
+            rejects = Path(tmp) / "rejected.tsv"
+            result = api.upload_custom_fields(dsn, path, source_system="workbench",
+                                              uploaded_by=user.name, reject_file=rejects)  # fmt: skip
+            if rejects.exists():
+                rejected = [
+                    ln.split("\t", 2) for ln in rejects.read_text(encoding="utf-8").splitlines()[1:]
+                ]
+    return render(request, "custom_fields.html", user, fields=api.list_custom_fields(dsn),
+                  result=result, rejected=rejected[:200], message=message)  # fmt: skip

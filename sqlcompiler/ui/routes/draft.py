@@ -1,0 +1,119 @@
+"""Each user's draft (edit, check, preview, apply or submit) and the approvals of four eyes."""
+
+from __future__ import annotations
+
+import yaml
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ... import api
+from ...api import drafts
+from ...errors import ConfigError, SqlCompilerError
+from .. import guide
+from ..auth import User
+from ..deps import EDITOR, FORM, USER, render, workbench
+
+router = APIRouter(include_in_schema=False)
+
+
+def order(text: str) -> list:
+    """The draft's campaigns in priority order, for the reorder buttons."""
+    try:
+        return guide.campaign_order(text)
+    except (ConfigError, yaml.YAMLError, AttributeError, TypeError):
+        return []  # a draft that does not parse: the editor shows why on Check
+
+
+def _page(request: Request, user: User, draft: drafts.Draft, **context):
+    context = {"problems": [], "preview": None, "changes": None, "message": None, **context}
+    return render(request, "draft.html", user, draft=draft, order=order(draft.document), **context)
+
+
+@router.get("/draft", response_class=HTMLResponse)
+def draft_page(request: Request, user: User = USER):
+    with api.connect(workbench(request).dsn) as conn:
+        draft = drafts.load(conn, user.name)
+    return _page(request, user, draft)
+
+
+@router.post("/draft", response_class=HTMLResponse)
+async def draft_action(
+    request: Request,
+    user: User = EDITOR,
+    _csrf: None = FORM,
+    document: str = Form(...),
+    action: str = Form("validate"),
+):
+    wb = workbench(request)
+    problems: list[tuple[str, str]] = []
+    changes = message = None
+    with api.connect(wb.dsn) as conn:
+        draft = drafts.save(conn, user.name, document)
+        try:
+            cfg = api.parse_document(document, "draft")
+            api.validate_config(conn, cfg)
+        except ConfigError as exc:
+            problems = exc.problems
+            cfg = None
+        if cfg is not None and action == "submit":
+            drafts.require_base(conn, draft)
+            drafts.submit(conn, user.name, document)
+            message = "submitted for approval: another user with the approver role applies it"
+        if cfg is not None and action == "apply":
+            if wb.auth.require_approval:
+                raise HTTPException(403, "four-eyes mode: submit the draft for approval")
+            drafts.require_base(conn, draft)
+            result = api.apply_config(conn, cfg, applied_by=user.name, source_name="workbench")
+            drafts.reset(conn, user.name)
+            message = (
+                f"applied {len(result.changes)} changes as {user.name}, fingerprint "
+                f"{result.fingerprint[:12]}" if result.changes else "no changes to apply"
+            )  # fmt: skip
+            draft = drafts.load(conn, user.name)
+    if cfg is not None and action == "preview":
+        job = wb.jobs.start(user.name, lambda progress: api.preview(
+            wb.dsn, cfg, show_customers=5, progress=progress))  # fmt: skip
+        return RedirectResponse(f"/draft/preview/{job}", status_code=303)
+    elif cfg is not None and action == "validate":
+        changes = api.plan_document(wb.dsn, cfg)
+        message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
+    return _page(request, user, draft, problems=problems, changes=changes, message=message)
+
+
+@router.get("/draft/preview/{job_id}", response_class=HTMLResponse)
+def preview_job(request: Request, job_id: str, user: User = USER):
+    wb = workbench(request)
+    job = wb.jobs.get(job_id, user.name)
+    with api.connect(wb.dsn) as conn:
+        draft = drafts.load(conn, user.name)
+    if job.error:
+        raise SqlCompilerError(job.error)
+    return _page(request, user, draft, preview=job.result, progress=job.lines,
+                 running=job.result is None)  # fmt: skip
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals(request: Request, user: User = USER):
+    dsn = workbench(request).dsn
+    with api.connect(dsn) as conn:
+        waiting = [
+            (s, api.plan_document(dsn, api.parse_document(s.document, f"draft of {s.editor}")))
+            for s in drafts.submissions(conn)
+        ]
+    return render(request, "approvals.html", user, waiting=waiting)
+
+
+@router.post("/approvals/{editor}/approve")
+async def approve(request: Request, editor: str, user: User = USER, _csrf: None = FORM):
+    if not user.can_approve:
+        raise HTTPException(403, f"{user.name} is not an approver")
+    if user.name == editor:
+        raise HTTPException(403, "four eyes: you cannot approve your own draft")
+    with api.connect(workbench(request).dsn) as conn:
+        sub = drafts.submission(conn, editor)
+        drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
+        api.apply_config(conn, api.parse_document(sub.document, f"draft of {editor}"),
+                         applied_by=f"{editor}, approved by {user.name}",
+                         source_name="workbench (four-eyes)")  # fmt: skip
+        drafts.reset(conn, editor)
+    return RedirectResponse("/history", status_code=303)
