@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
-from .options import FILE, Ctx, as_of_option, jobs_option, pass_ctx
+from .options import FILE, Ctx, as_of_option, format_option, jobs_option, pass_ctx
 
 
 @click.group()
@@ -46,9 +45,7 @@ def config_validate(ctx: Ctx, file: str) -> None:
     metavar="N",
     help="With --preview: up to N sample cifs per movement.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option()
 @jobs_option("With --preview: connections running group statements, as `run --jobs`")
 @click.option(
     "--detailed-exitcode",
@@ -72,15 +69,12 @@ def config_plan(
         result = api.preview_file(
             ctx.dsn, file, show_customers=show_customers, jobs=jobs, progress=echo_err, as_of=as_of
         )
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
-        click.echo(text if fmt == "json" else console.preview(result))
+        click.echo(console.to_json(result.to_json()) if fmt == "json" else console.preview(result))
         changed = result.changed
     else:
         changes = api.plan_file(ctx.dsn, file)
         if fmt == "json":
-            click.echo(
-                json.dumps({"changes": [str(c) for c in changes]}, indent=2, ensure_ascii=False)
-            )
+            click.echo(console.to_json({"changes": [str(c) for c in changes]}))
         elif not changes:
             click.echo("no changes: the database already holds this configuration")
         for c in changes if fmt == "text" else []:
@@ -166,7 +160,7 @@ def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
 @config.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of the configuration file (for editors)."""
-    click.echo(json.dumps(api.config_json_schema(), indent=2))
+    click.echo(console.to_json(api.config_json_schema()))
 
 
 @config.command("export")
@@ -245,9 +239,7 @@ def cf_upload(
 
 
 @click.command("fields")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option()
 @pass_ctx
 def fields(ctx: Ctx, fmt: str) -> None:
     """What a condition may use: per data source each field with its type, share missing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import signal
 from collections.abc import Callable
 
@@ -80,3 +81,26 @@ def stop_on_sigterm() -> Callable[[], bool]:
     stopping = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
     return lambda: stopping["now"]
+
+
+def format_option(*choices: str, default: str = "text", help: str = "") -> Callable:
+    """--format, the one output switch of every command that can answer in JSON (the console
+    renders either). ``--json`` stays as a deprecated alias for one release (it was the flag of
+    `runs` and `runs show`): it warns on stderr and means --format json."""
+    choices = choices or ("text", "json")
+
+    def decorate(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args, fmt: str, as_json: bool = False, **kwargs):
+            if as_json:
+                click.echo("warning: --json is deprecated; use --format json", err=True)
+                fmt = "json"
+            return f(*args, fmt=fmt, **kwargs)
+
+        wrapper = click.option("--json", "as_json", is_flag=True, hidden=True)(wrapper)
+        return click.option(
+            "--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+            help=help or "text for people, json for programs.",
+        )(wrapper)  # fmt: skip
+
+    return decorate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from ..api import (
 )
 from ..console import echo_err
 from ..errors import HELD_EXIT_CODE, RunLocked
-from .options import Ctx, as_of_option, jobs_option, pass_ctx
+from .options import Ctx, as_of_option, format_option, jobs_option, pass_ctx
 
 
 def retention_options(f):
@@ -143,8 +142,9 @@ def compile_cmd(
     "group, or by customer slice when there are more connections than groups)"
 )
 @as_of_option("(recorded with the run, shown by `runs`)")
+@format_option(help="text: the per-campaign table; json: the run's result for a scheduler.")
 @pass_ctx
-def run_cmd(ctx: Ctx, cifs, jobs: int | None, **options) -> None:
+def run_cmd(ctx: Ctx, cifs, jobs: int | None, fmt: str, **options) -> None:
     """The nightly job: assign campaigns and contacts, publish atomically.
 
     \b
@@ -160,33 +160,33 @@ def run_cmd(ctx: Ctx, cifs, jobs: int | None, **options) -> None:
         api.export_metrics()  # the failure counters
         raise
     api.export_metrics()  # textfile collector / Pushgateway, when configured
-    click.echo(console.run_summary(res))
+    click.echo(console.run_json(res) if fmt == "json" else console.run_summary(res))
     if res.status == "held":
         click.get_current_context().exit(HELD_EXIT_CODE)
 
 
 @click.group("runs", invoke_without_command=True)
 @click.option("--limit", default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@format_option()
 @click.pass_context
-def runs_cmd(click_ctx: click.Context, limit: int, as_json: bool) -> None:
+def runs_cmd(click_ctx: click.Context, limit: int, fmt: str) -> None:
     """List recent runs with their status (``runs prune`` applies retention)."""
     if click_ctx.invoked_subcommand is not None:
         return
     records = api.runs(click_ctx.obj.dsn, limit)
-    text = console.runs_json(records) if as_json else console.runs_table(records)
+    text = console.runs_json(records) if fmt == "json" else console.runs_table(records)
     if text:
         click.echo(text)
 
 
 @runs_cmd.command("show")
 @click.argument("run_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@format_option()
 @pass_ctx
-def show_cmd(ctx: Ctx, run_id: int, as_json: bool) -> None:
+def show_cmd(ctx: Ctx, run_id: int, fmt: str) -> None:
     """One run: status, as-of date, fingerprint, population, per-campaign counts, timings, source."""
     record, counts = api.run_details(ctx.dsn, run_id)
-    click.echo(console.run_details(record, counts, as_json=as_json))
+    click.echo(console.run_details(record, counts, as_json=fmt == "json"))
 
 
 @runs_cmd.command("diff")
@@ -232,17 +232,13 @@ def prune_cmd(ctx: Ctx, keep: int, keep_records_days: int, dry_run: bool) -> Non
 @click.option(
     "--run", "run_id", type=int, help="Compare with this run instead of the current results."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option()
 @as_of_option("(default: the as-of date of the run compared with)")
 @pass_ctx
 def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str, as_of) -> None:
     """Why customer CIF got its campaigns: every condition with its actual values."""
     result = api.trace_customer(ctx.dsn, cif, run_id, as_of=as_of)
-    click.echo(
-        json.dumps(result, indent=2, default=str) if fmt == "json" else console.trace(result)
-    )
+    click.echo(console.to_json(result) if fmt == "json" else console.trace(result))
 
 
 @click.group("results")

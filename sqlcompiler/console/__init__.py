@@ -210,10 +210,9 @@ def runs_table(records: list[RunRecord]) -> str:
 
 def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> str:
     if as_json:
-        return json.dumps(
-            {**dataclasses.asdict(record), "campaigns": [dataclasses.asdict(c) for c in counts]},
-            default=str, indent=2, ensure_ascii=False,
-        )  # fmt: skip
+        return to_json(
+            {**dataclasses.asdict(record), "campaigns": [dataclasses.asdict(c) for c in counts]}
+        )
     r = record
     lines = [
         f"run {r.run_id}: {r.kind} run, {r.status}{' (dry run)' if r.dry_run else ''}",
@@ -276,8 +275,28 @@ def runs_diff(a: RunRecord, b: RunRecord, moves: list) -> str:
     return "\n".join(lines)
 
 
+def to_json(obj: object) -> str:
+    """Any result as JSON text: dataclasses as objects, dates and decimals as strings."""
+
+    def plain(o: object) -> object:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        if isinstance(o, list | tuple):
+            return [plain(x) for x in o]
+        return o
+
+    return json.dumps(plain(obj), default=str, indent=2, ensure_ascii=False)
+
+
 def runs_json(records: list[RunRecord]) -> str:
-    return json.dumps([dataclasses.asdict(r) for r in records], default=str, indent=2)
+    return to_json(records)
+
+
+def run_json(res: RunResult) -> str:
+    """``run --format json``: the result with its totals."""
+    out = dataclasses.asdict(res)
+    out.update(assigned=res.assigned, contacts=res.contacts, unassigned=res.unassigned)
+    return to_json(out)
 
 
 def replica_lines(state: ReplicaState) -> str:

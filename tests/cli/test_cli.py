@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -149,6 +150,22 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     assert out.returncode == 0 and "reference engine" in out.stderr
     explained = sqlc("explain", "C", "--format", "json", dsn=dsn)
     assert explained.returncode == 0 and '"agrees": true' in explained.stdout
+
+    # one output switch: --format json everywhere; --json stays a deprecated alias for now
+    listed = json.loads(sqlc("runs", "--format", "json", dsn=dsn).stdout)
+    assert [r["status"] for r in listed][:3] == ["succeeded"] * 3
+    old = sqlc("runs", "--json", dsn=dsn)
+    assert json.loads(old.stdout) == listed
+    assert "--json is deprecated; use --format json" in old.stderr
+    shown = json.loads(
+        sqlc("runs", "show", str(listed[0]["run_id"]), "--format", "json", dsn=dsn).stdout
+    )
+    assert shown["run_id"] == listed[0]["run_id"] and shown["campaigns"]
+    ran = sqlc("run", "--dry-run", "--format", "json", dsn=dsn)
+    result = json.loads(ran.stdout)
+    assert result["dry_run"] is True and result["assigned"] == sum(
+        g["assigned"] for g in result["groups"]
+    )
 
 
 def test_run_refuses_an_empty_configuration_cleanly(db, dsn):
