@@ -43,10 +43,10 @@ def unicode_lower(e: exp.Expression) -> exp.Expression:
 def literal(dtype: str, value: object) -> exp.Expression:
     if dtype == "number":
         assert isinstance(value, Decimal)
-        return exp.Cast(this=exp.Literal.number(str(value)), to=exp.DataType.build("NUMERIC"))
+        return exp.cast(exp.Literal.number(str(value)), "NUMERIC")
     if dtype == "date":
         assert isinstance(value, dt.date)
-        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if dtype == "boolean":
         return exp.Boolean(this=bool(value))
     return exp.Literal.string(str(value))
@@ -75,10 +75,10 @@ def value_expr(cond: Condition) -> exp.Expression:
         )
         val: exp.Expression = text
         if cond.dtype in _CAST:
-            val = exp.Cast(this=exp.Paren(this=text), to=exp.DataType.build(_CAST[cond.dtype]))
+            val = exp.cast(exp.Paren(this=text), _CAST[cond.dtype])
         return exp.Case(ifs=[exp.If(this=typ, true=val)])
     if cond.dtype == "date" and cond.column_type and cond.column_type.startswith("timestamp"):
-        return exp.Cast(this=col, to=exp.DataType.build("DATE"))
+        return exp.cast(col, "DATE")
     return col
 
 
@@ -165,8 +165,7 @@ def tree_predicate(
     parts = [tree_predicate(c, leaf) for c in by_cost(item.children)]
     if item.kind == "all":
         return conjunction(parts)
-    parts = [exp.Paren(this=p) if isinstance(p, exp.And | exp.Or) else p for p in parts]
-    return exp.or_(*parts) if len(parts) > 1 else parts[0]
+    return exp.or_(*parts)  # wraps an AND or OR operand in parentheses
 
 
 def conjunction(preds: Iterable[exp.Expression]) -> exp.Expression:

@@ -21,11 +21,8 @@ from .prologue import LoanValues
 from .render import render, table
 from .render import sql as _sql
 
-RUN_ID = exp.Cast(
-    this=exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")),
-    to=exp.DataType.build("BIGINT"),
-)
-EMPTY_TEXT_ARRAY = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("TEXT[]"))
+RUN_ID = exp.cast(exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")), "BIGINT")
+EMPTY_TEXT_ARRAY = exp.cast(exp.Array(expressions=[]), "TEXT[]")
 BITS = 62  # bits used per bigint mask (keeps every mask positive)
 MAX_RULES = BITS
 
@@ -122,9 +119,7 @@ class _LoanSets:
             mask: exp.Expression = terms[0]
             for t in terms[1:]:
                 mask = exp.BitwiseOr(this=mask, expression=t)
-            out.append(
-                (f"m{start // BITS}", _sql(exp.Cast(this=mask, to=exp.DataType.build("BIGINT"))))
-            )
+            out.append((f"m{start // BITS}", _sql(exp.cast(mask, "BIGINT"))))
         return out
 
     def any_bit(self) -> str:
@@ -301,9 +296,7 @@ def compile_group(
                 ]))  # fmt: skip
 
     wid = exp.column("campaign_id", table="w")
-    campaign_case = (
-        exp.Case(ifs=ifs) if ifs else exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT"))
-    )
+    campaign_case = exp.Case(ifs=ifs) if ifs else exp.cast(exp.Null(), "BIGINT")
     account_numbers = (
         exp.Case(
             this=wid,
@@ -330,7 +323,7 @@ def compile_group(
         references=table(source_schema, "reference_customers"),
         phones=table(source_schema, "phones"),
         account_numbers=_sql(account_numbers),
-        rule_mask=_sql(exp.Cast(this=rule_mask, to=exp.DataType.build("BIGINT"))),
+        rule_mask=_sql(exp.cast(rule_mask, "BIGINT")),
         campaign_case=_sql(campaign_case),
         run_id=_sql(RUN_ID),
         group_id=_sql(exp.Literal.number(group.id)),

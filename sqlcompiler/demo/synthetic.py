@@ -217,7 +217,7 @@ def literal_group_sql(group, schema: str = "bank_sync_service") -> str:
                 .group_by(exp.column("cif", table=CUSTOMER))
             )
         else:
-            empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("TEXT[]"))
+            empty = exp.cast(exp.Array(expressions=[]), "TEXT[]")
             q = exp.select(exp.column("cif", table=CUSTOMER), cid, prio, empty).from_(customers)
             if c.conditions:
                 q = q.where(tree_predicate(c.where))

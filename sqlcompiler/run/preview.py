@@ -154,7 +154,7 @@ def preview(
             work = connect(dsn, application="sqlcompiler-preview")
             work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             try:
-                result = _preview(work, meta, draft, catalog, show_customers, jobs,
+                result = _evaluate_draft(work, meta, draft, catalog, show_customers, jobs,
                                   source_schema, progress, as_of or dates.today())  # fmt: skip
             finally:
                 work.rollback()  # the draft configuration and any row written here
@@ -164,7 +164,9 @@ def preview(
     return result
 
 
-def _preview(work, meta, draft, catalog, show_customers, jobs, schema, progress, as_of) -> Preview:
+def _evaluate_draft(
+    work, meta, draft, catalog, show_customers, jobs, schema, progress, as_of
+) -> Preview:
     typed = validate(draft, catalog, as_of)  # locations are the file's
     old = load_validated(work, catalog, as_of)
     old_names = {c.id: (g.name, c.name) for g in old.groups for c in g.campaigns}
