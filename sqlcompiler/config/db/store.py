@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -137,16 +138,24 @@ class _Sync:
                 self.sync_campaigns(old, g)
         return self.changes
 
+    def pair(self, table: str, old: list, new: list, key, removed) -> list[tuple[Any, Any]]:
+        """Match rows by their natural key: delete (and note) the old rows the new list lacks;
+        each new row with its old row, or None when it is new."""
+        keep = {key(x) for x in new}
+        for x in old:
+            if key(x) not in keep:
+                self.note("remove", removed(x))
+                self.delete(table, x.id)
+        by_key = {key(x): x for x in old}
+        return [(x, by_key.get(key(x))) for x in new]
+
     def sync_campaigns(self, old: GroupSpec, new: GroupSpec) -> None:
-        cur = {c.name: c for c in old.campaigns}
-        names = {c.name for c in new.campaigns}
-        for c in old.campaigns:
-            if c.name not in names:
-                self.note("remove", f"campaign {c.name!r} in group {old.name!r}")
-                self.delete("campaigns", c.id)
-        for c in new.campaigns:
+        def removed(c: CampaignSpec) -> str:
+            return f"campaign {c.name!r} in group {old.name!r}"
+
+        pairs = self.pair("campaigns", old.campaigns, new.campaigns, lambda c: c.name, removed)
+        for c, prev in pairs:
             where = f"campaign {c.name!r} in group {new.name!r}"
-            prev = cur.get(c.name)
             if prev is None:
                 self.note("add", where, f"priority {c.priority}")
                 self.add_campaign(old.id, c)
@@ -236,15 +245,12 @@ class _Sync:
             self.delete(table, o.id)
 
     def sync_rules(self, old: CampaignSpec, new: CampaignSpec, where: str) -> None:
-        cur = {r.rule_priority: r for r in old.contact_rules}
-        prios = {r.rule_priority for r in new.contact_rules}
-        for r in old.contact_rules:
-            if r.rule_priority not in prios:
-                self.note("remove", f"contact rule {r.rule_priority} of {where}")
-                self.delete("contact_selection_rules", r.id)
-        for r in new.contact_rules:
+        pairs = self.pair(
+            "contact_selection_rules", old.contact_rules, new.contact_rules,
+            lambda r: r.rule_priority, lambda r: f"contact rule {r.rule_priority} of {where}",
+        )  # fmt: skip
+        for r, prev in pairs:
             rwhere = f"contact rule {r.rule_priority} of {where}"
-            prev = cur.get(r.rule_priority)
             if prev is None:
                 self.note("add", rwhere)
                 self.add_rule(old.id, r)
