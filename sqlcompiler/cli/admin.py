@@ -109,12 +109,7 @@ def db_grants(ctx: Ctx, owner: str, runner: str, reader: str, as_sql: bool) -> N
     db upgrade, and again after each upgrade; it is idempotent.
     """
     done = api.db_grants(ctx.dsn, api.Roles(owner, runner, reader), execute=not as_sql)
-    if as_sql:
-        click.echo("BEGIN;")
-        click.echo("\n".join(f"{st};" for st in done))
-        click.echo("COMMIT;")
-    else:
-        click.echo(f"granted: {len(done)} statements (db grants --sql shows them)")
+    click.echo(console.grants(done, as_sql=as_sql))
 
 
 @click.group()
@@ -125,8 +120,7 @@ def embedded() -> None:
 @embedded.command("status")
 def embedded_status() -> None:
     """Show where the embedded cluster lives and whether it runs."""
-    for k, v in api.embedded_status().items():
-        click.echo(f"{k:12} {v}")
+    click.echo(console.key_values(api.embedded_status()))
 
 
 @embedded.command("start")

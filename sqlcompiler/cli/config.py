@@ -73,12 +73,8 @@ def config_plan(
         changed = result.changed
     else:
         changes = api.plan_file(ctx.dsn, file)
-        if fmt == "json":
-            click.echo(console.to_json({"changes": [str(c) for c in changes]}))
-        elif not changes:
-            click.echo("no changes: the database already holds this configuration")
-        for c in changes if fmt == "text" else []:
-            click.echo(str(c))
+        same = "no changes: the database already holds this configuration"
+        click.echo(console.changes(changes, fmt=fmt, same=same))
         changed = bool(changes)
     if detailed_exitcode and changed:
         click.get_current_context().exit(2)
@@ -89,11 +85,9 @@ def config_plan(
 @pass_ctx
 def config_history(ctx: Ctx, limit: int) -> None:
     """Applied configuration versions: who, when, fingerprint, what changed."""
-    for v in api.config_history(ctx.dsn, limit):
-        click.echo(
-            f"{v.version:>5}  {v.applied_at:%Y-%m-%d %H:%M:%S}  {v.applied_by:<12}  "
-            f"{v.fingerprint[:12]}  {v.summary}"
-        )
+    versions = api.config_history(ctx.dsn, limit)
+    if versions:
+        click.echo(console.config_versions(versions))
 
 
 @config.command("diff")
@@ -103,7 +97,7 @@ def config_history(ctx: Ctx, limit: int) -> None:
 def config_diff(ctx: Ctx, a: int, b: int) -> None:
     """What changed from configuration version A to version B (see `config history`)."""
     changes = api.config_diff(ctx.dsn, a, b)
-    click.echo("\n".join(map(str, changes)) if changes else f"versions {a} and {b} are the same")
+    click.echo(console.changes(changes, same=f"versions {a} and {b} are the same"))
 
 
 @config.command("rollback")
@@ -150,9 +144,7 @@ def config_lint(ctx: Ctx, file: str | None, strict: bool) -> None:
     contact rules, rules without outputs, custom fields never used or never uploaded.
     """
     findings = api.lint(ctx.dsn, file)
-    for f in findings:
-        click.echo(str(f))
-    click.echo(f"{len(findings)} warning(s)" if findings else "no warnings")
+    click.echo(console.lint_findings(findings))
     if strict and findings:
         sys.exit(1)
 
@@ -201,8 +193,9 @@ def cf_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None
 @pass_ctx
 def cf_list(ctx: Ctx) -> None:
     """List the registered custom fields."""
-    for f in api.list_custom_fields(ctx.dsn):
-        click.echo(f"{f.name:30} {f.data_type:8} {f.description}")
+    fields = api.list_custom_fields(ctx.dsn)
+    if fields:
+        click.echo(console.custom_fields(fields))
 
 
 @custom_fields.command("upload")

@@ -86,18 +86,10 @@ def compile_cmd(
     if out:
         for path in api.write_statements(compiled, out):
             click.echo(f"wrote {path}")
-    if not out:
-        click.echo(compiled.preamble(), nl=False)
-    applied = ", ".join(s.removeprefix("SET LOCAL ") for s in compiled.settings)
-    for st, plan in zip(statements, plans, strict=True):
-        if not out:
-            click.echo(st.pretty())
-        if plan:
-            click.echo(
-                f"-- EXPLAIN{' ANALYZE' if explain == 'analyze' else ''} of {st.title} "
-                f"(under SET LOCAL {applied}):"
-            )
-            click.echo("\n".join(f"--   {line}" for line in plan.splitlines()) + "\n")
+    text = console.compiled(statements, plans, preamble=compiled.preamble(),
+                            settings=compiled.settings, analyze=explain == "analyze",
+                            with_sql=not out)  # fmt: skip
+    click.echo(text, nl=False)
 
 
 @click.command("run")
@@ -219,12 +211,7 @@ def prune_cmd(ctx: Ctx, keep: int, keep_records_days: int, dry_run: bool) -> Non
     run records stay until --keep-records-days old. The current results are never touched.
     """
     pruned = api.prune_runs(ctx.dsn, keep, keep_records_days, dry_run=dry_run, progress=echo_err)
-    verb = "would drop" if dry_run else "dropped"
-    click.echo(
-        f"{verb} the results of {len(pruned.results)} run(s)"
-        + (f" ({', '.join(map(str, pruned.results))})" if pruned.results else "")
-        + f"; {'would delete' if dry_run else 'deleted'} {len(pruned.records)} run record(s)"
-    )
+    click.echo(console.pruned(pruned, dry_run=dry_run))
 
 
 @click.command("explain")
