@@ -14,7 +14,16 @@ import logging
 import click
 
 from ..api import Preview, ReplicaState, RunRecord, RunResult, SourceSetup, SourceStatus
+from .admin import changes as changes
+from .admin import compiled as compiled
+from .admin import config_versions as config_versions
+from .admin import custom_fields as custom_fields
+from .admin import grants as grants
+from .admin import key_values as key_values
+from .admin import lint_findings as lint_findings
+from .admin import pruned as pruned
 from .explain import trace as trace
+from .jsontext import to_json as to_json
 
 LOG = {"format": "text"}
 
@@ -275,19 +284,6 @@ def runs_diff(a: RunRecord, b: RunRecord, moves: list) -> str:
     return "\n".join(lines)
 
 
-def to_json(obj: object) -> str:
-    """Any result as JSON text: dataclasses as objects, dates and decimals as strings."""
-
-    def plain(o: object) -> object:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return dataclasses.asdict(o)
-        if isinstance(o, list | tuple):
-            return [plain(x) for x in o]
-        return o
-
-    return json.dumps(plain(obj), default=str, indent=2, ensure_ascii=False)
-
-
 def runs_json(records: list[RunRecord]) -> str:
     return to_json(records)
 
@@ -335,68 +331,3 @@ def source_status(st: SourceStatus) -> str:
     elif st.replica is not None:
         lines.append(replica_lines(st.replica))
     return "\n".join(lines)
-
-
-# -- configuration, compile and administration ----------------------------------------------
-
-
-def changes(found: list, *, fmt: str = "text", same: str = "no changes") -> str:
-    """A plan or diff: one line per change (``+``, ``~``, ``-``), or ``same`` when none."""
-    if fmt == "json":
-        return to_json({"changes": [str(c) for c in found]})
-    return "\n".join(map(str, found)) if found else same
-
-
-def config_versions(versions: list) -> str:
-    return "\n".join(
-        f"{v.version:>5}  {v.applied_at:%Y-%m-%d %H:%M:%S}  {v.applied_by:<12}  "
-        f"{v.fingerprint[:12]}  {v.summary}"
-        for v in versions
-    )
-
-
-def lint_findings(findings: list) -> str:
-    lines = [str(f) for f in findings]
-    return "\n".join([*lines, f"{len(findings)} warning(s)" if findings else "no warnings"])
-
-
-def custom_fields(fields: list) -> str:
-    return "\n".join(f"{f.name:30} {f.data_type:8} {f.description}" for f in fields)
-
-
-def compiled(statements: list, plans: list, *, preamble: str, settings: list[str],
-             analyze: bool, with_sql: bool) -> str:  # fmt: skip
-    """``compile``: the preamble and each statement (unless written to files) with its plan
-    under it, each plan saying the settings it ran under; printed as it is (no newline added)."""
-    applied = ", ".join(s.removeprefix("SET LOCAL ") for s in settings)
-    parts = [preamble] if with_sql else []
-    for st, plan in zip(statements, plans, strict=True):
-        if with_sql:
-            parts.append(st.pretty() + "\n")
-        if plan:
-            parts.append(
-                f"-- EXPLAIN{' ANALYZE' if analyze else ''} of {st.title} "
-                f"(under SET LOCAL {applied}):\n"
-                + "\n".join(f"--   {line}" for line in plan.splitlines())
-                + "\n\n"
-            )
-    return "".join(parts)
-
-
-def grants(statements: list[str], *, as_sql: bool) -> str:
-    if as_sql:
-        return "\n".join(["BEGIN;", *(f"{st};" for st in statements), "COMMIT;"])
-    return f"granted: {len(statements)} statements (db grants --sql shows them)"
-
-
-def pruned(result, *, dry_run: bool) -> str:
-    verb = "would drop" if dry_run else "dropped"
-    return (
-        f"{verb} the results of {len(result.results)} run(s)"
-        + (f" ({', '.join(map(str, result.results))})" if result.results else "")
-        + f"; {'would delete' if dry_run else 'deleted'} {len(result.records)} run record(s)"
-    )
-
-
-def key_values(items: dict) -> str:
-    return "\n".join(f"{k:12} {v}" for k, v in items.items())
