@@ -1,17 +1,19 @@
-"""Validated configuration -> a run prologue and one PostgreSQL statement per campaign group."""
+"""Validated configuration -> a run prologue and one PostgreSQL statement deciding every
+campaign group (each group a delimited part of it)."""
 
 from __future__ import annotations
 
-from .group import CompiledGroup, compile_group
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues
+from .statement import CompiledStatement, compile_group, compile_statement
 from .statements import CompiledRun, compile_config
 
 __all__ = [
-    "CompiledGroup",
     "CompiledPrologue",
     "CompiledRun",
     "CompiledSlice",
+    "CompiledStatement",
     "LoanValues",
     "compile_config",
     "compile_group",
+    "compile_statement",
 ]

@@ -1,11 +1,10 @@
-"""One statement per campaign group, from the template, as a sqlglot tree.
+"""One campaign group's part of the run statement (statement.py): its CASE in priority order,
+the winner's matched accounts and contact rule mask, its outputs and its header.
 
-Cost grows mildly with the number of campaigns: each input is scanned once per group
-whatever the number of campaigns (the loans through the run prologue's table, see
-prologue.py). A loan-level condition set (a campaign's or a contact
-rule's loan conditions) becomes one bit of a per-loan bigint mask, so a campaign adds a few
-boolean tests per loan and one CASE branch per customer, but no aggregate state: the
-aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
+Cost grows mildly with the number of campaigns: a loan-level condition set (a campaign's or a
+contact rule's loan conditions) becomes one bit of a per-loan bigint mask shared by every
+group, so a campaign adds a few boolean tests per loan and one CASE branch per customer, but no
+aggregate state: the aggregation per customer is one BIT_OR and two ARRAY_AGGs per 62 sets.
 """
 
 from __future__ import annotations
@@ -18,32 +17,12 @@ from ..config.model import Campaign, Condition, Group, Level, Node
 from ..errors import CompileError
 from .conditions import by_cost, collate_c, conjunction, predicate, tree_predicate
 from .prologue import LoanValues
-from .render import render, table
 from .render import sql as _sql
 
 RUN_ID = exp.cast(exp.func("current_setting", exp.Literal.string("sqlcompiler.run_id")), "BIGINT")
 EMPTY_TEXT_ARRAY = exp.cast(exp.Array(expressions=[]), "TEXT[]")
 BITS = 62  # bits used per bigint mask (keeps every mask positive)
 MAX_RULES = BITS
-
-
-@dataclass(frozen=True)
-class CompiledGroup:
-    group: Group
-    tree: exp.Expression
-    header: str
-
-    @property
-    def sql(self) -> str:
-        """The statement as executed (no header)."""
-        return self.tree.sql(dialect="postgres")
-
-    @property
-    def title(self) -> str:
-        return f"group {self.group.name!r}"
-
-    def pretty(self) -> str:
-        return self.header + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
 
 
 def _bit(n: int) -> exp.Expression:
@@ -174,14 +153,14 @@ def _split(where: Node, loans: _LoanSets, user: str) -> tuple[list[exp.Expressio
 
 
 def _campaign_parts(
-    campaign: Campaign, loans: _LoanSets
+    campaign: Campaign, loans: _LoanSets, group: str
 ) -> tuple[exp.Expression, int | None, exp.Expression | None, list[tuple[int, object]]]:
     """(match condition, loan set index, rule mask, [(rule bit, rule)]) of one campaign."""
     if campaign.id is None:
         raise CompileError(
             f"campaign {campaign.name!r} has no database id; compile from the database"
         )
-    label = f"campaign {campaign.name!r} (id {campaign.id})"
+    label = f"campaign {campaign.name!r} (id {campaign.id}) of group {group!r}"
     preds, set_index = _split(campaign.where, loans, label)
     match = conjunction(preds)
 
@@ -231,12 +210,12 @@ def _rule_legend(campaign: Campaign, bits: list[tuple[int, object]]) -> list[str
     return out
 
 
-def _header(
-    group: Group, fingerprint: str, population: bool, legend: list[str] | None = None
-) -> str:
+def _header(group: Group, rule_legend: list[str]) -> list[str]:
+    """The group's part of the statement header: its campaigns in priority order with their
+    conditions, and the bits of their contact rules."""
     lines = [
-        f"-- campaign group {group.name!r} (id {group.id})",
-        f"-- configuration fingerprint {fingerprint or 'unknown'}",
+        f"-- campaign group {group.name!r} (id {group.id}); its decision is column "
+        f"{_alias(group)}.campaign_id below",
         "-- campaigns in priority order (the first match wins):",
     ]
     for c in group.campaigns:
@@ -248,39 +227,38 @@ def _header(
             lines.append(f"--          when {c.tree.describe()}")
     if not group.campaigns:
         lines.append("--   (none: the group assigns nobody)")
-    lines.append(
-        "-- population: "
-        + (
-            "the cifs in pg_temp.run_population (a list run's --cifs, or this connection's "
-            "customer slice in a full run on several connections)"
-            if population
-            else "every customer"
-        )
-    )
-    lines.append(
-        "-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging"
-    )
-    lines += legend or []
-    # one comment line each, whatever a name or value holds (values may contain line breaks)
-    clean = [ln.replace("\r", " ").replace("\n", " ").replace("*/", "* /") for ln in lines]
-    return "\n".join(clean) + "\n"
+    if rule_legend:
+        lines += ["-- contact rule bits (rule_mask of an assignment; bit set = the rule applies):"]
+        lines += rule_legend
+    return lines
 
 
-def compile_group(
-    group: Group,
-    *,
-    fingerprint: str = "",
-    population: bool = False,
-    source_schema: str = "bank_sync_service",
-    values: LoanValues | None = None,
-) -> CompiledGroup:
-    """The group's statement; its loan-level values are added to ``values`` (the run's)."""
+def _alias(group: Group) -> str:
+    return f"g{group.id}"
+
+
+@dataclass(frozen=True)
+class GroupPart:
+    """One group's decision in the run statement: SQL over the customer row ``c`` and its
+    loans' aggregated masks ``lm``, reading the group's campaign from ``alias.campaign_id``."""
+
+    group: Group
+    alias: str
+    campaign_case: str  # the first campaign in priority order whose conditions hold, or NULL
+    account_numbers: str  # the winner's matched accounts, sorted
+    rule_mask: str  # bitmask of the winner's contact rules that apply
+    outputs: list[str]  # (campaign id, rule bit, rule priority, party, contact) per output
+    header: list[str]
+
+
+def group_part(group: Group, loans: _LoanSets) -> GroupPart:
+    """The group's part of the run statement; its loan sets are added to ``loans`` (the
+    run's, shared by every group: an identical set is one bit for all)."""
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
-    loans = _LoanSets(values if values is not None else LoanValues())
     ifs, account_cases, rule_cases, outputs, rule_legend = [], [], [], [], []
     for campaign in group.campaigns:
-        match, set_index, rule_mask, bits = _campaign_parts(campaign, loans)
+        match, set_index, rule_mask, bits = _campaign_parts(campaign, loans, group.name)
         rule_legend += _rule_legend(campaign, bits)
         cid = _named(campaign)
         ifs.append(exp.If(this=match, true=cid))
@@ -290,12 +268,12 @@ def compile_group(
             rule_cases.append(exp.If(this=cid.copy(), true=rule_mask))
         for bit, rule in bits:
             for o in rule.outputs:
-                outputs.append(exp.Tuple(expressions=[
+                outputs.append(_sql(exp.Tuple(expressions=[
                     exp.Literal.number(campaign.id), exp.Literal.number(bit), exp.Literal.number(rule.priority),
                     exp.Literal.string(o.party), exp.Literal.string(o.contact),
-                ]))  # fmt: skip
+                ])))  # fmt: skip
 
-    wid = exp.column("campaign_id", table="w")
+    wid = exp.column("campaign_id", table=_alias(group))
     campaign_case = exp.Case(ifs=ifs) if ifs else exp.cast(exp.Null(), "BIGINT")
     account_numbers = (
         exp.Case(
@@ -311,28 +289,12 @@ def compile_group(
         if rule_cases
         else exp.Literal.number(0)
     )
-
-    mask_columns = loans.mask_columns() if loans.sets else []
-    tree = render(
-        "group.sql.j2",
-        f"group {group.name!r}",
-        mask_columns=mask_columns,
-        any_bit=loans.any_bit() if loans.sets else "",
-        population=population,
-        customers=table(source_schema, "customers"),
-        references=table(source_schema, "reference_customers"),
-        phones=table(source_schema, "phones"),
+    return GroupPart(
+        group=group,
+        alias=_alias(group),
+        campaign_case=_sql(campaign_case),
         account_numbers=_sql(account_numbers),
         rule_mask=_sql(exp.cast(rule_mask, "BIGINT")),
-        campaign_case=_sql(campaign_case),
-        run_id=_sql(RUN_ID),
-        group_id=_sql(exp.Literal.number(group.id)),
-        outputs=", ".join(_sql(o) for o in outputs),
-    )
-    legend = loans.legend_lines()
-    if rule_legend:
-        legend += ["-- contact rule bits (rule_mask of an assignment; bit set = the rule applies):"]
-        legend += rule_legend
-    return CompiledGroup(
-        group=group, tree=tree, header=_header(group, fingerprint, population, legend)
+        outputs=outputs,
+        header=_header(group, rule_legend),
     )

@@ -146,6 +146,11 @@ class CompiledSlice:
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         )
 
+    @property
+    def sql(self) -> str:
+        """Connection 0's slice, as compile shows it."""
+        return self.tree(0).sql(dialect="postgres")
+
     def statements(self, index: int = 0) -> list[str]:
         """What connection ``index`` executes first: (re)create its slice, then ANALYZE."""
         drop = exp.Drop(kind="TABLE", tables=[RUN_POPULATION.copy()], exists=True)

@@ -1,25 +1,26 @@
 """A whole run's statements: the customer slice (several connections), the run prologue
-(the loan values every group tests, extracted once per connection), then one statement per
-group, with the session settings they execute under."""
+(the loan values every group tests, extracted once per connection), then the run statement
+deciding every group, with the session settings they execute under."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.model import Configuration
+from ..config.model import Configuration, Group
 from ..errors import CompileError
-from .group import CompiledGroup, compile_group
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
 from .settings import set_local_statements
+from .statement import CompiledStatement, compile_statement
 
 
 @dataclass(frozen=True)
 class CompiledRun:
     """What a run executes: on each connection its customer slice (a full run on several
-    connections), the prologue, then one statement per group."""
+    connections), the prologue, then the run statement (None: no group to decide)."""
 
     prologue: CompiledPrologue | None
-    groups: list[CompiledGroup]
+    statement: CompiledStatement | None
+    groups: tuple[Group, ...] = ()
     population: bool = False  # the statements read pg_temp.run_population
     slice: CompiledSlice | None = None  # a full run whose population is a customer slice
 
@@ -45,11 +46,13 @@ class CompiledRun:
         return "\n".join(lines + [f"{s};" for s in self.settings]) + "\n\n"
 
     @property
-    def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledGroup]:
+    def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledStatement]:
+        if self.statement is None:
+            return []
         return (
-            ([self.slice] if self.slice and self.groups else [])
+            ([self.slice] if self.slice else [])
             + ([self.prologue] if self.prologue else [])
-            + list(self.groups)
+            + [self.statement]
         )
 
 
@@ -61,7 +64,8 @@ def compile_config(
     source_schema: str = "bank_sync_service",
     slices: int = 1,
 ) -> CompiledRun:
-    """The run's statements; with ``group``, that group's and the prologue it needs.
+    """The run's statements; with ``group``, the run statement for that group alone and the
+    prologue it needs.
 
     ``population``: a list run's (over pg_temp.run_population). ``slices`` > 1: a full run on
     that many connections, each over its customer slice (the population variant too).
@@ -75,20 +79,19 @@ def compile_config(
             names = ", ".join(repr(g.name) for g in config.groups) or "none"
             raise CompileError(f"no campaign group named {group!r}; groups: {names}")
     values = LoanValues()
-    compiled = [
-        compile_group(
-            g,
-            fingerprint=config.fingerprint,
-            population=population,
-            source_schema=source_schema,
-            values=values,
+    statement = (
+        compile_statement(
+            groups, fingerprint=config.fingerprint, population=population,
+            source_schema=source_schema, values=values,
         )
-        for g in groups
-    ]
+        if groups
+        else None
+    )  # fmt: skip
     prologue = compile_prologue(values, population=population, source_schema=source_schema)
     return CompiledRun(
         prologue=prologue,
-        groups=compiled,
+        statement=statement,
+        groups=tuple(groups),
         population=population,
         slice=CompiledSlice(slices, source_schema) if sliced else None,
     )

@@ -77,7 +77,7 @@ def run_summary(res: RunResult) -> str:
         rows.append((
             g.name, f"{g.assigned:,}",
             _change(g.assigned, sum(before.values()) if before is not None else None) if prev is not None else "",
-            f"{g.contacts:,}", f"{g.left:,}", f"{g.seconds:.2f}",
+            f"{g.contacts:,}", f"{g.left:,}", "",
         ))  # fmt: skip
         for cid in {**g.campaign_names, **g.campaigns}:
             n = g.campaigns.get(cid, 0)

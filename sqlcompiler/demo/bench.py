@@ -113,7 +113,7 @@ def measure_run(
     res = runner.run(dsn, keep=2, progress=progress, jobs=jobs, as_of=AS_OF)
     return Measurement(
         name, res.seconds, res.population,
-        details={"groups": {g.name: round(g.seconds, 3) for g in res.groups}, "assignments": res.assigned,
+        details={"timings": res.timings, "assignments": res.assigned,
                  "contacts": res.contacts, "run_id": res.run_id},
     ), res  # fmt: skip
 

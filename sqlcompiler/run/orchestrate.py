@@ -133,7 +133,6 @@ def _reference_groups(
     t0 = time.monotonic()
     data = reference.load_data(work, opts.cifs, opts.source_schema)
     found = reference.evaluate(config, data, opts.cifs)
-    by_group = {g.group_id: g for g in groups}
     with work.cursor().copy(
         "COPY campaign_results.assignments_staging (run_id, cif, campaign_group_id, campaign_id, account_numbers) FROM STDIN"
     ) as cp:
@@ -152,8 +151,6 @@ def _reference_groups(
                     k["phone_number"], k["is_primary"], k["is_verified"], k["phone_id"],
                 ))  # fmt: skip
     seconds = time.monotonic() - t0
-    for g in by_group.values():
-        g.seconds = seconds / max(len(by_group), 1)
     progress(f"  reference engine: {len(found):,} assignments in {seconds:.2f}s")
 
 
@@ -182,6 +179,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
         _publish(work, meta, res, committed, state.timings)
         res.seconds = time.monotonic() - t_start
         state.timings["total"] = round(res.seconds, 3)
+        res.timings = state.timings
         _finish(work, meta, res, state.timings)
     except BaseException as exc:
         error = _fail(work, meta, run_id, exc, state)
@@ -226,7 +224,7 @@ def _evaluate(
         committed, left_removed = done.committed, done.left_removed
         if done.prologue:
             state.timings["prologue"] = done.prologue
-    state.timings["groups"] = {g.name: round(g.seconds, 3) for g in groups}
+            state.timings["statement"] = done.statement
     return RunResult(
         run_id, "succeeded", opts.kind, opts.dry_run, config.fingerprint, population, groups,
         0.0, unknown, left_removed_groups=left_removed, as_of=as_of,

@@ -28,7 +28,6 @@ class GroupResult:
     name: str
     assigned: int = 0
     contacts: int = 0
-    seconds: float = 0.0
     campaigns: dict[int, int] = field(default_factory=dict)  # campaign id -> assignments
     campaign_names: dict[int, str] = field(default_factory=dict)  # every campaign, 0 or more
     left: int = 0  # assigned in this group before the run, not after it
@@ -51,6 +50,7 @@ class RunResult:
     previous_run_id: int | None = None  # the last published run of the same population
     previous: dict[int, dict[int, int]] | None = None  # its {group id: {campaign id: n}}
     as_of: dt.date | None = None  # what relative dates resolved against (SPEC §2a)
+    timings: dict[str, Any] = field(default_factory=dict)  # seconds per step, as recorded
 
     @property
     def unassigned(self) -> int:
@@ -138,19 +138,26 @@ def fail_record(
     )
 
 
-def execute_group(conn: psycopg.Connection, statement: str, result: GroupResult) -> None:
-    """Run a compiled group statement and add what it wrote to ``result``: seconds, the
+def execute_statement(
+    conn: psycopg.Connection, statement: str, results: list[GroupResult]
+) -> float:
+    """Run a compiled run statement and add what it wrote to ``results`` (by group): the
     assignments per campaign, contacts and unassignments — the statement returns its own
-    counts (templates/group.sql.j2), so they cost one pass over its rows, not a scan of every
-    group written so far."""
+    counts (templates/run.sql.j2), so they cost one pass over its rows, not a scan of the
+    staging tables. Returns the seconds it took."""
     t0 = time.monotonic()
     per_campaign, contacts, left = conn.execute(statement).fetchone()
-    result.seconds += time.monotonic() - t0
-    for cid, n in per_campaign or []:
-        result.campaigns[int(cid)] = result.campaigns.get(int(cid), 0) + int(n)
-        result.assigned += int(n)
-    result.contacts += int(contacts)
-    result.left += int(left)
+    seconds = time.monotonic() - t0
+    by_id = {g.group_id: g for g in results}
+    for gid, cid, n in per_campaign or []:
+        g = by_id[int(gid)]
+        g.campaigns[int(cid)] = g.campaigns.get(int(cid), 0) + int(n)
+        g.assigned += int(n)
+    for gid, n in contacts or []:
+        by_id[int(gid)].contacts += int(n)
+    for gid, n in left or []:
+        by_id[int(gid)].left += int(n)
+    return seconds
 
 
 def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:

@@ -54,20 +54,25 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
 
 
 def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
-    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql.
+    """One file per statement: 00_customer_slice.sql (several connections), 00_prologue.sql,
+    then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``).
 
-    Each file starts with the run's SET LOCAL lines. Names are cut to 60 characters (a file
-    name has at most 255 bytes; the id keeps them unique).
+    Each file starts with the run's SET LOCAL lines. A group's name is cut to 60 characters
+    (a file name has at most 255 bytes; the id keeps them unique).
     """
     files: list[tuple[str, str]] = []
-    if compiled.slice is not None and compiled.groups:
+    if compiled.statement is None:
+        return []
+    if compiled.slice is not None:
         files.append(("00_customer_slice.sql", compiled.slice.pretty()))
     if compiled.prologue is not None:
         files.append(("00_prologue.sql", compiled.prologue.pretty()))
-    for cg in compiled.groups:
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cg.group.name)
-        safe = safe[:60].strip("_") or "unnamed"
-        files.append((f"group_{cg.group.id:04d}_{safe}.sql", cg.pretty()))
+    name = "01_run_statement.sql"
+    if len(compiled.groups) == 1:
+        group = compiled.groups[0]
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in group.name)
+        name = f"01_group_{group.id:04d}_{safe[:60].strip('_') or 'unnamed'}.sql"
+    files.append((name, compiled.statement.pretty()))
     paths = []
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
-"""Group statements on several connections that share the run's snapshot."""
+"""The run statement on several connections that share the run's snapshot, each over a
+customer slice."""
 
 from __future__ import annotations
 
 import functools
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +15,7 @@ from psycopg import sql
 from ..compiler import CompiledRun
 from ..infra.connection import connect_like
 from ..progress import Progress, quiet
-from .record import GroupResult, execute_group
+from .record import GroupResult, execute_statement
 from .staging import record_removed_groups
 
 
@@ -74,90 +74,35 @@ class _Workers:
             raise self.errors[0]
 
 
-def parallel_groups(
+def sliced_statement(
     work: psycopg.Connection,
     jobs: int,
     run_id: int,
     compiled: CompiledRun,
     groups: list[GroupResult],
     progress,
-) -> tuple[list[float], int]:
-    """Run the group statements on ``jobs`` connections that share the run's snapshot.
-
-    Each statement writes through data-modifying CTEs, which PostgreSQL never runs with
-    parallel workers, so one connection uses one core. Workers import the work transaction's
-    snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so every
-    group still sees the same inputs. They commit into the staging tables, which no reader
-    sees; the work transaction then turns staging into the run's partitions, or on any failure
-    the staging tables are emptied and nothing is published. Each connection first creates
-    the run prologue's temporary table. Returns the seconds that took on each, and the
-    assignments ended because their group is no longer configured.
-    """
-    pool = _Workers(work, run_id, compiled)
-    # the assignments of groups no longer configured end too; one worker records them (not
-    # the work transaction: its insert would block the staging indexes built in parallel)
-    removed: list[dict[int, int]] = []
-    todo: queue.Queue = queue.Queue()
-    for item in zip(compiled.groups, groups, strict=True):
-        todo.put(item)
-    prologue_seconds: list[float] = []
-    done = [0]
-    lock = pool.lock
-
-    def worker() -> None:
-        with pool.connection() as conn:
-            seconds = run_prologue(conn, compiled, progress)
-            with lock:
-                prologue_seconds.append(round(seconds, 3))
-            while not pool.failed.is_set():
-                try:
-                    cg, gr = todo.get_nowait()
-                except queue.Empty:
-                    break
-                execute_group(conn, cg.sql, gr)
-                with lock:
-                    done[0] += 1
-                    progress(
-                        f"  [{done[0]}/{len(compiled.groups)}] group {cg.group.name!r}: {gr.seconds:.2f}s"
-                    )
-            with lock:
-                take = not removed and not pool.failed.is_set()
-                if take:
-                    removed.append({})
-            if take:
-                removed[0] = record_removed_groups(conn, [g.group_id for g in groups])
-
-    pool.run([worker] * min(jobs, len(compiled.groups)))
-    return prologue_seconds, sum(removed[0].values()) if removed else 0
-
-
-def sliced_groups(
-    work: psycopg.Connection,
-    jobs: int,
-    run_id: int,
-    compiled: CompiledRun,
-    groups: list[GroupResult],
-    progress,
-) -> tuple[list[float], int]:
+) -> tuple[list[float], list[float], int]:
     """A full run on ``jobs`` connections, each over its slice of the customers.
 
     ``compiled`` has a customer slice (compile_config(..., slices=jobs)): connection k creates
     the customers whose hash of cif is k modulo ``jobs`` as pg_temp.run_population, its run
-    prologue over them, then runs every group statement over them. So each connection does
-    1/jobs of every step — with three groups as with ten — and none repeats another's work.
-    Statements writing through data-modifying CTEs never get parallel workers, which is why
-    the run splits the work itself. Workers import the work transaction's snapshot
-    (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump -j does), so every slice sees
-    the same inputs. They commit into the staging tables, which no reader sees; the work
-    transaction then turns staging into the run's partitions, or on any failure the staging
-    tables are emptied and nothing is published. Each worker counts its slice's results and
-    who left a group in its slice (the statements return their counts). Returns each connection's prologue seconds and the
-    assignments ended because their group is no longer configured.
+    prologue over them, then the run statement over them; so each connection does 1/jobs of
+    every step and none repeats another's work. Statements writing through data-modifying CTEs
+    never get parallel workers, which is why the run splits the work itself. Workers import
+    the work transaction's snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as
+    pg_dump -j does), so every slice sees the same inputs. They commit into the staging
+    tables, which no reader sees; the work transaction then turns staging into the run's
+    partitions, or on any failure the staging tables are emptied and nothing is published.
+    Each worker adds its slice's counts (the statement returns them) and records who left a
+    group no longer configured in its slice. Returns each connection's prologue and statement
+    seconds and the assignments ended because their group is no longer configured.
     """
     assert compiled.slice is not None and compiled.slice.slices == jobs
+    assert compiled.statement is not None
     pool = _Workers(work, run_id, compiled)
     configured = [g.group_id for g in groups]
     prologue_seconds: list[float] = []
+    statement_seconds: list[float] = []
     removed = [0]
     lock = pool.lock
 
@@ -168,24 +113,20 @@ def sliced_groups(
                 conn.execute(statement)
             seconds = time.monotonic() - t0 + run_prologue(conn, compiled, quiet)
             progress(f"  slice {index + 1}/{jobs}: customers and prologue {seconds:.2f}s")
-            with lock:
-                prologue_seconds.append(round(seconds, 3))
-            for cg, gr in zip(compiled.groups, groups, strict=True):
-                if pool.failed.is_set():
-                    break
-                mine = GroupResult(gr.group_id, gr.name)
-                execute_group(conn, cg.sql, mine)
-                with lock:
-                    gr.seconds = max(gr.seconds, mine.seconds)
-                    gr.assigned += mine.assigned
-                    gr.contacts += mine.contacts
-                    gr.left += mine.left
-                    for cid, n in mine.campaigns.items():
-                        gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
-                progress(f"  slice {index + 1}/{jobs}: group {cg.group.name!r} {mine.seconds:.2f}s")
+            mine = [GroupResult(g.group_id, g.name) for g in groups]
+            took = execute_statement(conn, compiled.statement.sql, mine)
+            progress(f"  slice {index + 1}/{jobs}: run statement {took:.2f}s")
             gone = record_removed_groups(conn, configured, population=True)
             with lock:
+                prologue_seconds.append(round(seconds, 3))
+                statement_seconds.append(round(took, 3))
+                for gr, m in zip(groups, mine, strict=True):
+                    gr.assigned += m.assigned
+                    gr.contacts += m.contacts
+                    gr.left += m.left
+                    for cid, n in m.campaigns.items():
+                        gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
                 removed[0] += sum(gone.values())
 
     pool.run([functools.partial(worker, k) for k in range(jobs)])
-    return prologue_seconds, removed[0]
+    return prologue_seconds, statement_seconds, removed[0]

@@ -128,7 +128,12 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
     assert analyzed.returncode == 0 and "actual time" in analyzed.stdout
     files = sorted((tmp_path / "sql").glob("*.sql"))
-    assert len(files) == 4 and files[0].name == "00_prologue.sql"
+    # a full run on 2 connections: each its customer slice, the prologue, the run statement
+    assert [f.name for f in files] == [
+        "00_customer_slice.sql",
+        "00_prologue.sql",
+        "01_run_statement.sql",
+    ]
     for path in files:
         assert path.read_text().splitlines()[1 : 1 + len(set_lines)] == set_lines
     assert (
@@ -142,7 +147,7 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     out = sqlc("run", dsn=dsn)
     assert out.returncode == 0, out.stderr
     assert "succeeded" in out.stdout and "  High risk early" in out.stdout  # by name
-    assert "[3/3] group" in out.stderr  # progress per group
+    assert "run statement" in out.stderr  # progress per step
     out = sqlc("run", "--cifs", "-", stdin="C\n", dsn=dsn)
     assert out.returncode == 0 and "1 customers (list)" in out.stdout
     assert "succeeded" in sqlc("runs", dsn=dsn).stdout

@@ -71,7 +71,9 @@ def test_prologue_holds_every_groups_loan_values_once():
         "cif", "account_number",
         "loan_dpd", "custom_risk_score", "custom_promise", "loan_product_type"
     ]  # fmt: skip
-    assert run.groups[0].tree == compile_group(small_group(), fingerprint="golden").tree
+    _check("two_groups", run.statement)  # both groups decided in one statement
+    one = compile_config(Configuration((small_group(),), fingerprint="golden"))
+    assert one.statement.tree == compile_group(small_group(), fingerprint="golden").tree
     lst = compile_config(Configuration((small_group(),)), population=True)
     _check("small_prologue_list", lst.prologue)
     assert compile_config(Configuration((other,)), group="Other").prologue is not None
@@ -83,7 +85,7 @@ def test_customer_slices():
     run = compile_config(Configuration((small_group(),), fingerprint="golden"))
     sliced = compile_config(Configuration((small_group(),), fingerprint="golden"), slices=2)
     assert sliced.population and not sliced.list_run and sliced.slice.slices == 2
-    _check("small_group_list", sliced.groups[0])
+    _check("small_group_list", sliced.statement)
     _check("small_prologue_list", sliced.prologue)
     assert sliced.slice.statements(1)[1] == (
         "CREATE TEMPORARY TABLE pg_temp.run_population AS SELECT c.cif FROM "

@@ -19,9 +19,9 @@ def test_legend_names_every_bit_and_who_tests_it():
     header = compile_group(small_group(), fingerprint="golden").header
     assert (
         "--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5\n"
-        "--       tested by campaign 'P1' (id 1)\n"
+        "--       tested by campaign 'P1' (id 1) of group 'Early'\n"
         "--   m0 bit 1 (2): custom.promise < 2026-01-01\n"
-        "--       tested by contact rule 2 of campaign 'P1' (id 1)\n"
+        "--       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'\n"
     ) in header
     assert (
         "--   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> "
@@ -36,8 +36,26 @@ def test_a_shared_loan_set_lists_both_users():
         Campaign("B", 2, dpd, (), id=2),
     ), id=1)  # fmt: skip
     header = compile_group(group).header
-    assert "tested by campaign 'A' (id 1); campaign 'B' (id 2)" in header
+    assert "tested by campaign 'A' (id 1) of group 'G'; campaign 'B' (id 2) of group 'G'" in header
     assert "m0 bit 1" not in header
+
+
+def test_groups_share_a_loan_set_and_each_reads_as_a_unit():
+    """Two groups testing the same loan conditions share one bit; the header still lists each
+    group with its campaigns in priority order, and names the column holding its decision."""
+    dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
+    one = Group("Một", (Campaign("A", 1, dpd, (), id=1),), id=1)
+    two = Group("Hai", (Campaign("B", 1, dpd, (), id=2),), id=2)
+    compiled = compile_config(Configuration((one, two)))
+    header = compiled.statement.header
+    assert (
+        "tested by campaign 'A' (id 1) of group 'Một'; campaign 'B' (id 2) of group 'Hai'" in header
+    )
+    assert "-- campaign group 'Một' (id 1); its decision is column g1.campaign_id below" in header
+    assert "-- campaign group 'Hai' (id 2); its decision is column g2.campaign_id below" in header
+    assert compiled.statement.title == "the run statement (2 groups)"
+    alone = compile_config(Configuration((one, two)), group="Hai")
+    assert alone.statement.title == "group 'Hai'" and "'Một'" not in alone.statement.header
 
 
 def test_names_and_values_cannot_break_out_of_comments():
@@ -85,7 +103,7 @@ def test_out_files_for_a_255_character_group_name(tmp_path):
     long = Group("Nhóm " + "ạ" * 250, small_group().campaigns, id=9)
     paths = write_statements(compile_config(Configuration((long,))), tmp_path / "sql")
     assert [p.name for p in paths][0] == "00_prologue.sql"
-    assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("group_0009_Nhóm")
+    assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("01_group_0009_Nhóm")
     assert paths[1].read_text(encoding="utf-8").startswith("-- session settings of a full run")
     sliced = write_statements(compile_config(Configuration((long,)), slices=2), tmp_path / "s")
     assert sliced[0].name == "00_customer_slice.sql"

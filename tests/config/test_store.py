@@ -119,7 +119,7 @@ def test_injection_attempts_are_rejected_or_quoted(db, dsn):
     res = runner.run(dsn)
     assert res.assigned == 1  # the values matched as plain data
     assert db.execute("SELECT count(*) FROM bank_sync_service.loans").fetchone()[0] == 1
-    sql = api.compile_statements(dsn).groups[0].pretty()
+    sql = api.compile_statements(dsn).statement.pretty()
     assert "'''); DROP TABLE" in sql  # a quoted literal, not a statement
     with pytest.raises(ConfigError, match="has no column"):
         configure(db, {"groups": [{"name": "G", "campaigns": [

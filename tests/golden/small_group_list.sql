@@ -1,20 +1,22 @@
--- campaign group 'Early' (id 7)
+-- the run statement: 1 campaign group(s) decided in one pass
 -- configuration fingerprint golden
+-- population: the cifs in pg_temp.run_population (a list run's --cifs, or this connection's customer slice in a full run on several connections)
+-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
+--
+-- campaign group 'Early' (id 7); its decision is column g7.campaign_id below
 -- campaigns in priority order (the first match wins):
 --       1  'P1' (id 1): 3 conditions, 2 contact rules
 --       2  'P2' (id 2): 1 conditions, 1 contact rules
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
--- population: the cifs in pg_temp.run_population (a list run's --cifs, or this connection's customer slice in a full run on several connections)
--- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
--- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
---   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
---       tested by campaign 'P1' (id 1)
---   m0 bit 1 (2): custom.promise < 2026-01-01
---       tested by contact rule 2 of campaign 'P1' (id 1)
 -- contact rule bits (rule_mask of an assignment; bit set = the rule applies):
 --   'P1' (id 1) bit 0 (1): rule 1 when always -> customer mobile
 --   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> reference_customer_parent all
 --   'P2' (id 2) bit 0 (1): rule 1 when always -> customer all
+-- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
+--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
+--       tested by campaign 'P1' (id 1) of group 'Early'
+--   m0 bit 1 (2): custom.promise < 2026-01-01
+--       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'
 WITH loan_sets AS (
   SELECT
     v.cif,
@@ -37,11 +39,11 @@ WITH loan_sets AS (
     s.m0 <> 0
   GROUP BY
     s.cif
-), picked AS (
+), decided AS (
   SELECT
     c.cif,
-    w.campaign_id,
-    CASE w.campaign_id
+    g7.campaign_id AS g7_campaign,
+    CASE g7.campaign_id
       WHEN 1 /* P1 */
       THEN ARRAY(SELECT
         u.a
@@ -53,8 +55,8 @@ WITH loan_sets AS (
       ORDER BY
         u.a COLLATE "C")
       ELSE CAST(ARRAY[] AS TEXT[])
-    END AS account_numbers,
-    CAST(CASE w.campaign_id
+    END AS g7_accounts,
+    CAST(CASE g7.campaign_id
       WHEN 1 /* P1 */
       THEN 1 | CASE WHEN (
         lm.m0 & 2
@@ -62,7 +64,7 @@ WITH loan_sets AS (
       WHEN 2 /* P2 */
       THEN 1
       ELSE 0
-    END AS BIGINT) AS rule_mask
+    END AS BIGINT) AS g7_rules
   FROM bank_sync_service.customers AS c
   LEFT JOIN loan_matches AS lm
     ON lm.cif = c.cif
@@ -78,14 +80,31 @@ WITH loan_sets AS (
         WHEN TRUE
         THEN 3 /* Rest */
       END AS campaign_id
-  ) AS w
+  ) AS g7
   WHERE
-    w.campaign_id IS NOT NULL
+    (
+      g7.campaign_id IS NOT NULL
+    )
     AND c.cif IN (
       SELECT
         cif
       FROM pg_temp.run_population
     )
+  OFFSET 0
+), picked AS (
+  SELECT
+    d.cif,
+    u.campaign_group_id,
+    u.campaign_id,
+    u.account_numbers,
+    u.rule_mask
+  FROM decided AS d
+  CROSS JOIN LATERAL (
+    VALUES
+      (7, d.g7_campaign, d.g7_accounts, d.g7_rules)
+  ) AS u(campaign_group_id, campaign_id, account_numbers, rule_mask)
+  WHERE
+    u.campaign_id IS NOT NULL
 ), assigned AS (
   INSERT INTO campaign_results.assignments_staging (
     run_id,
@@ -97,7 +116,7 @@ WITH loan_sets AS (
   SELECT
     CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
     p.cif,
-    7,
+    p.campaign_group_id,
     p.campaign_id,
     p.account_numbers
   FROM picked AS p
@@ -118,7 +137,7 @@ WITH loan_sets AS (
     a.campaign_id
   FROM campaign_results.current_assignments AS a
   WHERE
-    a.campaign_group_id = 7
+    a.campaign_group_id IN (7)
     AND a.cif IN (
       SELECT
         cif
@@ -129,15 +148,17 @@ WITH loan_sets AS (
         1
       FROM picked AS p
       WHERE
-        p.cif = a.cif
+        p.cif = a.cif AND p.campaign_group_id = a.campaign_group_id
     )
-  RETURNING 1
+  RETURNING campaign_group_id
 ), per_campaign AS (
   SELECT
+    p.campaign_group_id,
     p.campaign_id,
     COUNT(*) AS assigned
   FROM picked AS p
   GROUP BY
+    p.campaign_group_id,
     p.campaign_id
 ), outputs AS (
   SELECT
@@ -149,6 +170,7 @@ WITH loan_sets AS (
 ), wanted AS (
   SELECT
     p.cif,
+    p.campaign_group_id,
     p.campaign_id,
     o.rule_priority,
     o.related_party_type,
@@ -161,6 +183,7 @@ WITH loan_sets AS (
 ), parties AS (
   SELECT
     w.cif,
+    w.campaign_group_id,
     w.campaign_id,
     w.rule_priority,
     w.contact_type,
@@ -173,6 +196,7 @@ WITH loan_sets AS (
   UNION ALL
   SELECT
     w.cif,
+    w.campaign_group_id,
     w.campaign_id,
     w.rule_priority,
     w.contact_type,
@@ -191,6 +215,7 @@ WITH loan_sets AS (
 ), candidates AS (
   SELECT
     pt.cif,
+    pt.campaign_group_id,
     pt.campaign_id,
     pt.rule_priority,
     pt.party_order,
@@ -208,11 +233,12 @@ WITH loan_sets AS (
       pt.contact_type = 'all' OR ph.type = pt.contact_type
     )
 ), firsts AS (
-  SELECT DISTINCT ON (k.cif, k.phone_id)
+  SELECT DISTINCT ON (k.cif, k.campaign_group_id, k.phone_id)
     k.*
   FROM candidates AS k
   ORDER BY
     k.cif,
+    k.campaign_group_id,
     k.phone_id,
     k.rule_priority,
     k.party_order
@@ -236,10 +262,10 @@ WITH loan_sets AS (
   SELECT
     CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
     k.cif,
-    7,
+    k.campaign_group_id,
     k.campaign_id,
     ROW_NUMBER() OVER (
-      PARTITION BY k.cif
+      PARTITION BY k.cif, k.campaign_group_id
       ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
     ),
     k.rule_priority,
@@ -252,21 +278,35 @@ WITH loan_sets AS (
     k.is_verified,
     k.phone_id
   FROM firsts AS k
-  RETURNING 1
+  RETURNING campaign_group_id
 )
 SELECT
   (
     SELECT
-      ARRAY_AGG(ARRAY[n.campaign_id, n.assigned])
+      ARRAY_AGG(ARRAY[n.campaign_group_id, n.campaign_id, n.assigned])
     FROM per_campaign AS n
   ) AS assigned,
   (
     SELECT
-      COUNT(*)
-    FROM contacts
+      ARRAY_AGG(ARRAY[k.campaign_group_id, k.n])
+    FROM (
+      SELECT
+        campaign_group_id,
+        COUNT(*) AS n
+      FROM contacts
+      GROUP BY
+        campaign_group_id
+    ) AS k
   ) AS contacts,
   (
     SELECT
-      COUNT(*)
-    FROM gone
+      ARRAY_AGG(ARRAY[x.campaign_group_id, x.n])
+    FROM (
+      SELECT
+        campaign_group_id,
+        COUNT(*) AS n
+      FROM gone
+      GROUP BY
+        campaign_group_id
+    ) AS x
   ) AS unassigned;

@@ -15,7 +15,7 @@ import pytest
 import sqlglot
 
 from sqlcompiler import console
-from sqlcompiler.compiler import CompiledGroup
+from sqlcompiler.compiler import CompiledStatement
 from sqlcompiler.errors import RunError, RunLocked
 from sqlcompiler.run import orchestrate as runner
 from sqlcompiler.run.lock import RUN_LOCK
@@ -87,16 +87,15 @@ def test_failure_marks_run_failed_and_keeps_previous_results(db, dsn, monkeypatc
     first = runner.run(dsn)
     before = results(db)
     db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # the next run would change results
-    # a real database error in the second group's statement, after the first group wrote rows
+    # a real database error in the run statement, after its CTEs wrote the staging rows
     real = runner.compile_config
 
     def broken(*args, **kwargs):
         compiled = real(*args, **kwargs)
-        bad = sqlglot.parse_one(
-            "SELECT 1 / (SELECT count(*) - count(*) FROM campaign_results.assignments_staging)"
-        )
-        groups = [compiled.groups[0], CompiledGroup(compiled.groups[1].group, bad, "")]
-        return dataclasses.replace(compiled, groups=groups)  # customer slices and all
+        bad = compiled.statement.tree.copy()
+        bad.set("expressions", [sqlglot.parse_one("1 / (SELECT count(*) - count(*) FROM picked)")])
+        statement = CompiledStatement(compiled.statement.groups, bad, "")
+        return dataclasses.replace(compiled, statement=statement)  # customer slices and all
 
     monkeypatch.setattr(runner, "compile_config", broken)
     with pytest.raises(RunError, match="previous results are intact"):
@@ -118,7 +117,7 @@ KILLED_RUN = textwrap.dedent(
     import sys, time
     from sqlcompiler import run as runner
     def progress(msg):
-        if "group '" in msg:  # a group statement has run
+        if "run statement" in msg:  # the run statement has run
             open(sys.argv[2], "w").write("paused")
             time.sleep(120)
     runner.run(sys.argv[1], progress=progress)
@@ -140,7 +139,7 @@ def test_killed_run_leaves_previous_results_and_is_marked_failed(db, dsn, tmp_pa
             if marker.exists() or proc.poll() is not None:
                 break
             time.sleep(0.1)
-        assert marker.exists(), "the run in the subprocess did not reach its first group"
+        assert marker.exists(), "the run in the subprocess did not reach its run statement"
         # while it is mid-way, a second run is refused and readers see the first run
         with pytest.raises(RunLocked):
             runner.run(dsn)

@@ -1,0 +1,102 @@
+"""The run statement: every campaign group's decision for every customer in one pass, from the
+template, as a sqlglot tree.
+
+Each customer and each loan is read once per run, whatever the number of groups: one scan of
+the run prologue's table computes every group's loan-set bits, one aggregate per customer
+gathers them, one pass over the customers evaluates each group's CASE in priority order, and
+one contacts step serves every assignment. (Until the tenth session each group had a statement
+of its own that read the customers, loans, references and phones again: docs/performance.md.)
+The reviewer still reads each group as a unit: the header gives every group its campaigns,
+conditions and rule bits, and ``compile --group NAME`` compiles the same statement for one
+group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ..config.model import Group
+from .group import RUN_ID, _LoanSets, group_part
+from .prologue import LoanValues
+from .render import render, table
+from .render import sql as _sql
+
+
+@dataclass(frozen=True)
+class CompiledStatement:
+    groups: tuple[Group, ...]
+    tree: exp.Expression
+    header: str
+
+    @property
+    def sql(self) -> str:
+        """The statement as executed (no header)."""
+        return self.tree.sql(dialect="postgres")
+
+    @property
+    def title(self) -> str:
+        if len(self.groups) == 1:
+            return f"group {self.groups[0].name!r}"
+        return f"the run statement ({len(self.groups)} groups)"
+
+    def pretty(self) -> str:
+        return self.header + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
+
+
+def compile_statement(
+    groups: tuple[Group, ...] | list[Group],
+    *,
+    fingerprint: str = "",
+    population: bool = False,
+    source_schema: str = "bank_sync_service",
+    values: LoanValues | None = None,
+) -> CompiledStatement:
+    """The statement deciding ``groups``; their loan-level values are added to ``values``
+    (the run prologue's)."""
+    groups = tuple(groups)
+    loans = _LoanSets(values if values is not None else LoanValues())
+    parts = [group_part(g, loans) for g in groups]
+    outputs = [o for p in parts for o in p.outputs]
+    tree = render(
+        "run.sql.j2",
+        "the run statement",
+        groups=parts,
+        mask_columns=loans.mask_columns() if loans.sets else [],
+        any_bit=loans.any_bit() if loans.sets else "",
+        population=population,
+        customers=table(source_schema, "customers"),
+        references=table(source_schema, "reference_customers"),
+        phones=table(source_schema, "phones"),
+        run_id=_sql(RUN_ID),
+        group_ids=", ".join(str(g.id) for g in groups),
+        outputs=", ".join(outputs),
+    )
+    return CompiledStatement(groups, tree, _header(parts, loans, fingerprint, population))
+
+
+def compile_group(group: Group, **kw) -> CompiledStatement:
+    """The run statement for one group: what ``compile --group NAME`` shows (and runs)."""
+    return compile_statement((group,), **kw)
+
+
+def _header(parts, loans: _LoanSets, fingerprint: str, population: bool) -> str:
+    lines = [
+        f"-- the run statement: {len(parts)} campaign group(s) decided in one pass",
+        f"-- configuration fingerprint {fingerprint or 'unknown'}",
+        "-- population: "
+        + (
+            "the cifs in pg_temp.run_population (a list run's --cifs, or this connection's "
+            "customer slice in a full run on several connections)"
+            if population
+            else "every customer"
+        ),
+        "-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging",
+    ]
+    for p in parts:
+        lines += ["--"] + p.header
+    lines += loans.legend_lines()
+    # one comment line each, whatever a name or value holds (values may contain line breaks)
+    clean = [ln.replace("\r", " ").replace("\n", " ").replace("*/", "* /") for ln in lines]
+    return "\n".join(clean) + "\n"

@@ -1,0 +1,334 @@
+-- the run statement: 2 campaign group(s) decided in one pass
+-- configuration fingerprint golden
+-- population: every customer
+-- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
+--
+-- campaign group 'Early' (id 7); its decision is column g7.campaign_id below
+-- campaigns in priority order (the first match wins):
+--       1  'P1' (id 1): 3 conditions, 2 contact rules
+--       2  'P2' (id 2): 1 conditions, 1 contact rules
+--       3  'Rest' (id 3): 0 conditions, 0 contact rules
+-- contact rule bits (rule_mask of an assignment; bit set = the rule applies):
+--   'P1' (id 1) bit 0 (1): rule 1 when always -> customer mobile
+--   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> reference_customer_parent all
+--   'P2' (id 2) bit 0 (1): rule 1 when always -> customer all
+--
+-- campaign group 'Other' (id 8); its decision is column g8.campaign_id below
+-- campaigns in priority order (the first match wins):
+--       1  'O1' (id 4): 2 conditions, 0 contact rules
+-- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
+--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
+--       tested by campaign 'P1' (id 1) of group 'Early'
+--   m0 bit 1 (2): custom.promise < 2026-01-01
+--       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'
+--   m0 bit 2 (4): loan.dpd < 5 AND loan.product_type = 'AUTO'
+--       tested by campaign 'O1' (id 4) of group 'Other'
+WITH loan_sets AS (
+  SELECT
+    v.cif,
+    v.account_number,
+    CAST(CASE
+      WHEN v.loan_dpd >= CAST(30 AS DECIMAL) AND v.custom_risk_score > CAST(80.5 AS DECIMAL)
+      THEN 1
+      ELSE 0
+    END | CASE WHEN v.custom_promise < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END | CASE
+      WHEN v.loan_dpd < CAST(5 AS DECIMAL) AND v.loan_product_type COLLATE "C" = 'AUTO'
+      THEN 4
+      ELSE 0
+    END AS BIGINT) AS m0
+  FROM pg_temp.run_loans AS v
+  OFFSET 0
+), loan_matches AS (
+  SELECT
+    s.cif,
+    ARRAY_AGG(s.account_number) AS accounts,
+    BIT_OR(s.m0) AS m0,
+    ARRAY_AGG(s.m0) AS m0_loans
+  FROM loan_sets AS s
+  WHERE
+    s.m0 <> 0
+  GROUP BY
+    s.cif
+), decided AS (
+  SELECT
+    c.cif,
+    g7.campaign_id AS g7_campaign,
+    CASE g7.campaign_id
+      WHEN 1 /* P1 */
+      THEN ARRAY(SELECT
+        u.a
+      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
+      WHERE
+        (
+          u.m & 1
+        ) <> 0
+      ORDER BY
+        u.a COLLATE "C")
+      ELSE CAST(ARRAY[] AS TEXT[])
+    END AS g7_accounts,
+    CAST(CASE g7.campaign_id
+      WHEN 1 /* P1 */
+      THEN 1 | CASE WHEN (
+        lm.m0 & 2
+      ) <> 0 THEN 2 ELSE 0 END
+      WHEN 2 /* P2 */
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS g7_rules,
+    g8.campaign_id AS g8_campaign,
+    CASE g8.campaign_id
+      WHEN 4 /* O1 */
+      THEN ARRAY(SELECT
+        u.a
+      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
+      WHERE
+        (
+          u.m & 4
+        ) <> 0
+      ORDER BY
+        u.a COLLATE "C")
+      ELSE CAST(ARRAY[] AS TEXT[])
+    END AS g8_accounts,
+    CAST(0 AS BIGINT) AS g8_rules
+  FROM bank_sync_service.customers AS c
+  LEFT JOIN loan_matches AS lm
+    ON lm.cif = c.cif
+  CROSS JOIN LATERAL (
+    SELECT
+      CASE
+        WHEN (
+          lm.m0 & 1
+        ) <> 0 AND c."segment" COLLATE "C" IN ('MASS', 'SME')
+        THEN 1 /* P1 */
+        WHEN c."is_vip" IS NULL
+        THEN 2 /* P2 */
+        WHEN TRUE
+        THEN 3 /* Rest */
+      END AS campaign_id
+  ) AS g7
+  CROSS JOIN LATERAL (
+    SELECT
+      CASE WHEN (
+        lm.m0 & 4
+      ) <> 0 THEN 4 /* O1 */ END AS campaign_id
+  ) AS g8
+  WHERE
+    (
+      g7.campaign_id IS NOT NULL OR g8.campaign_id IS NOT NULL
+    )
+  OFFSET 0
+), picked AS (
+  SELECT
+    d.cif,
+    u.campaign_group_id,
+    u.campaign_id,
+    u.account_numbers,
+    u.rule_mask
+  FROM decided AS d
+  CROSS JOIN LATERAL (
+    VALUES
+      (7, d.g7_campaign, d.g7_accounts, d.g7_rules),
+      (8, d.g8_campaign, d.g8_accounts, d.g8_rules)
+  ) AS u(campaign_group_id, campaign_id, account_numbers, rule_mask)
+  WHERE
+    u.campaign_id IS NOT NULL
+), assigned AS (
+  INSERT INTO campaign_results.assignments_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    campaign_id,
+    account_numbers
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    p.cif,
+    p.campaign_group_id,
+    p.campaign_id,
+    p.account_numbers
+  FROM picked AS p
+  RETURNING 1
+), gone AS (
+  INSERT INTO campaign_results.unassignments_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    previous_run_id,
+    previous_campaign_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    a.cif,
+    a.campaign_group_id,
+    a.run_id,
+    a.campaign_id
+  FROM campaign_results.current_assignments AS a
+  WHERE
+    a.campaign_group_id IN (7, 8)
+    AND NOT EXISTS(
+      SELECT
+        1
+      FROM picked AS p
+      WHERE
+        p.cif = a.cif AND p.campaign_group_id = a.campaign_group_id
+    )
+  RETURNING campaign_group_id
+), per_campaign AS (
+  SELECT
+    p.campaign_group_id,
+    p.campaign_id,
+    COUNT(*) AS assigned
+  FROM picked AS p
+  GROUP BY
+    p.campaign_group_id,
+    p.campaign_id
+), outputs AS (
+  SELECT
+    *
+  FROM (VALUES
+    (1, 1, 1, 'customer', 'mobile'),
+    (1, 2, 2, 'reference_customer_parent', 'all'),
+    (2, 1, 1, 'customer', 'all')) AS o(campaign_id, rule_bit, rule_priority, related_party_type, contact_type)
+), wanted AS (
+  SELECT
+    p.cif,
+    p.campaign_group_id,
+    p.campaign_id,
+    o.rule_priority,
+    o.related_party_type,
+    o.contact_type
+  FROM picked AS p
+  JOIN outputs AS o
+    ON o.campaign_id = p.campaign_id AND (
+      p.rule_mask & o.rule_bit
+    ) <> 0
+), parties AS (
+  SELECT
+    w.cif,
+    w.campaign_group_id,
+    w.campaign_id,
+    w.rule_priority,
+    w.contact_type,
+    w.cif AS party_cif,
+    CAST(NULL AS TEXT) AS relationship_type,
+    0 AS party_order
+  FROM wanted AS w
+  WHERE
+    w.related_party_type = 'customer'
+  UNION ALL
+  SELECT
+    w.cif,
+    w.campaign_group_id,
+    w.campaign_id,
+    w.rule_priority,
+    w.contact_type,
+    r.ref_cif,
+    r.relationship_type,
+    1
+  FROM wanted AS w
+  JOIN bank_sync_service.reference_customers AS r
+    ON r.primary_cif = w.cif
+  WHERE
+    w.related_party_type = 'reference_customer_all'
+    OR (
+      w.related_party_type = 'reference_customer_parent'
+      AND LOWER(r.relationship_type) = 'parent'
+    )
+), candidates AS (
+  SELECT
+    pt.cif,
+    pt.campaign_group_id,
+    pt.campaign_id,
+    pt.rule_priority,
+    pt.party_order,
+    pt.party_cif,
+    pt.relationship_type,
+    ph.id AS phone_id,
+    ph.type AS contact_type,
+    ph.number AS phone_number,
+    ph.is_primary,
+    ph.is_verified
+  FROM parties AS pt
+  JOIN bank_sync_service.phones AS ph
+    ON ph.cif = pt.party_cif
+    AND (
+      pt.contact_type = 'all' OR ph.type = pt.contact_type
+    )
+), firsts AS (
+  SELECT DISTINCT ON (k.cif, k.campaign_group_id, k.phone_id)
+    k.*
+  FROM candidates AS k
+  ORDER BY
+    k.cif,
+    k.campaign_group_id,
+    k.phone_id,
+    k.rule_priority,
+    k.party_order
+), contacts AS (
+  INSERT INTO campaign_results.contacts_staging (
+    run_id,
+    cif,
+    campaign_group_id,
+    campaign_id,
+    position,
+    rule_priority,
+    party_type,
+    party_cif,
+    relationship_type,
+    contact_type,
+    phone_number,
+    is_primary,
+    is_verified,
+    phone_id
+  )
+  SELECT
+    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    k.cif,
+    k.campaign_group_id,
+    k.campaign_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY k.cif, k.campaign_group_id
+      ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
+    ),
+    k.rule_priority,
+    CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
+    k.party_cif,
+    k.relationship_type,
+    k.contact_type,
+    k.phone_number,
+    k.is_primary,
+    k.is_verified,
+    k.phone_id
+  FROM firsts AS k
+  RETURNING campaign_group_id
+)
+SELECT
+  (
+    SELECT
+      ARRAY_AGG(ARRAY[n.campaign_group_id, n.campaign_id, n.assigned])
+    FROM per_campaign AS n
+  ) AS assigned,
+  (
+    SELECT
+      ARRAY_AGG(ARRAY[k.campaign_group_id, k.n])
+    FROM (
+      SELECT
+        campaign_group_id,
+        COUNT(*) AS n
+      FROM contacts
+      GROUP BY
+        campaign_group_id
+    ) AS k
+  ) AS contacts,
+  (
+    SELECT
+      ARRAY_AGG(ARRAY[x.campaign_group_id, x.n])
+    FROM (
+      SELECT
+        campaign_group_id,
+        COUNT(*) AS n
+      FROM gone
+      GROUP BY
+        campaign_group_id
+    ) AS x
+  ) AS unassigned;
