@@ -51,7 +51,10 @@ class _LoanSets:
         self.values = values
 
     def predicate(self, cond: Condition) -> exp.Expression:
-        """A condition over the prologue's value column (customer leaves of a tree included)."""
+        """A condition over the loan row: loan and custom-field values from the prologue's
+        columns (v), customer leaves of a tree from the customer row (c) beside it."""
+        if cond.source == "customer":
+            return predicate(cond)
         return predicate(cond, self.values.column(cond))
 
     def conjunction(self, items: list[Condition | Node]) -> exp.Expression:
@@ -87,6 +90,8 @@ class _LoanSets:
         return _bit_set(exp.column(self.column(index), table="lm"), index % BITS)
 
     def mask_columns(self) -> list[tuple[str, str]]:
+        """Per row: the bits of the sets that hold on its loan (0 on a customer's row without
+        a loan: a customer without loans never satisfies a loan-level condition)."""
         out = []
         for start in range(0, len(self.sets), BITS):
             terms = [
@@ -98,39 +103,10 @@ class _LoanSets:
             mask: exp.Expression = terms[0]
             for t in terms[1:]:
                 mask = exp.BitwiseOr(this=mask, expression=t)
-            out.append((f"m{start // BITS}", _sql(exp.cast(mask, "BIGINT"))))
+            no_loan = exp.Is(this=exp.column("account_number", table="v"), expression=exp.Null())
+            guarded = exp.Case(ifs=[exp.If(this=no_loan, true=exp.Literal.number(0))], default=mask)
+            out.append((f"m{start // BITS}", _sql(exp.cast(guarded, "BIGINT"))))
         return out
-
-    def any_bit(self) -> str:
-        cols = [
-            exp.NEQ(this=exp.column(name, table="s"), expression=exp.Literal.number(0))
-            for name, _ in self.mask_columns()
-        ]
-        out: exp.Expression = cols[0]
-        for c in cols[1:]:
-            out = exp.Or(this=out, expression=c)
-        return _sql(out)
-
-    def accounts(self, index: int) -> exp.Expression:
-        """ARRAY(SELECT a FROM unnest(accounts, masks) WHERE bit set ORDER BY a COLLATE "C")."""
-        a, m = exp.column("a", table="u"), exp.column("m", table="u")
-        alias = exp.TableAlias(
-            this=exp.to_identifier("u"), columns=[exp.to_identifier("a"), exp.to_identifier("m")]
-        )
-        src = exp.Unnest(
-            expressions=[
-                exp.column("accounts", table="lm"),
-                exp.column(f"{self.column(index)}_loans", table="lm"),
-            ],
-            alias=alias,
-        )
-        sub = (
-            exp.select(a)
-            .from_(src)
-            .where(_bit_set(m, index % BITS))
-            .order_by(exp.Ordered(this=collate_c(a.copy())))
-        )
-        return exp.Array(expressions=[sub])
 
 
 def _split(where: Node, loans: _LoanSets, user: str) -> tuple[list[exp.Expression], int | None]:
@@ -152,17 +128,35 @@ def _split(where: Node, loans: _LoanSets, user: str) -> tuple[list[exp.Expressio
     return preds, index
 
 
+def _row_match(where: Node, loans: _LoanSets) -> tuple[exp.Expression, bool]:
+    """(the campaign's match on one row of customer and loan, whether it has a loan part).
+
+    The top-level ``all``'s children without a loan-level leaf are tested on the customer; the
+    others must hold on the row's loan (same-loan rule, SPEC §3), and a row without a loan (a
+    customer without loans) never satisfies them. Customer tests first, cheapest first.
+    """
+    children = list(where.children) if where.kind == "all" else [where]
+    customer = [c for c in children if c.level is Level.CUSTOMER]
+    loan = [c for c in children if c.level is Level.LOAN]
+    preds = [tree_predicate(c) for c in by_cost(customer)]
+    if loan:
+        has_loan = exp.Not(
+            this=exp.Is(this=exp.column("account_number", table="v"), expression=exp.Null())
+        )
+        preds += [has_loan, loans.conjunction(loan)]
+    return conjunction(preds), bool(loan)
+
+
 def _campaign_parts(
     campaign: Campaign, loans: _LoanSets, group: str
-) -> tuple[exp.Expression, int | None, exp.Expression | None, list[tuple[int, object]]]:
-    """(match condition, loan set index, rule mask, [(rule bit, rule)]) of one campaign."""
+) -> tuple[exp.Expression, bool, exp.Expression | None, list[tuple[int, object]]]:
+    """(match on a row, has a loan part, rule mask, [(rule bit, rule)]) of one campaign."""
     if campaign.id is None:
         raise CompileError(
             f"campaign {campaign.name!r} has no database id; compile from the database"
         )
     label = f"campaign {campaign.name!r} (id {campaign.id}) of group {group!r}"
-    preds, set_index = _split(campaign.where, loans, label)
-    match = conjunction(preds)
+    match, has_loan = _row_match(campaign.where, loans)
 
     rules = [r for r in campaign.rules if r.outputs]  # a rule without outputs contributes nothing
     if len(rules) > MAX_RULES:
@@ -188,7 +182,7 @@ def _campaign_parts(
         rule_mask = terms[0]
         for t in terms[1:]:
             rule_mask = exp.BitwiseOr(this=rule_mask, expression=t)
-    return match, set_index, rule_mask, bits
+    return match, has_loan, rule_mask, bits
 
 
 def _named(campaign: Campaign) -> exp.Expression:
@@ -223,8 +217,7 @@ def _header(group: Group, rule_legend: list[str]) -> list[str]:
             f"--   {c.priority:>5}  {c.name!r} (id {c.id}): {len(c.conditions)} conditions, "
             f"{len(c.rules)} contact rules"
         )
-        if c.tree is not None:
-            lines.append(f"--          when {c.tree.describe()}")
+        lines.append(f"--          when {c.where.describe()}")
     if not group.campaigns:
         lines.append("--   (none: the group assigns nobody)")
     if rule_legend:
@@ -239,31 +232,59 @@ def _alias(group: Group) -> str:
 
 @dataclass(frozen=True)
 class GroupPart:
-    """One group's decision in the run statement: SQL over the customer row ``c`` and its
-    loans' aggregated masks ``lm``, reading the group's campaign from ``alias.campaign_id``."""
+    """One group's decision in the run statement. Per row of customer (c) and loan (v):
+    ``row_case``, the rank of the first campaign in priority order that holds on the row; per
+    customer, over the aggregated rows (lm): ``campaign_case`` maps the least rank to its
+    campaign (read back as ``alias.campaign_id``), ``account_numbers`` lists the loans whose
+    row gave that rank, ``rule_mask`` the contact rules that apply."""
 
     group: Group
     alias: str
-    campaign_case: str  # the first campaign in priority order whose conditions hold, or NULL
-    account_numbers: str  # the winner's matched accounts, sorted
-    rule_mask: str  # bitmask of the winner's contact rules that apply
+    row_case: str
+    needs_ranks: bool  # a campaign has a loan part: its matched accounts come from the ranks
+    campaign_case: str
+    account_numbers: str
+    rule_mask: str
     outputs: list[str]  # (campaign id, rule bit, rule priority, party, contact) per output
     header: list[str]
 
 
+def _ranked_accounts(alias: str, rank: int) -> exp.Expression:
+    """ARRAY(SELECT a FROM unnest(accounts, ranks) WHERE rank = k ORDER BY a COLLATE "C")."""
+    a, r = exp.column("a", table="u"), exp.column("r", table="u")
+    columns = [exp.to_identifier("a"), exp.to_identifier("r")]
+    src = exp.Unnest(
+        expressions=[exp.column("accounts", table="lm"), exp.column(f"{alias}_ranks", table="lm")],
+        alias=exp.TableAlias(this=exp.to_identifier("u"), columns=columns),
+    )
+    sub = (
+        exp.select(a)
+        .from_(src)
+        .where(exp.EQ(this=r, expression=exp.Literal.number(rank)))
+        .order_by(exp.Ordered(this=collate_c(a.copy())))
+    )
+    return exp.Array(expressions=[sub])
+
+
 def group_part(group: Group, loans: _LoanSets) -> GroupPart:
-    """The group's part of the run statement; its loan sets are added to ``loans`` (the
-    run's, shared by every group: an identical set is one bit for all)."""
+    """The group's part of the run statement; its rules' loan sets are added to ``loans``
+    (the run's, shared by every group: an identical set is one bit for all)."""
     if group.id is None:
         raise CompileError(f"group {group.name!r} has no database id; compile from the database")
-    ifs, account_cases, rule_cases, outputs, rule_legend = [], [], [], [], []
-    for campaign in group.campaigns:
-        match, set_index, rule_mask, bits = _campaign_parts(campaign, loans, group.name)
+    alias = _alias(group)
+    row_ifs, rank_ifs, account_ifs, rule_cases, outputs, rule_legend = [], [], [], [], [], []
+    for rank, campaign in enumerate(group.campaigns, start=1):
+        match, has_loan, rule_mask, bits = _campaign_parts(campaign, loans, group.name)
         rule_legend += _rule_legend(campaign, bits)
         cid = _named(campaign)
-        ifs.append(exp.If(this=match, true=cid))
-        if set_index is not None:
-            account_cases.append((cid, set_index))
+        ranked = exp.Literal.number(rank)
+        ranked.comments = [campaign.name]
+        row_ifs.append(exp.If(this=match, true=ranked))
+        rank_ifs.append(exp.If(this=exp.Literal.number(rank), true=cid))
+        if has_loan:
+            account_ifs.append(
+                exp.If(this=exp.Literal.number(rank), true=_ranked_accounts(alias, rank))
+            )
         if rule_mask is not None:
             rule_cases.append(exp.If(this=cid.copy(), true=rule_mask))
         for bit, rule in bits:
@@ -273,25 +294,26 @@ def group_part(group: Group, loans: _LoanSets) -> GroupPart:
                     exp.Literal.string(o.party), exp.Literal.string(o.contact),
                 ])))  # fmt: skip
 
-    wid = exp.column("campaign_id", table=_alias(group))
-    campaign_case = exp.Case(ifs=ifs) if ifs else exp.cast(exp.Null(), "BIGINT")
+    best = exp.column(f"{alias}_rank", table="lm")
+    null = exp.cast(exp.Null(), "BIGINT")
+    row_case = exp.Case(ifs=row_ifs) if row_ifs else null.copy()
+    campaign_case = exp.Case(this=best, ifs=rank_ifs) if rank_ifs else null.copy()
     account_numbers = (
-        exp.Case(
-            this=wid,
-            ifs=[exp.If(this=cid, true=loans.accounts(i)) for cid, i in account_cases],
-            default=EMPTY_TEXT_ARRAY.copy(),
-        )
-        if account_cases
+        exp.Case(this=best.copy(), ifs=account_ifs, default=EMPTY_TEXT_ARRAY.copy())
+        if account_ifs
         else EMPTY_TEXT_ARRAY.copy()
     )
+    wid = exp.column("campaign_id", table=alias)
     rule_mask = (
-        exp.Case(this=wid.copy(), ifs=rule_cases, default=exp.Literal.number(0))
+        exp.Case(this=wid, ifs=rule_cases, default=exp.Literal.number(0))
         if rule_cases
         else exp.Literal.number(0)
     )
     return GroupPart(
         group=group,
-        alias=_alias(group),
+        alias=alias,
+        row_case=_sql(row_case),
+        needs_ranks=bool(account_ifs),
         campaign_case=_sql(campaign_case),
         account_numbers=_sql(account_numbers),
         rule_mask=_sql(exp.cast(rule_mask, "BIGINT")),

@@ -24,18 +24,18 @@ _SIZE = re.compile(r"^([0-9]{1,10})\s*(kB|MB|GB)$")
 _KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
 # Full-population runs touch every row: hash and merge joins win, but the planner can't
 # estimate CTE scans filtered by rule masks and party types (it guesses ~0.5%) and would
-# pick index nested loops over millions of rows (measured: 35.7 s vs 27.4 s per bench group
-# at 1M customers). List runs keep nested loops: there an index lookup is the right plan.
+# pick index nested loops over millions of rows (measured per group statement: 35.7 s vs
+# 27.4 s per bench group at 1M customers). List runs keep nested loops: there an index
+# lookup is the right plan.
 #
-# Hash joins off too: the run prologue joins loans to loan_custom_fields 1:1 on account_number,
-# and a merge join over the two primary-key indexes beats probing a 300 MB hash table with
-# 1.8M rows (bench group 09 at 1M: 30.4 s vs 35.5 s; whole bench run 157.0 s vs 185.5 s, demo
-# configuration 18.2 s vs 21.1 s). The fdw snapshot builds the same indexes for that reason.
-# Hash aggregation off: the planner sizes ARRAY_AGG states pessimistically and pre-partitions
-# the per-customer HashAggregate to disk; sorting the loans by cif instead also hands the merge
-# join with customers its order (demo configuration 16.7-17.0 s vs 18.2-18.6 s; bench 155.5 s
-# vs 157.0 s).
-FULL_RUN_SETTINGS = {"enable_nestloop": "off", "enable_hashjoin": "off", "enable_hashagg": "off"}
+# Hash joins and hash aggregation stay on (tenth session). They were off while each group had
+# a statement of its own; the run statement deciding every group at once joins its
+# assignments to a few hundred rule outputs, to the references and to the phones, where a
+# hash of the small side beats sorting millions of rows for a merge: at 100k customers (bench
+# configuration, one connection) the run statement took 25.4 s with both off, 23.2 s with
+# hash aggregation alone, 18.0 s with hash joins alone and 17.3 s with both on
+# (docs/performance.md).
+FULL_RUN_SETTINGS = {"enable_nestloop": "off"}
 
 
 def work_mem() -> str:

@@ -64,7 +64,8 @@ def compile_statement(
         "the run statement",
         groups=parts,
         mask_columns=loans.mask_columns() if loans.sets else [],
-        any_bit=loans.any_bit() if loans.sets else "",
+        loans=bool(loans.values.columns),  # a prologue table exists (compile_prologue)
+        accounts=any(p.needs_ranks for p in parts),
         population=population,
         customers=table(source_schema, "customers"),
         references=table(source_schema, "reference_customers"),

@@ -121,8 +121,10 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     assert "-- EXPLAIN of the run prologue (under SET LOCAL work_mem" in compiled.stdout
     assert "CREATE TEMPORARY TABLE pg_temp.run_loans AS" in compiled.stdout
     # the legend names every mask bit and the CASE names campaigns beside their ids
-    assert "--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80" in compiled.stdout
-    assert "--       tested by campaign 'High risk early' (id " in compiled.stdout
+    # the header gives each campaign its conditions, and each rule's loan conditions their bit
+    assert "--          when loan.dpd >= 30 AND custom.risk_score > 80" in compiled.stdout
+    assert "--   m0 bit 0 (1): custom.collection_priority = 'high'" in compiled.stdout
+    assert "--       tested by contact rule 2 of campaign 'High risk early' (id " in compiled.stdout
     assert "/* High risk early */" in compiled.stdout
     assert "-- contact rule bits" in compiled.stdout
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)

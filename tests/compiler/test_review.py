@@ -17,10 +17,14 @@ from tests.compiler.test_golden import small_group
 
 def test_legend_names_every_bit_and_who_tests_it():
     header = compile_group(small_group(), fingerprint="golden").header
+    # every campaign with its conditions, in priority order, as the CASE tries them
     assert (
-        "--   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5\n"
-        "--       tested by campaign 'P1' (id 1) of group 'Early'\n"
-        "--   m0 bit 1 (2): custom.promise < 2026-01-01\n"
+        "--       1  'P1' (id 1): 3 conditions, 2 contact rules\n"
+        "--          when loan.dpd >= 30 AND custom.risk_score > 80.5 AND customer.segment IN "
+    ) in header
+    # a contact rule's loan conditions are a bit of the per-loan mask
+    assert (
+        "--   m0 bit 0 (1): custom.promise < 2026-01-01\n"
         "--       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'\n"
     ) in header
     assert (
@@ -29,28 +33,36 @@ def test_legend_names_every_bit_and_who_tests_it():
     ) in header
 
 
+def _rule(n: int, conditions: tuple) -> Rule:
+    return Rule(n, conditions, (Output("customer", "all"),), id=n)
+
+
 def test_a_shared_loan_set_lists_both_users():
     dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
     group = Group("G", (
-        Campaign("A", 1, dpd, (), id=1),
-        Campaign("B", 2, dpd, (), id=2),
+        Campaign("A", 1, (), (_rule(1, dpd),), id=1),
+        Campaign("B", 2, (), (_rule(2, dpd),), id=2),
     ), id=1)  # fmt: skip
     header = compile_group(group).header
-    assert "tested by campaign 'A' (id 1) of group 'G'; campaign 'B' (id 2) of group 'G'" in header
+    assert (
+        "tested by contact rule 1 of campaign 'A' (id 1) of group 'G'; "
+        "contact rule 2 of campaign 'B' (id 2) of group 'G'"
+    ) in header
     assert "m0 bit 1" not in header
 
 
 def test_groups_share_a_loan_set_and_each_reads_as_a_unit():
-    """Two groups testing the same loan conditions share one bit; the header still lists each
-    group with its campaigns in priority order, and names the column holding its decision."""
+    """Two groups whose rules test the same loan conditions share one bit; the header still
+    lists each group with its campaigns in priority order, and names its decision's column."""
     dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
-    one = Group("Một", (Campaign("A", 1, dpd, (), id=1),), id=1)
-    two = Group("Hai", (Campaign("B", 1, dpd, (), id=2),), id=2)
+    one = Group("Một", (Campaign("A", 1, dpd, (_rule(1, dpd),), id=1),), id=1)
+    two = Group("Hai", (Campaign("B", 1, dpd, (_rule(2, dpd),), id=2),), id=2)
     compiled = compile_config(Configuration((one, two)))
     header = compiled.statement.header
     assert (
-        "tested by campaign 'A' (id 1) of group 'Một'; campaign 'B' (id 2) of group 'Hai'" in header
-    )
+        "tested by contact rule 1 of campaign 'A' (id 1) of group 'Một'; "
+        "contact rule 2 of campaign 'B' (id 2) of group 'Hai'"
+    ) in header
     assert "-- campaign group 'Một' (id 1); its decision is column g1.campaign_id below" in header
     assert "-- campaign group 'Hai' (id 2); its decision is column g2.campaign_id below" in header
     assert compiled.statement.title == "the run statement (2 groups)"

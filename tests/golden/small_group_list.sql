@@ -6,52 +6,72 @@
 -- campaign group 'Early' (id 7); its decision is column g7.campaign_id below
 -- campaigns in priority order (the first match wins):
 --       1  'P1' (id 1): 3 conditions, 2 contact rules
+--          when loan.dpd >= 30 AND custom.risk_score > 80.5 AND customer.segment IN ('MASS', 'SME')
 --       2  'P2' (id 2): 1 conditions, 1 contact rules
+--          when customer.is_vip IS NULL
 --       3  'Rest' (id 3): 0 conditions, 0 contact rules
+--          when always
 -- contact rule bits (rule_mask of an assignment; bit set = the rule applies):
 --   'P1' (id 1) bit 0 (1): rule 1 when always -> customer mobile
 --   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> reference_customer_parent all
 --   'P2' (id 2) bit 0 (1): rule 1 when always -> customer all
 -- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
---   m0 bit 0 (1): loan.dpd >= 30 AND custom.risk_score > 80.5
---       tested by campaign 'P1' (id 1) of group 'Early'
---   m0 bit 1 (2): custom.promise < 2026-01-01
+--   m0 bit 0 (1): custom.promise < 2026-01-01
 --       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'
-WITH loan_sets AS (
+WITH customer_loans AS (
   SELECT
-    v.cif,
+    c.cif,
     v.account_number,
+    CASE
+      WHEN c."segment" COLLATE "C" IN ('MASS', 'SME')
+      AND NOT v.account_number IS NULL
+      AND (
+        v.loan_dpd >= CAST(30 AS DECIMAL) AND v.custom_risk_score > CAST(80.5 AS DECIMAL)
+      )
+      THEN 1 /* P1 */
+      WHEN c."is_vip" IS NULL
+      THEN 2 /* P2 */
+      WHEN TRUE
+      THEN 3 /* Rest */
+    END AS g7_rank,
     CAST(CASE
-      WHEN v.loan_dpd >= CAST(30 AS DECIMAL) AND v.custom_risk_score > CAST(80.5 AS DECIMAL)
-      THEN 1
-      ELSE 0
-    END | CASE WHEN v.custom_promise < CAST('2026-01-01' AS DATE) THEN 2 ELSE 0 END AS BIGINT) AS m0
-  FROM pg_temp.run_loans AS v
-  OFFSET 0
-), loan_matches AS (
-  SELECT
-    s.cif,
-    ARRAY_AGG(s.account_number) AS accounts,
-    BIT_OR(s.m0) AS m0,
-    ARRAY_AGG(s.m0) AS m0_loans
-  FROM loan_sets AS s
+      WHEN v.account_number IS NULL
+      THEN 0
+      ELSE CASE WHEN v.custom_promise < CAST('2026-01-01' AS DATE) THEN 1 ELSE 0 END
+    END AS BIGINT) AS m0
+  FROM bank_sync_service.customers AS c
+  LEFT JOIN pg_temp.run_loans AS v
+    ON v.cif = c.cif
   WHERE
-    s.m0 <> 0
+    c.cif IN (
+      SELECT
+        cif
+      FROM pg_temp.run_population
+    )
+  OFFSET 0
+), lm AS (
+  SELECT
+    r.cif,
+    ARRAY_AGG(r.account_number) AS accounts,
+    MIN(r.g7_rank) AS g7_rank,
+    ARRAY_AGG(r.g7_rank) AS g7_ranks,
+    BIT_OR(r.m0) AS m0
+  FROM customer_loans AS r
   GROUP BY
-    s.cif
+    r.cif
+  HAVING
+    MIN(r.g7_rank) IS NOT NULL
 ), decided AS (
   SELECT
     c.cif,
     g7.campaign_id AS g7_campaign,
-    CASE g7.campaign_id
-      WHEN 1 /* P1 */
+    CASE lm.g7_rank
+      WHEN 1
       THEN ARRAY(SELECT
         u.a
-      FROM UNNEST(lm.accounts, lm.m0_loans) AS u(a, m)
+      FROM UNNEST(lm.accounts, lm.g7_ranks) AS u(a, r)
       WHERE
-        (
-          u.m & 1
-        ) <> 0
+        u.r = 1
       ORDER BY
         u.a COLLATE "C")
       ELSE CAST(ARRAY[] AS TEXT[])
@@ -59,37 +79,26 @@ WITH loan_sets AS (
     CAST(CASE g7.campaign_id
       WHEN 1 /* P1 */
       THEN 1 | CASE WHEN (
-        lm.m0 & 2
+        lm.m0 & 1
       ) <> 0 THEN 2 ELSE 0 END
       WHEN 2 /* P2 */
       THEN 1
       ELSE 0
     END AS BIGINT) AS g7_rules
-  FROM bank_sync_service.customers AS c
-  LEFT JOIN loan_matches AS lm
-    ON lm.cif = c.cif
+  FROM lm
+  JOIN bank_sync_service.customers AS c
+    ON c.cif = lm.cif
   CROSS JOIN LATERAL (
     SELECT
-      CASE
-        WHEN (
-          lm.m0 & 1
-        ) <> 0 AND c."segment" COLLATE "C" IN ('MASS', 'SME')
+      CASE lm.g7_rank
+        WHEN 1
         THEN 1 /* P1 */
-        WHEN c."is_vip" IS NULL
+        WHEN 2
         THEN 2 /* P2 */
-        WHEN TRUE
+        WHEN 3
         THEN 3 /* Rest */
       END AS campaign_id
   ) AS g7
-  WHERE
-    (
-      g7.campaign_id IS NOT NULL
-    )
-    AND c.cif IN (
-      SELECT
-        cif
-      FROM pg_temp.run_population
-    )
   OFFSET 0
 ), picked AS (
   SELECT
