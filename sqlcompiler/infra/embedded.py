@@ -251,12 +251,13 @@ class Cluster:
             ]
         )
 
-    def stop(self) -> bool:
-        """Stop the server; False when it was not running."""
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server (``mode``: pg_ctl's fast, smart or immediate); False when it was
+        not running."""
         if not self.is_running():
             return False
         bindir = find_bindir()
-        self._cmd([str(bindir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.datadir)])
+        self._cmd([str(bindir / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.datadir)])
         return True
 
     def ensure(self) -> str:

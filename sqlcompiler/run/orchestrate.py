@@ -10,6 +10,7 @@ statements are executed by executor.py, as the preview's are.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterable, Sequence
@@ -36,10 +37,11 @@ from .record import (
     GroupResult,
     RunResult,
     count_results,
-    fail_record,
     finish_record,
     last_success,
+    record_failure,
     record_source,
+    served_run,
     start_record,
 )
 from .retention import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, cleanup
@@ -64,6 +66,9 @@ class RunOptions:
     request_ids: Sequence[str] = ()
     source_schema: str = "bank_sync_service"
     as_of: dt.date | None = None  # relative dates resolve against it; None: today (SPEC §2a)
+    # how long a failed run keeps trying to record its failure on a fresh connection (a server
+    # restart or failover of a few seconds still gets the failure recorded by the run itself)
+    record_retry_seconds: float = 30.0
 
     @property
     def kind(self) -> str:
@@ -106,7 +111,7 @@ def run(
             with run_lock(work, "a second run is refused, not queued"):
                 work.autocommit = False
                 work.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                return _run(work, meta, opts, progress, t_start)
+                return _run(work, meta, opts, progress, t_start, dsn)
         finally:
             work.close()  # also releases the session-level run lock
 
@@ -115,6 +120,8 @@ def run(
 class _Progress:
     """What a failure records: how far the run got."""
 
+    step: str = "preparing the run"  # what it was doing (the failure names it)
+    served: int | None = None  # the published run whose results stay current on a failure
     timings: dict[str, Any] = field(default_factory=dict)
     config: Configuration | None = None
     source: dict[str, Any] = field(default_factory=dict)
@@ -164,7 +171,7 @@ def _reference_counts(work, groups: list[GroupResult], population: bool) -> int:
     return sum(left.values())
 
 
-def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> RunResult:
+def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float, dsn: str) -> RunResult:
     last = last_success(meta)  # every export (a failed or held run's too) says when results
     if last is not None:  # last changed
         metrics.LAST_SUCCESS.set(float(last))
@@ -172,17 +179,21 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float) -> Ru
     run_id = start_record(meta, kind=opts.kind, dry_run=opts.dry_run, engine=opts.engine,
                           request_ids=list(opts.request_ids), as_of=as_of)  # fmt: skip
     prepare_staging(meta, run_id)  # before the work snapshot; nobody else writes them
-    state = _Progress(source={"mode": source.configured(meta).mode})
+    state = _Progress(source={"mode": source.configured(meta).mode}, served=served_run(meta))
     try:
         res, committed = _evaluate(work, meta, opts, progress, run_id, as_of, state)
+        state.step = "the publishing guards"
         _guard(meta, res, opts, progress)
+        state.step = "publishing"
         _publish(work, meta, res, committed, state.timings)
         res.seconds = time.monotonic() - t_start
         state.timings["total"] = round(res.seconds, 3)
         res.timings = state.timings
+        state.step = "recording the run"
         _finish(work, meta, res, state.timings)
     except BaseException as exc:
-        error = _fail(work, meta, run_id, exc, state)
+        state.timings["total"] = round(time.monotonic() - t_start, 3)
+        error = _fail(work, dsn, run_id, exc, state, opts.record_retry_seconds)
         if error is exc:
             raise
         raise error from exc
@@ -198,8 +209,10 @@ def _evaluate(
     whether worker connections committed them."""
     # before the work transaction's first statement: an fdw snapshot must be committed
     # before the run's REPEATABLE READ snapshot (and its workers') is taken
+    state.step = "reading the bank-sync source"
     catalog, state.source = source.prepare_run(meta, opts.cifs, progress)
     record_source(meta, run_id, state.source)
+    state.step = "reading the configuration"
     for statement in set_local_statements(opts.cifs is not None):
         work.execute(statement)
     config = state.config = load_validated(work, catalog, as_of)
@@ -212,7 +225,9 @@ def _evaluate(
         for g in config.groups
     ]
     work.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
+    state.step = "counting the population"
     population, unknown = _population(work, opts.cifs, run_id, opts.source_schema)
+    state.step = "the run's statements (prologue and run statement)"
     if opts.engine == "reference":
         _reference_groups(work, config, opts, progress, run_id, population, groups)
         committed, left_removed = False, _reference_counts(work, groups, opts.cifs is not None)
@@ -296,22 +311,45 @@ def _finish(work, meta, res: RunResult, timings: dict[str, Any]) -> None:
     work.commit()
 
 
-def _fail(work, meta, run_id: int, exc: BaseException, state: _Progress) -> BaseException:
-    """Roll back, empty staging, record the failure and count it; the error to raise."""
-    work.rollback()
-    empty_staging(meta)  # rows committed by workers of a failed run are never published
+def _fail(
+    work, dsn: str, run_id: int, exc: BaseException, state: _Progress, retry_seconds: float
+) -> BaseException:
+    """Count the failure, roll back, then record it — the error to raise.
+
+    The counters come first, so that the metrics the CLI exports say "failed" whatever happens
+    next; the record is written on a fresh connection, retried for ``retry_seconds``, because
+    the run's own connections may be the casualty (a server restart or failover).
+    """
+    metrics.RUNS.labels(status="failed").inc()
+    metrics.ERRORS.labels(kind=type(exc).__name__).inc()
+    failed_at = dt.datetime.now(dt.UTC)
+    with contextlib.suppress(psycopg.Error):
+        work.rollback()
     message = (
         describe_db_error(exc)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege)
         else redact(str(exc).strip() or type(exc).__name__)
     )
-    fingerprint = state.config.fingerprint if state.config else None
-    fail_record(meta, run_id, message, timings=state.timings, fingerprint=fingerprint,
-                source=state.source)  # fmt: skip
-    metrics.RUNS.labels(status="failed").inc()
-    metrics.ERRORS.labels(kind=type(exc).__name__).inc()
+    state.timings["failed_step"] = state.step
+    recorded = record_failure(
+        dsn, run_id, f"at {state.step}: {message}", retry_seconds=retry_seconds,
+        timings=state.timings, source=state.source, failed_at=failed_at,
+        fingerprint=state.config.fingerprint if state.config else None,
+    )  # fmt: skip
+    served = (
+        f"the results of run {state.served} are still served"
+        if state.served
+        else "no run's results were published before"
+    )
+    unrecorded = (
+        ""
+        if recorded
+        else "; the failure could not be recorded (the database did not answer): the next "
+        "command marks the run interrupted"
+    )
     if isinstance(exc, psycopg.Error):
         return RunError(
-            f"run {run_id} failed and was rolled back; previous results are intact: {message}"
+            f"run {run_id} failed at {state.step} and was rolled back; previous results are "
+            f"intact ({served}): {message}{unrecorded}"
         )
     return exc

@@ -19,7 +19,9 @@ from typing import Any
 import psycopg
 
 from ..errors import RunError, SqlCompilerError
+from ..infra.connection import connect
 from .lock import RUN_LOCK, try_run_lock
+from .staging import empty_staging
 
 
 @dataclass
@@ -122,20 +124,52 @@ def record_source(conn: psycopg.Connection, run_id: int, source: dict[str, Any])
     )
 
 
-def fail_record(
-    conn: psycopg.Connection,
+def served_run(conn: psycopg.Connection) -> int | None:
+    """The last published full run: the one whose results readers see if this one fails."""
+    return conn.execute(
+        "SELECT max(run_id) FROM campaign_results.runs "
+        "WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run"
+    ).fetchone()[0]
+
+
+def record_failure(
+    dsn: str,
     run_id: int,
     message: str,
     *,
     timings: dict[str, Any],
     fingerprint: str | None,
     source: dict[str, Any],
-) -> None:
-    conn.execute(
-        "UPDATE campaign_results.runs SET status = 'failed', finished_at = clock_timestamp(), "
-        "error = %s, timings = %s, config_fingerprint = %s, source = %s WHERE run_id = %s",
-        (message, json.dumps(timings), fingerprint, json.dumps(source), run_id),
-    )
+    failed_at: dt.datetime,
+    retry_seconds: float = 30.0,
+) -> bool:
+    """Mark ``run_id`` failed with ``message`` and empty the staging tables (rows committed by
+    the workers of a failed run are never published), on a fresh connection, retrying while
+    the server does not answer for up to ``retry_seconds``. ``failed_at`` is when it failed
+    (the run's duration does not grow by the wait). False if the server never answered."""
+    deadline = time.monotonic() + retry_seconds
+    while True:
+        try:
+            with connect(dsn, autocommit=True, application="sqlcompiler-run-failed") as conn:
+                empty_staging(conn)
+                conn.execute(
+                    "UPDATE campaign_results.runs SET status = 'failed', "
+                    "finished_at = %s, error = %s, timings = %s, "
+                    "config_fingerprint = %s, source = %s WHERE run_id = %s",
+                    (
+                        failed_at,
+                        message,
+                        json.dumps(timings),
+                        fingerprint,
+                        json.dumps(source),
+                        run_id,
+                    ),  # fmt: skip
+                )
+                return True
+        except (psycopg.OperationalError, SqlCompilerError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
 
 
 def execute_statement(

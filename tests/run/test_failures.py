@@ -1,0 +1,99 @@
+"""A night that goes wrong for real: the database server stops in the middle of a run.
+
+The server is a cluster of this test's own (stopping the shared one would break every other
+test): ``pg_ctl stop -m immediate`` while the run statement runs, started again two seconds
+later. The run must record its own failure (the step and the cause) as soon as the server
+answers again, count it in the metrics before anything else, leave the published results as
+they were, and the next run must succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sqlcompiler import run as runner
+from sqlcompiler.demo import generate as demo
+from sqlcompiler.errors import RunError
+from sqlcompiler.infra import metrics, migrations
+from sqlcompiler.infra.embedded import Cluster
+from tests.run.scenarios import setup_two_groups
+
+
+def _failed_count() -> float:
+    return metrics.REGISTRY.get_sample_value("sqlcompiler_runs_total", {"status": "failed"}) or 0
+
+
+def _rows(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT cif, campaign_group_id, campaign_id, account_numbers, run_id "
+        "FROM campaign_results.current_assignments ORDER BY 1, 2"
+    ).fetchall()
+
+
+@pytest.fixture
+def own_server():
+    home = Path(tempfile.mkdtemp(prefix="sqlcompiler-failures-", dir="/tmp"))
+    os.chmod(home, 0o755)  # the server may run as another user (root runs it as postgres)
+    cluster = Cluster(home / "pg")
+    dsn = cluster.ensure()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        demo.init_schema(conn)
+    migrations.upgrade(dsn)
+    yield cluster, dsn
+    cluster.stop(mode="immediate")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeeds(own_server):
+    cluster, dsn = own_server
+    with psycopg.connect(dsn, autocommit=True) as db:
+        setup_two_groups(db)
+    first = runner.run(dsn, jobs=1)
+    with psycopg.connect(dsn, autocommit=True) as db:
+        before = _rows(db)
+        db.execute("UPDATE bank_sync_service.loans SET dpd = 0")  # the next run would change
+    back = threading.Event()
+
+    def restart_later() -> None:
+        time.sleep(2)
+        cluster.start()
+        back.set()
+
+    def progress(message: str) -> None:
+        if "run prologue" in message and not back.is_set():  # the run statement comes next
+            cluster.stop(mode="immediate")
+            threading.Thread(target=restart_later, daemon=True).start()
+
+    failed_before = _failed_count()
+    with pytest.raises(RunError) as caught:
+        runner.run(dsn, jobs=1, progress=progress)
+    said = str(caught.value)
+    assert said.startswith(f"run {first.run_id + 1} failed at the run's statements")
+    assert f"the results of run {first.run_id} are still served" in said
+    assert "could not be recorded" not in said
+    assert _failed_count() == failed_before + 1  # counted before anything could raise
+    assert back.wait(60)
+    with psycopg.connect(dsn, autocommit=True) as db:
+        status, error, timings, took = db.execute(
+            "SELECT status, error, timings, extract(epoch FROM finished_at - started_at) "
+            "FROM campaign_results.runs WHERE run_id = %s",
+            (first.run_id + 1,),
+        ).fetchone()
+        assert status == "failed", error  # recorded by the run itself, not "interrupted"
+        assert error.startswith("at the run's statements (prologue and run statement): ")
+        assert timings["failed_step"].startswith("the run's statements")
+        # its real duration: until it failed, not until the server was back to record it
+        assert timings["total"] < 2 and took < 2
+        assert _rows(db) == before  # readers still see the first run
+        staged = db.execute("SELECT count(*) FROM campaign_results.assignments_staging")
+        assert staged.fetchone()[0] == 0
+    again = runner.run(dsn, jobs=1)
+    assert again.status == "succeeded" and again.run_id > first.run_id + 1
