@@ -175,10 +175,10 @@ def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     metrics.serve(port, addr)
 
 
-def export_metrics() -> str | None:
+def export_metrics(textfile: str | None = None) -> str | None:
     """A one-shot command's metrics to the textfile collector or Pushgateway, when configured;
     where they went."""
-    return metrics.export_one_shot()
+    return metrics.export_one_shot(textfile)
 
 
 def embedded_status() -> dict[str, object]:

@@ -135,8 +135,17 @@ def compile_cmd(
 )
 @as_of_option("(recorded with the run, shown by `runs`)")
 @format_option(help="text: the per-campaign table; json: the run's result for a scheduler.")
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False),
+    envvar="SQLCOMPILER_METRICS_TEXTFILE",
+    help="Write the run's metrics here for node_exporter's textfile collector, succeeded or "
+    "failed (env SQLCOMPILER_METRICS_TEXTFILE; SQLCOMPILER_PUSHGATEWAY pushes them instead).",
+)
 @pass_ctx
-def run_cmd(ctx: Ctx, cifs, jobs: int | None, fmt: str, **options) -> None:
+def run_cmd(
+    ctx: Ctx, cifs, jobs: int | None, fmt: str, metrics_file: str | None, **options
+) -> None:
     """The nightly job: assign campaigns and contacts, publish atomically.
 
     \b
@@ -149,9 +158,9 @@ def run_cmd(ctx: Ctx, cifs, jobs: int | None, fmt: str, **options) -> None:
     except RunLocked:
         raise  # refused, nothing ran: the last run's metrics stay as they are (exit code 75)
     except BaseException:
-        api.export_metrics()  # the failure counters
+        api.export_metrics(metrics_file)  # the failure counters
         raise
-    api.export_metrics()  # textfile collector / Pushgateway, when configured
+    api.export_metrics(metrics_file)  # textfile collector / Pushgateway, when configured
     click.echo(console.run_json(res) if fmt == "json" else console.run_summary(res))
     if res.status == "held":
         click.get_current_context().exit(HELD_EXIT_CODE)

@@ -77,10 +77,11 @@ def record_run(result) -> None:
             )
 
 
-def export_one_shot() -> str | None:
-    """After a one-shot command: write the textfile and/or push, as configured."""
+def export_one_shot(textfile: str | None = None) -> str | None:
+    """After a one-shot command: write the textfile (``textfile``, else
+    SQLCOMPILER_METRICS_TEXTFILE) and/or push, as configured."""
     done = None
-    path = os.environ.get("SQLCOMPILER_METRICS_TEXTFILE")
+    path = textfile or os.environ.get("SQLCOMPILER_METRICS_TEXTFILE")
     if path:
         from prometheus_client import write_to_textfile
 

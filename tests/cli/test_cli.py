@@ -168,7 +168,9 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
         sqlc("runs", "show", str(listed[0]["run_id"]), "--format", "json", dsn=dsn).stdout
     )
     assert shown["run_id"] == listed[0]["run_id"] and shown["campaigns"]
-    ran = sqlc("run", "--dry-run", "--format", "json", dsn=dsn)
+    textfile = tmp_path / "sqlcompiler.prom"
+    ran = sqlc("run", "--dry-run", "--format", "json", "--metrics-file", str(textfile), dsn=dsn)
+    assert 'sqlcompiler_runs_total{status="succeeded"} 1.0' in textfile.read_text()
     result = json.loads(ran.stdout)
     assert result["dry_run"] is True and result["assigned"] == sum(
         g["assigned"] for g in result["groups"]
