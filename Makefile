@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 10000
 
-.PHONY: install install-test demo ui test lint screenshots bench clean
+.PHONY: install install-test system-deps demo ui test lint screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ demo: install
 ui: install
 	$(BIN)/sqlcompiler ui
 
-test: install-test
+# PostgreSQL, python3-venv and chromium from apt when missing (as root; else it says what)
+system-deps:
+	bash .ci/system-deps
+
+test: system-deps install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
