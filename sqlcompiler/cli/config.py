@@ -183,7 +183,7 @@ def custom_fields() -> None:
 )
 @click.option("--description")
 @pass_ctx
-def cf_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None:
+def custom_fields_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None:
     """Register custom field NAME (a key of loan_custom_fields.fields)."""
     api.add_custom_field(ctx.dsn, name, data_type, description)
     click.echo(f"registered {name} ({data_type})")
@@ -191,7 +191,7 @@ def cf_add(ctx: Ctx, name: str, data_type: str, description: str | None) -> None
 
 @custom_fields.command("list")
 @pass_ctx
-def cf_list(ctx: Ctx) -> None:
+def custom_fields_list(ctx: Ctx) -> None:
     """List the registered custom fields."""
     fields = api.list_custom_fields(ctx.dsn)
     if fields:
@@ -213,7 +213,7 @@ def cf_list(ctx: Ctx) -> None:
     "--reject-file", type=click.Path(dir_okay=False), help="Write bad lines here and load the rest."
 )
 @pass_ctx
-def cf_upload(
+def custom_fields_upload(
     ctx: Ctx, file: str, source_system: str, uploaded_by: str, mode: str, reject_file: str | None
 ) -> None:
     """Upload values from FILE: CSV (account_number + one column per field) or JSON lines.

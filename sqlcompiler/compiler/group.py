@@ -9,6 +9,7 @@ aggregate state: the aggregation per customer is one BIT_OR and two ARRAY_AGGs p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -27,6 +28,11 @@ MAX_RULES = BITS
 
 def _bit(n: int) -> exp.Expression:
     return exp.Literal.number(1 << n)
+
+
+def _bit_or(terms: list[exp.Expression]) -> exp.Expression:
+    """t1 | t2 | … (sqlglot has and_/or_ builders for booleans, none for bitwise OR)."""
+    return functools.reduce(lambda a, b: exp.BitwiseOr(this=a, expression=b), terms)
 
 
 def _bit_set(mask: exp.Expression, n: int) -> exp.Expression:
@@ -100,9 +106,7 @@ class _LoanSets:
                 )
                 for i, s in enumerate(self.sets[start : start + BITS], start=start)
             ]
-            mask: exp.Expression = terms[0]
-            for t in terms[1:]:
-                mask = exp.BitwiseOr(this=mask, expression=t)
+            mask = _bit_or(terms)
             no_loan = exp.Is(this=exp.column("account_number", table="v"), expression=exp.Null())
             guarded = exp.Case(ifs=[exp.If(this=no_loan, true=exp.Literal.number(0))], default=mask)
             out.append((f"m{start // BITS}", _sql(exp.cast(guarded, "BIGINT"))))
@@ -177,12 +181,7 @@ def _campaign_parts(
             )
         else:
             terms.append(_bit(j))
-    rule_mask = None
-    if terms:
-        rule_mask = terms[0]
-        for t in terms[1:]:
-            rule_mask = exp.BitwiseOr(this=rule_mask, expression=t)
-    return match, has_loan, rule_mask, bits
+    return match, has_loan, _bit_or(terms) if terms else None, bits
 
 
 def _named(campaign: Campaign) -> exp.Expression:
