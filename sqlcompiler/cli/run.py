@@ -42,7 +42,7 @@ def retention_options(f):
 
 
 @click.command("compile")
-@click.option("--group", help="Only this campaign group.")
+@click.option("--group", help="Only this campaign group: the run statement compiled for it alone.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -54,26 +54,27 @@ def retention_options(f):
     is_flag=False,
     flag_value="plan",
     default=None,
-    help="Print the EXPLAIN plan under each statement; the prologue is executed so that the group plans see its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the group statements.",
+    help="Print the EXPLAIN plan under each statement; the prologue is executed so that the run statement's plan sees its table. Everything runs in one rolled-back transaction; --explain=analyze also runs the run statement.",
 )
 @jobs_option(
-    "Show the statements of a full run on this many connections, as `run --jobs`; with more "
-    "connections than groups, each works on a customer slice"
+    "Show the statements of a full run on this many connections, as `run --jobs`: each "
+    "connection works on a slice of the customers"
 )
 @as_of_option("(the SQL shows each resolved date with its written form beside it)")
 @pass_ctx
 def compile_cmd(
     ctx: Ctx, group: str | None, out: Path | None, explain: str | None, jobs: int | None, as_of
 ) -> None:
-    """Print the generated SQL: the run's session settings, the run prologue, then one
-    statement per campaign group.
+    """Print the generated SQL: the run's session settings, the run prologue, then the run
+    statement deciding every campaign group (its header lists each group's campaigns in
+    priority order with their conditions; --group NAME compiles one group alone).
 
     The SET LOCAL lines at the top are exactly those the run executes first; --explain
     applies them too, so the plan shown is the plan that runs.
 
     The prologue creates a temporary table of every loan's condition values (custom fields
-    extracted from JSONB once); each group's statement scans it. With more --jobs than
-    groups, each connection first creates its customer slice and runs them all over it.
+    extracted from JSONB once); the run statement reads it with the customers. With --jobs
+    above 1, each connection first creates its customer slice and runs both over it.
     """
     dsn = ctx.dsn
     compiled = api.compile_statements(dsn, group, as_of=as_of, jobs=jobs)
@@ -130,8 +131,8 @@ def compile_cmd(
     help="Most customers the reference engine accepts (env SQLCOMPILER_REFERENCE_LIMIT).",
 )
 @jobs_option(
-    "Connections running a full run's group statements at once, all on one snapshot (by "
-    "group, or by customer slice when there are more connections than groups)"
+    "Connections running a full run's statements at once, all on one snapshot, each over a "
+    "slice of the customers"
 )
 @as_of_option("(recorded with the run, shown by `runs`)")
 @format_option(help="text: the per-campaign table; json: the run's result for a scheduler.")
