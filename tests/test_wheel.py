@@ -51,7 +51,7 @@ def _sqlc(installed, *args: str) -> subprocess.CompletedProcess[str]:
 def test_wheel_carries_the_resources(installed):
     names = zipfile.ZipFile(installed["wheel"]).namelist()
     for needed in (
-        "sqlcompiler/_data/templates/group.sql.j2",
+        "sqlcompiler/_data/templates/run.sql.j2",
         "sqlcompiler/_data/templates/prologue.sql.j2",
         "sqlcompiler/_data/templates/bank_sync_service.sql",
         "sqlcompiler/_data/alembic/env.py",

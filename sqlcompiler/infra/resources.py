@@ -17,7 +17,7 @@ KINDS = ("templates", "alembic", "examples")
 
 
 def resource_path(kind: str, *parts: str) -> Path:
-    """``resource_path("templates", "group.sql.j2")``: a real file path (alembic needs one)."""
+    """``resource_path("templates", "run.sql.j2")``: a real file path (alembic needs one)."""
     if kind not in KINDS:
         raise ValueError(f"unknown resource kind {kind!r}")
     package = Path(str(resources.files("sqlcompiler")))

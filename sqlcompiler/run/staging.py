@@ -201,8 +201,8 @@ def record_unassignments(
     """Who had an assignment in a group before this run and has none in its results.
 
     Run in the transaction that wrote the staging rows, whose snapshot is the run's: there
-    ``current_assignments`` still shows the state before the run. The compiled group
-    statements do this for their own group (``gone`` in templates/group.sql.j2); this serves
+    ``current_assignments`` still shows the state before the run. The compiled run
+    statement does this for its groups (``gone`` in templates/run.sql.j2); this serves
     the groups no longer configured (``other_than`` the configured ones, or ``only`` those
     removed_groups found) and the reference engine. With ``population`` only the cifs of
     ``pg_temp.run_population`` count (a list run or a slice). Returns the number per group.
