@@ -46,7 +46,7 @@ def config_validate(ctx: Ctx, file: str) -> None:
     help="With --preview: up to N sample cifs per movement.",
 )
 @format_option()
-@jobs_option("With --preview: connections running group statements, as `run --jobs`")
+@jobs_option("With --preview: connections running the run statement, as `run --jobs`")
 @click.option(
     "--detailed-exitcode",
     is_flag=True,

@@ -4,7 +4,7 @@ Every group tests its loan-level conditions on a handful of values: loan columns
 fields extracted from JSONB with their type check. Joining loans to loan_custom_fields and
 extracting those values was more than a third of a group's statement when each group did it
 (bench group 09 at 1M customers: ~9 of ~25 s), so the runner creates them once per connection
-as a temporary table, which each group statement then scans. A temporary table because the
+as a temporary table, which the run statement then reads. A temporary table because the
 group connections import the work transaction's snapshot: a shared table committed after that
 snapshot would look empty to them; a temporary table is created inside the snapshot, and
 is not WAL-logged either.
@@ -30,7 +30,7 @@ class LoanValues:
     """The loan-level values of a run: one column of pg_temp.run_loans per distinct value.
 
     Columns are named after what they hold (``loan_dpd``, ``custom_risk_score``) so that a
-    group statement reads the same whichever groups were compiled with it.
+    run statement reads the same whichever groups were compiled with it.
     """
 
     def __init__(self) -> None:
@@ -73,7 +73,7 @@ class CompiledPrologue:
     def pretty(self) -> str:
         header = [
             "-- run prologue: the loan-level values the groups test, read once per connection",
-            "-- (a temporary table in the run's snapshot; each group statement scans it as v)",
+            "-- (a temporary table in the run's snapshot; the run statement reads it as v)",
             "-- population: "
             + ("the cifs in pg_temp.run_population" if self.population else "every customer"),
         ]
@@ -109,7 +109,7 @@ def compile_prologue(
 class CompiledSlice:
     """A full run on several connections: connection k of n works on the customers whose
     hash of cif is k modulo n, as ``pg_temp.run_population`` (so it runs the population
-    variant of the prologue and of every group statement). Every connection shares the run's
+    variant of the prologue and of the run statement). Every connection shares the run's
     snapshot; the slices are disjoint and cover every customer, so the results are those of
     one connection doing it all. The same split by the hash of cif is what a distributed
     PostgreSQL (Citus, distribution column cif) does with its shards (docs/scaling.md)."""

@@ -138,7 +138,7 @@ def preview(
 ) -> Preview:
     """Evaluate ``draft`` over the current bank-sync data and compare with the current results.
 
-    As a full run does, the group statements run on ``jobs`` connections sharing one snapshot
+    As a full run does, the run statement runs on ``jobs`` connections sharing one snapshot
     (they commit into the staging tables, which nobody reads while we hold the run lock, and
     which are emptied at the end whatever happens); with one job, all of it stays in one
     transaction that is rolled back.

@@ -196,7 +196,7 @@ def execute_statement(
 
 def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
     """Count the staging rows of ``result``'s groups: the reference engine writes them itself
-    (the compiled group statements return their counts, ``execute_group``)."""
+    (the compiled run statement returns its counts, ``execute_statement``)."""
     by_id = {g.group_id: g for g in result}
     ids = list(by_id)
     for gid, cid, n in work.execute(

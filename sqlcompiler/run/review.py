@@ -21,14 +21,14 @@ from .staging import unconstrain_staging
 def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
     """EXPLAIN each of ``compiled.statements``, all in one transaction that is rolled back.
 
-    The prologue is executed even without ``analyze``: the group statements read its
+    The prologue is executed even without ``analyze``: the run statement reads its
     temporary table, and their plans should see its real size and statistics.
     """
     plans = []
     opts = sql.SQL("ANALYZE, BUFFERS" if analyze else "COSTS")
     with connect(dsn) as conn, conn.transaction(force_rollback=True):
         conn.execute("SELECT set_config('sqlcompiler.run_id', '0', true)")
-        if analyze:  # the group statements write staging rows: as a run would, under its lock
+        if analyze:  # the run statement writes staging rows: as a run would, under its lock
             with run_lock(conn, "--explain=analyze when it has finished", transaction=True):
                 unconstrain_staging(conn)  # the last run's run_id checks; rolled back below
         for statement in compiled.settings:
