@@ -1,5 +1,5 @@
 -- run prologue: the loan-level values the groups test, read once per connection
--- (a temporary table in the run's snapshot; each group statement scans it as v)
+-- (a temporary table in the run's snapshot; the run statement reads it as v)
 -- population: every customer
 CREATE TEMPORARY TABLE pg_temp.run_loans AS
 SELECT
