@@ -37,10 +37,11 @@ class LoanValues:
         self.columns: list[tuple[str, str]] = []  # (column, SQL of the value expression)
         self._by_sql: dict[str, str] = {}
         self.uses_custom = False
-        self.uses_customers = False  # a tree reads a customer value per loan (SPEC §3)
 
     def column(self, cond: Condition) -> exp.Expression:
-        """The column of run_loans (alias v) that holds the value ``cond`` tests."""
+        """The column of run_loans (alias v) that holds the value ``cond`` (a loan or custom
+        field condition) tests."""
+        assert cond.source != "customer", "customer values are read from the customer row"
         key = value_expr(cond).sql(dialect="postgres")
         if key not in self._by_sql:
             name = f"{cond.source}_{cond.field}".lower()
@@ -49,7 +50,6 @@ class LoanValues:
             self._by_sql[key] = name
             self.columns.append((name, key))
             self.uses_custom |= cond.source == "custom"
-            self.uses_customers |= cond.source == "customer"
         return exp.column(self._by_sql[key], table="v")
 
 
@@ -90,8 +90,6 @@ def compile_prologue(
         "the run prologue",
         value_columns=values.columns,
         uses_custom=values.uses_custom,
-        uses_customers=values.uses_customers,
-        customers=table(source_schema, "customers"),
         population=population,
         loans=table(source_schema, "loans"),
         custom_fields=table(source_schema, "loan_custom_fields"),

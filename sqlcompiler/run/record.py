@@ -166,10 +166,12 @@ def record_failure(
                     ),  # fmt: skip
                 )
                 return True
-        except (psycopg.OperationalError, SqlCompilerError):
+        except (psycopg.OperationalError, SqlCompilerError):  # the server does not answer
             if time.monotonic() >= deadline:
                 return False
             time.sleep(1.0)
+        except psycopg.Error:  # it answers but refuses: waiting would not help, and the
+            return False  # run's own error, not this one, is what the caller must raise
 
 
 def execute_statement(
