@@ -1,10 +1,11 @@
 """The run statement: every campaign group's decision for every customer in one pass, from the
 template, as a sqlglot tree.
 
-Each customer and each loan is read once per run, whatever the number of groups: one scan of
-the run prologue's table computes every group's loan-set bits, one aggregate per customer
-gathers them, one pass over the customers evaluates each group's CASE in priority order, and
-one contacts step serves every assignment. (Until the tenth session each group had a statement
+Each customer and each loan is read once per run, whatever the number of groups: one pass over
+the customers and the run prologue's table of loan values evaluates each group's CASE in
+priority order on every row, one sort by customer (a window) gives each row its customer's
+least rank per group, one aggregate per customer decides every group, and one contacts step
+serves every assignment. (Until the tenth session each group had a statement
 of its own that read the customers, loans, references and phones again: docs/performance.md.)
 The reviewer still reads each group as a unit: the header gives every group its campaigns,
 conditions and rule bits, and ``compile --group NAME`` compiles the same statement for one
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from ..config.model import Group
-from .group import RUN_ID, _LoanSets, group_part
+from .group import RUN_ID, RowColumns, RowTests, group_part
 from .prologue import LoanValues
 from .render import render, table
 from .render import sql as _sql
@@ -56,16 +57,16 @@ def compile_statement(
     """The statement deciding ``groups``; their loan-level values are added to ``values``
     (the run prologue's)."""
     groups = tuple(groups)
-    loans = _LoanSets(values if values is not None else LoanValues())
-    parts = [group_part(g, loans) for g in groups]
+    loans = RowTests(values if values is not None else LoanValues())
+    row = RowColumns()
+    parts = [group_part(g, loans, row) for g in groups]
     outputs = [o for p in parts for o in p.outputs]
     tree = render(
         "run.sql.j2",
         "the run statement",
         groups=parts,
-        mask_columns=loans.mask_columns() if loans.sets else [],
+        row_columns=row.select(),
         loans=bool(loans.values.columns),  # a prologue table exists (compile_prologue)
-        accounts=any(p.needs_ranks for p in parts),
         population=population,
         customers=table(source_schema, "customers"),
         references=table(source_schema, "reference_customers"),
@@ -74,7 +75,7 @@ def compile_statement(
         group_ids=", ".join(str(g.id) for g in groups),
         outputs=", ".join(outputs),
     )
-    return CompiledStatement(groups, tree, _header(parts, loans, fingerprint, population))
+    return CompiledStatement(groups, tree, _header(parts, fingerprint, population))
 
 
 def compile_group(group: Group, **kw) -> CompiledStatement:
@@ -82,7 +83,7 @@ def compile_group(group: Group, **kw) -> CompiledStatement:
     return compile_statement((group,), **kw)
 
 
-def _header(parts, loans: _LoanSets, fingerprint: str, population: bool) -> str:
+def _header(parts, fingerprint: str, population: bool) -> str:
     lines = [
         f"-- the run statement: {len(parts)} campaign group(s) decided in one pass",
         f"-- configuration fingerprint {fingerprint or 'unknown'}",
@@ -97,7 +98,6 @@ def _header(parts, loans: _LoanSets, fingerprint: str, population: bool) -> str:
     ]
     for p in parts:
         lines += ["--"] + p.header
-    lines += loans.legend_lines()
     # one comment line each, whatever a name or value holds (values may contain line breaks)
     clean = [ln.replace("\r", " ").replace("\n", " ").replace("*/", "* /") for ln in lines]
     return "\n".join(clean) + "\n"

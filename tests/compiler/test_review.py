@@ -22,11 +22,7 @@ def test_legend_names_every_bit_and_who_tests_it():
         "--       1  'P1' (id 1): 3 conditions, 2 contact rules\n"
         "--          when loan.dpd >= 30 AND custom.risk_score > 80.5 AND customer.segment IN "
     ) in header
-    # a contact rule's loan conditions are a bit of the per-loan mask
-    assert (
-        "--   m0 bit 0 (1): custom.promise < 2026-01-01\n"
-        "--       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'\n"
-    ) in header
+    # a contact rule's bit is named with its conditions (tested on each row of the customer)
     assert (
         "--   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> "
         "reference_customer_parent all"
@@ -37,34 +33,32 @@ def _rule(n: int, conditions: tuple) -> Rule:
     return Rule(n, conditions, (Output("customer", "all"),), id=n)
 
 
-def test_a_shared_loan_set_lists_both_users():
+def test_each_campaigns_rules_are_its_own_bits():
+    """Two campaigns' rules with the same conditions: each campaign numbers its own rules from
+    bit 0 (the mask is read with the assigned campaign's outputs)."""
     dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
     group = Group("G", (
         Campaign("A", 1, (), (_rule(1, dpd),), id=1),
         Campaign("B", 2, (), (_rule(2, dpd),), id=2),
     ), id=1)  # fmt: skip
     header = compile_group(group).header
-    assert (
-        "tested by contact rule 1 of campaign 'A' (id 1) of group 'G'; "
-        "contact rule 2 of campaign 'B' (id 2) of group 'G'"
-    ) in header
-    assert "m0 bit 1" not in header
+    assert "--   'A' (id 1) bit 0 (1): rule 1 when loan.dpd > 5 -> customer all" in header
+    assert "--   'B' (id 2) bit 0 (1): rule 2 when loan.dpd > 5 -> customer all" in header
 
 
-def test_groups_share_a_loan_set_and_each_reads_as_a_unit():
-    """Two groups whose rules test the same loan conditions share one bit; the header still
-    lists each group with its campaigns in priority order, and names its decision's column."""
+def test_each_group_reads_as_a_unit():
+    """Two groups whose rules test the same loan conditions: the header lists each group with
+    its campaigns in priority order and its rules' bits, and names its decision's columns."""
     dpd = (Condition("loan", "dpd", "number", ">", Decimal(5)),)
     one = Group("Một", (Campaign("A", 1, dpd, (_rule(1, dpd),), id=1),), id=1)
     two = Group("Hai", (Campaign("B", 1, dpd, (_rule(2, dpd),), id=2),), id=2)
     compiled = compile_config(Configuration((one, two)))
     header = compiled.statement.header
-    assert (
-        "tested by contact rule 1 of campaign 'A' (id 1) of group 'Một'; "
-        "contact rule 2 of campaign 'B' (id 2) of group 'Hai'"
-    ) in header
-    assert "-- campaign group 'Một' (id 1); its decision is column g1.campaign_id below" in header
-    assert "-- campaign group 'Hai' (id 2); its decision is column g2.campaign_id below" in header
+    assert "--   'A' (id 1) bit 0 (1): rule 1 when loan.dpd > 5 -> customer all" in header
+    assert "--   'B' (id 2) bit 0 (1): rule 2 when loan.dpd > 5 -> customer all" in header
+    one_at = header.index("-- campaign group 'Một' (id 1); per row its rank is column g1_rank")
+    two_at = header.index("-- campaign group 'Hai' (id 2); per row its rank is column g2_rank")
+    assert one_at < header.index("'A' (id 1) bit 0") < two_at < header.index("'B' (id 2) bit 0")
     assert compiled.statement.title == "the run statement (2 groups)"
     alone = compile_config(Configuration((one, two)), group="Hai")
     assert alone.statement.title == "group 'Hai'" and "'Một'" not in alone.statement.header

@@ -3,7 +3,7 @@
 -- population: the cifs in pg_temp.run_population (a list run's --cifs, or this connection's customer slice in a full run on several connections)
 -- run id: current_setting('sqlcompiler.run_id'); writes campaign_results.*_staging
 --
--- campaign group 'Early' (id 7); its decision is column g7.campaign_id below
+-- campaign group 'Early' (id 7); per row its rank is column g7_rank, per customer its campaign g7_campaign
 -- campaigns in priority order (the first match wins):
 --       1  'P1' (id 1): 3 conditions, 2 contact rules
 --          when loan.dpd >= 30 AND custom.risk_score > 80.5 AND customer.segment IN ('MASS', 'SME')
@@ -15,9 +15,6 @@
 --   'P1' (id 1) bit 0 (1): rule 1 when always -> customer mobile
 --   'P1' (id 1) bit 1 (2): rule 2 when custom.promise < 2026-01-01 -> reference_customer_parent all
 --   'P2' (id 2) bit 0 (1): rule 1 when always -> customer all
--- loan condition sets: bit b of mask mN is set on a loan that satisfies all of:
---   m0 bit 0 (1): custom.promise < 2026-01-01
---       tested by contact rule 2 of campaign 'P1' (id 1) of group 'Early'
 WITH customer_loans AS (
   SELECT
     c.cif,
@@ -34,11 +31,7 @@ WITH customer_loans AS (
       WHEN TRUE
       THEN 3 /* Rest */
     END AS g7_rank,
-    CAST(CASE
-      WHEN v.account_number IS NULL
-      THEN 0
-      ELSE CASE WHEN v.custom_promise < CAST('2026-01-01' AS DATE) THEN 1 ELSE 0 END
-    END AS BIGINT) AS m0
+    v.custom_promise AS custom_promise
   FROM bank_sync_service.customers AS c
   LEFT JOIN pg_temp.run_loans AS v
     ON v.cif = c.cif
@@ -49,57 +42,52 @@ WITH customer_loans AS (
       FROM pg_temp.run_population
     )
   OFFSET 0
-), lm AS (
+), ranked AS (
+  SELECT
+    r.*,
+    MIN(r.g7_rank) OVER w AS g7_best
+  FROM customer_loans AS r
+  WINDOW w AS (
+    PARTITION BY r.cif
+    ORDER BY r.account_number COLLATE "C"
+    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+  )
+), decided AS (
   SELECT
     r.cif,
-    ARRAY_AGG(r.account_number) AS accounts,
-    MIN(r.g7_rank) AS g7_rank,
-    ARRAY_AGG(r.g7_rank) AS g7_ranks,
-    BIT_OR(r.m0) AS m0
-  FROM customer_loans AS r
+    CASE MIN(r.g7_best)
+      WHEN 1
+      THEN 1 /* P1 */
+      WHEN 2
+      THEN 2 /* P2 */
+      WHEN 3
+      THEN 3 /* Rest */
+    END AS g7_campaign,
+    COALESCE(
+      ARRAY_AGG(r.account_number) FILTER(WHERE
+        r.g7_rank = r.g7_best AND r.g7_best IN (1)),
+      CAST(ARRAY[] AS TEXT[])
+    ) AS g7_accounts,
+    CAST(COALESCE(
+      BIT_OR(
+        CASE r.g7_best
+          WHEN 1
+          THEN 1 | CASE
+            WHEN NOT r.account_number IS NULL AND r.custom_promise < CAST('2026-01-01' AS DATE)
+            THEN 2
+            ELSE 0
+          END
+          WHEN 2
+          THEN 1
+        END
+      ),
+      0
+    ) AS BIGINT) AS g7_rules
+  FROM ranked AS r
   GROUP BY
     r.cif
   HAVING
-    MIN(r.g7_rank) IS NOT NULL
-), decided AS (
-  SELECT
-    c.cif,
-    g7.campaign_id AS g7_campaign,
-    CASE lm.g7_rank
-      WHEN 1
-      THEN ARRAY(SELECT
-        u.a
-      FROM UNNEST(lm.accounts, lm.g7_ranks) AS u(a, r)
-      WHERE
-        u.r = 1
-      ORDER BY
-        u.a COLLATE "C")
-      ELSE CAST(ARRAY[] AS TEXT[])
-    END AS g7_accounts,
-    CAST(CASE g7.campaign_id
-      WHEN 1 /* P1 */
-      THEN 1 | CASE WHEN (
-        lm.m0 & 1
-      ) <> 0 THEN 2 ELSE 0 END
-      WHEN 2 /* P2 */
-      THEN 1
-      ELSE 0
-    END AS BIGINT) AS g7_rules
-  FROM lm
-  JOIN bank_sync_service.customers AS c
-    ON c.cif = lm.cif
-  CROSS JOIN LATERAL (
-    SELECT
-      CASE lm.g7_rank
-        WHEN 1
-        THEN 1 /* P1 */
-        WHEN 2
-        THEN 2 /* P2 */
-        WHEN 3
-        THEN 3 /* Rest */
-      END AS campaign_id
-  ) AS g7
-  OFFSET 0
+    MIN(r.g7_best) IS NOT NULL
 ), picked AS (
   SELECT
     d.cif,
