@@ -78,3 +78,7 @@ class SourceError(SqlCompilerError):
     def __init__(self, message: str, *, sqlstate: str | None = None):
         super().__init__(message)
         self.sqlstate = sqlstate
+
+
+class ApprovalRequired(SqlCompilerError):
+    """A change to the live configuration without the second person four-eyes mode asks for."""

@@ -4,6 +4,7 @@ workbench import ``sqlcompiler.api`` and nothing below it (tests/test_architectu
 from __future__ import annotations
 
 from ..config.files import dump as dump_document
+from ..config.files import load_yaml as read_document
 from ..config.files import parse as parse_document
 from ..config.model import CONTACT_TYPES, PARTY_TYPES, ConfigFile, Configuration
 from ..config.model import json_schema as config_json_schema
@@ -51,6 +52,7 @@ __all__ = [
     "describe_db_error",
     "dump_document",
     "parse_document",
+    "read_document",
     "read_cifs",
     "redact",
     "resolve_dsn",

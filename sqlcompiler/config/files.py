@@ -60,9 +60,34 @@ def _loc(parts: tuple[Any, ...]) -> str:
     return out
 
 
-def parse(text: str, source: str = "<config>") -> ConfigFile:
+MAX_DOCUMENT = 2 * 1024 * 1024  # characters; a large bank's configuration is ~200 kB
+MAX_DEPTH = 100  # brackets or indentation levels; a condition tree needs a few dozen at most
+
+
+def _too_deep(text: str) -> bool:
+    """A cheap look before the parser recurses (PyYAML would spend seconds failing)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    indents = (len(ln) - len(ln.lstrip(" -")) for ln in text.splitlines())
+    return deepest > MAX_DEPTH or max(indents, default=0) > 2 * MAX_DEPTH
+
+
+def load_yaml(text: str, source: str = "<config>") -> Any:
+    """The document's data, or a ConfigError saying where and why (never a traceback: too
+    large, too deep, a number too long for Python, bad YAML)."""
+    if len(text) > MAX_DOCUMENT:
+        raise ConfigError(
+            [(source, f"over {MAX_DOCUMENT // 1024 // 1024} MB: not a configuration")]
+        )
+    if _too_deep(text):
+        raise ConfigError([(source, f"nested more than {MAX_DEPTH} levels deep")])
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -71,6 +96,14 @@ def parse(text: str, source: str = "<config>") -> ConfigFile:
         ) from None
     except RecursionError:
         raise ConfigError([(source, "nested too deeply to be a configuration")]) from None
+    except ValueError as exc:  # int("9" * 5000): Python's integer string limit
+        if "digits" not in str(exc):
+            raise
+        raise ConfigError([(source, "a number has more than 4,300 digits")]) from None
+
+
+def parse(text: str, source: str = "<config>") -> ConfigFile:
+    data = load_yaml(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -32,6 +32,9 @@ MAX_CELL = 100_000  # characters in one value: far above any real field, bounded
 MAX_ACCOUNT = 50  # bank_sync_service.loans.account_number is varchar(50)
 
 
+MAX_NAME = 128  # also what a condition's field_name column holds (varchar(255))
+
+
 def add(
     conn: psycopg.Connection, name: str, data_type: str, description: str | None = None
 ) -> None:
@@ -39,6 +42,13 @@ def add(
         raise ConfigError(f"--type {data_type!r} is not one of {', '.join(DATA_TYPES)}")
     if not name.strip():
         raise ConfigError("a custom field needs a name")
+    if len(name) > MAX_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ConfigError(
+            f"custom field name {name[:40]!r}{'…' if len(name) > 40 else ''}: at most "
+            f"{MAX_NAME} characters and no control characters"
+        )
+    if description is not None and (len(description) > 1000 or "\x00" in description):
+        raise ConfigError("a custom field's description: at most 1,000 characters, no NUL")
     with conn.transaction():
         exists = conn.execute(
             "SELECT data_type FROM campaign_engine.custom_fields WHERE field_name = %s", (name,)

@@ -1,25 +1,28 @@
 """Who is using the workbench, and what they may do.
 
-``none``: only on a loopback address; the user is the OS user and an editor. ``token``: a
-shared secret from the environment (SQLCOMPILER_UI_TOKEN) exchanged for a session cookie at
-login. ``proxy``: the user named by a header (X-Forwarded-User) set by an SSO reverse proxy,
-believed only from the proxies' own addresses. The role of each user comes from
-SQLCOMPILER_UI_ROLES (``alice=editor,bob=viewer,chi=approver``, default viewer). Every state-changing request carries a CSRF token (forms) or the
-``X-Requested-With`` header (API), which a cross-site page cannot send.
+``none``: only on a loopback address; the user is the OS user and an editor. ``token``: each
+person logs in with a secret of their own from the users file (SQLCOMPILER_UI_USERS, see
+users.py), which also gives their role; the session is kept server-side (sessions.py).
+``proxy``: the user named by a header (X-Forwarded-User) set by an SSO reverse proxy, believed
+only when the TCP peer is one of the proxies (no X-Forwarded-For decides it); roles from
+SQLCOMPILER_UI_ROLES (``alice=editor,bob=viewer,chi=approver``, default viewer). Every
+state-changing request carries a CSRF token (forms) or the ``X-Requested-With`` header (API),
+which a cross-site page cannot send; only the Host names in ``allowed_hosts`` are served (a
+rebinding DNS name reaches nothing).
 """
 
 from __future__ import annotations
 
 import getpass
-import hmac
 import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 
 from ..errors import SqlCompilerError
+from .users import ROLES, Account, check, read_users
 
-ROLES = ("viewer", "editor", "approver")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,14 @@ class User:
 @dataclass(frozen=True)
 class AuthSettings:
     mode: str = "none"  # none | token | proxy
-    token: str | None = None
-    roles: dict[str, str] = field(default_factory=dict)
+    users: dict[str, Account] = field(default_factory=dict)  # token mode
+    roles: dict[str, str] = field(default_factory=dict)  # proxy mode
     session_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     require_approval: bool = False  # four-eyes: an editor submits, another user approves
     proxy_header: str = "X-Forwarded-User"
     trusted_proxies: frozenset[str] = frozenset()
+    allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)
+    secure_cookies: bool = False  # reached over https (a TLS proxy): cookies marked Secure
 
     @classmethod
     def from_env(
@@ -55,6 +60,8 @@ class AuthSettings:
         require_approval: bool = False,
         proxy_header: str = "X-Forwarded-User",
         trusted_proxies: str = "",
+        allowed_hosts: tuple[str, ...] = (),
+        secure_cookies: bool = False,
     ) -> AuthSettings:
         if mode not in ("none", "token", "proxy"):
             raise SqlCompilerError(f"--auth {mode!r}: use none, token or proxy")
@@ -69,9 +76,21 @@ class AuthSettings:
                 f"--auth none is allowed only on a loopback address, not {host}: use --auth token "
                 "(SQLCOMPILER_UI_TOKEN) to serve other machines"
             )
-        token = os.environ.get("SQLCOMPILER_UI_TOKEN")
-        if mode == "token" and not token:
-            raise SqlCompilerError("--auth token needs the secret in SQLCOMPILER_UI_TOKEN")
+        users: dict[str, Account] = {}
+        if mode == "token":
+            path = os.environ.get("SQLCOMPILER_UI_USERS")
+            if not path:
+                old = " (SQLCOMPILER_UI_TOKEN, one secret shared by all, is no longer read)"
+                raise SqlCompilerError(
+                    "--auth token needs a users file in SQLCOMPILER_UI_USERS, one secret per "
+                    "person: `sqlcompiler ui user add NAME --role ROLE --file PATH`"
+                    + (old if os.environ.get("SQLCOMPILER_UI_TOKEN") else "")
+                )
+            users = read_users(path)
+            if not users:
+                raise SqlCompilerError(
+                    f"{path} has no users: add one with `sqlcompiler ui user add`"
+                )
         roles = {}
         for item in filter(
             None, (x.strip() for x in os.environ.get("SQLCOMPILER_UI_ROLES", "").split(","))
@@ -83,7 +102,10 @@ class AuthSettings:
                 )
             roles[name.strip()] = role
         secret = os.environ.get("SQLCOMPILER_UI_SESSION_SECRET") or secrets.token_hex(32)
-        return cls(mode, token, roles, secret, require_approval, proxy_header, proxies)
+        hosts = frozenset((*LOOPBACK_NAMES, host.strip("[]").lower(),
+                           *(h.strip().strip("[]").lower() for h in allowed_hosts if h.strip())))  # fmt: skip
+        return cls(mode, users, roles, secret, require_approval, proxy_header, proxies, hosts,
+                   secure_cookies)  # fmt: skip
 
     def from_proxy(self, client_host: str | None, header: str | None) -> User | None:
         """The user a trusted reverse proxy names; nobody when the request bypassed it."""
@@ -92,12 +114,11 @@ class AuthSettings:
         name = header.strip()
         return User(name, self.roles.get(name, "viewer")) if name else None
 
-    def login(self, name: str, token: str) -> User | None:
-        if self.mode != "token" or not name or not self.token:
+    def login(self, name: str, secret: str) -> User | None:
+        if self.mode != "token" or not name or not secret:
             return None
-        if not hmac.compare_digest(token.encode(), self.token.encode()):
-            return None
-        return User(name, self.roles.get(name, "viewer"))
+        account = check(self.users, name, secret)
+        return User(account.name, account.role) if account else None
 
     def default_user(self) -> User | None:
         if self.mode == "none":

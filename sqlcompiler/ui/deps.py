@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from .auth import AuthSettings, User
 from .jobs import Jobs
+from .sessions import LoginLimiter, Sessions
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,13 +27,15 @@ class Workbench:
     auth: AuthSettings
     pages: Jinja2Templates
     jobs: Jobs
+    sessions: Sessions
+    limiter: LoginLimiter
 
     @classmethod
     def create(cls, dsn: str, auth: AuthSettings) -> Workbench:
         pages = Jinja2Templates(directory=HERE / "templates")
         pages.env.globals["fmt"] = lambda n: f"{n:,}" if isinstance(n, int) else n
         pages.env.globals["four_eyes"] = auth.require_approval
-        return cls(dsn, auth, pages, Jobs())
+        return cls(dsn, auth, pages, Jobs(), Sessions(), LoginLimiter())
 
 
 class Redirect(Exception):
@@ -55,9 +58,9 @@ def current_user(request: Request) -> User:
         if user is None:
             raise HTTPException(403, "this workbench is served behind its SSO proxy only")
     if user is None:
-        saved = request.session.get("user")
+        saved = workbench(request).sessions.get(request.session.get("sid"))
         if saved:
-            user = User(saved["name"], saved["role"])
+            user = User(saved.name, saved.role)
     if user is None:
         if request.url.path.startswith("/api/"):
             raise HTTPException(401, "log in first (POST /login)")

@@ -47,7 +47,7 @@ class Step:
 
 
 def _document(text: str) -> dict[str, Any]:
-    doc = yaml.safe_load(text) or {}
+    doc = api.read_document(text, "the draft") or {}
     if not isinstance(doc, dict):
         raise ConfigError("the draft is not a configuration document; fix it in the editor first")
     return doc

@@ -13,12 +13,13 @@ from sqlcompiler.ui import AuthSettings, create_app
 from tests.run.test_preview import V1, _scenario
 
 WRITE = {"X-Requested-With": "sqlcompiler"}
+LOCAL = "http://127.0.0.1"  # a Host the workbench serves (TestClient's own is testserver)
 
 
 @pytest.fixture
 def client(db, dsn):
     _scenario(db)
-    return TestClient(create_app(dsn, AuthSettings()))
+    return TestClient(create_app(dsn, AuthSettings()), base_url=LOCAL)
 
 
 def _csrf(client: TestClient) -> str:
@@ -95,18 +96,34 @@ def test_draft_check_preview_apply_and_stale_base(client, db):
     assert refused.status_code == 422 and "changed since this draft was started" in refused.text
 
 
-def test_token_auth_and_viewer_cannot_change_anything(db, dsn, monkeypatch):
+def users_file(tmp_path, monkeypatch, **people: tuple[str, str]) -> None:
+    """SQLCOMPILER_UI_USERS with name=(role, secret) per person, as `ui user add` writes it."""
+    from sqlcompiler.ui.users import add_user
+
+    path = tmp_path / "users"
+    for name, (role, secret) in people.items():
+        add_user(path, name, role, secret)
+    monkeypatch.setenv("SQLCOMPILER_UI_USERS", str(path))
+
+
+def login(client: TestClient, name: str, secret: str):
+    page = client.get("/login").text
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    return client.post("/login", data={"name": name, "secret": secret, "csrf": token})
+
+
+def test_token_auth_and_viewer_cannot_change_anything(db, dsn, monkeypatch, tmp_path):
     _scenario(db)
-    monkeypatch.setenv("SQLCOMPILER_UI_TOKEN", "s3cret-token")
-    monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "lan=editor,minh=viewer")
+    users_file(tmp_path, monkeypatch, lan=("editor", "lan-bí-mật-123"),
+               minh=("viewer", "minh-bí-mật-456"))  # fmt: skip
     settings = AuthSettings.from_env("token", "0.0.0.0")
-    client = TestClient(create_app(dsn, settings))
+    client = TestClient(create_app(dsn, settings), base_url=LOCAL)
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
     assert client.get("/api/runs").status_code == 401
-    assert client.post("/login", data={"name": "minh", "token": "wrong"}).status_code == 401
-    assert client.post("/login", data={"name": "minh", "token": "s3cret-token"}).status_code == 200
+    assert login(client, "minh", "wrong").status_code == 401
+    assert login(client, "minh", "minh-bí-mật-456").status_code == 200
     assert "minh · viewer" in client.get("/").text
-    assert "s3cret" not in client.get("/draft").text
+    assert "bí-mật" not in client.get("/draft").text
     token = _csrf(client)
     doc = yaml.safe_dump({"groups": V1["groups"][:1]}, allow_unicode=True)
     assert (
@@ -186,7 +203,7 @@ def test_four_eyes_and_proxy_auth(db, dsn, monkeypatch):
     monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "lan=editor,chi=approver")
     settings = AuthSettings.from_env("proxy", "0.0.0.0", require_approval=True,
                                      trusted_proxies="testclient")  # fmt: skip
-    client = TestClient(create_app(dsn, settings))
+    client = TestClient(create_app(dsn, settings), base_url=LOCAL)
     as_lan, as_chi = {"X-Forwarded-User": "lan"}, {"X-Forwarded-User": "chi"}
     assert client.get("/", headers={}).status_code == 403  # no user from the proxy
     page = client.get("/draft", headers=as_lan).text
@@ -215,9 +232,11 @@ def test_four_eyes_and_proxy_auth(db, dsn, monkeypatch):
         client.post("/approvals/chi/approve", headers=as_chi, data={"csrf": chi_token}).status_code
         == 403
     )
-    assert "lan" in client.get("/approvals", headers=as_chi).text
-    r = client.post("/approvals/lan/approve", headers=as_chi, data={"csrf": chi_token},
-                    follow_redirects=False)  # fmt: skip
+    waiting = client.get("/approvals", headers=as_chi).text
+    assert "lan" in waiting
+    digest = waiting.split('name="digest" value="')[1].split('"')[0]
+    r = client.post("/approvals/lan/approve", headers=as_chi,
+                    data={"csrf": chi_token, "digest": digest}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 303
     newest = client.get("/history", headers=as_chi).text
     assert "lan, approved by chi" in newest

@@ -205,10 +205,15 @@ def test_manager_story(server, page, db, dsn):
     assert requests and all(u.startswith(server) for u in requests)
 
 
+SECRETS = {"minh": ("viewer", "mật-khẩu-của-minh"), "lan": ("editor", "mật-khẩu-của-lan"),
+           "chi": ("approver", "mật-khẩu-của-chi")}  # fmt: skip
+
+
 @pytest.fixture
-def token_server(db, dsn, monkeypatch):
-    monkeypatch.setenv("SQLCOMPILER_UI_TOKEN", "mã-bí-mật")
-    monkeypatch.setenv("SQLCOMPILER_UI_ROLES", "minh=viewer,lan=editor,chi=approver")
+def token_server(db, dsn, monkeypatch, tmp_path):
+    from tests.ui.test_api import users_file
+
+    users_file(tmp_path, monkeypatch, **SECRETS)
     _scenario(db)
     settings = AuthSettings.from_env("token", "127.0.0.1", require_approval=True)
     port = _free_port()
@@ -223,14 +228,16 @@ def token_server(db, dsn, monkeypatch):
     t.join(10)
 
 
-def _login(page, server: str, name: str) -> None:
+def _login(page, server: str, name: str, secret: str | None = None) -> None:
     page.goto(server + "/")
     page.fill("input[name=name]", name)
-    page.fill("input[name=token]", "mã-bí-mật")
+    page.fill("input[name=secret]", secret or SECRETS[name][1])
     page.click("button:has-text('Log in')")
 
 
 def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
+    _login(page, token_server, "chi", SECRETS["lan"][1])  # lan poses as the approver: refused
+    assert "wrong name or secret" in page.inner_text("main")
     _login(page, token_server, "minh")  # a viewer
     page.goto(token_server + "/draft")
     assert page.locator("button:has-text('Apply')").count() == 0
@@ -239,7 +246,7 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
         token_server + "/draft", form={"document": "groups: []", "action": "submit"}
     )
     assert refused.status == 403
-    assert "mã-bí-mật" not in page.content()
+    assert "mật-khẩu" not in page.content()
     page.click("button:has-text('Log out')")
     _login(page, token_server, "lan")  # an editor submits; she cannot approve her own draft
     page.goto(token_server + "/draft")

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ... import api
+from ...api import approval, drafts
+from ...api.approval import Change
 from ...errors import ConfigError
 from ..auth import User
 from ..deps import EDITOR, FORM, USER, render, workbench
@@ -33,7 +35,18 @@ def history(request: Request, a: int | None = None, b: int | None = None, user: 
 
 @router.post("/history/{version}/rollback")
 async def rollback(request: Request, version: int, user: User = EDITOR, _csrf: None = FORM):
-    api.config_rollback(workbench(request).dsn, version, applied_by=user.name)
+    """In four-eyes mode a rollback is submitted like a draft (the version's configuration
+    becomes the editor's submitted draft); otherwise it applies at once."""
+    wb = workbench(request)
+    with api.connect(wb.dsn) as conn:
+        if wb.auth.require_approval:
+            drafts.reset(conn, user.name)  # the draft starts from the current configuration
+            drafts.submit(conn, user.name, approval.version_yaml(conn, version))
+            return render(request, "message.html", user, title="Rollback submitted",
+                          message=f"The rollback to version {version} is submitted for approval "
+                          "(it is now your submitted draft): another user with the approver role "
+                          "applies it on Approvals.")  # fmt: skip
+        approval.rollback_live(conn, version, Change(user.name), four_eyes=False)
     return RedirectResponse("/history", status_code=303)
 
 
@@ -60,7 +73,9 @@ async def custom_fields_action(request: Request, user: User = EDITOR, _csrf: Non
         suffix = Path(upload.filename).suffix[:10] or ".csv"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload{suffix}"
-            path.write_bytes(await upload.read())
+            with path.open("wb") as out:  # in chunks: never the whole file in memory
+                while chunk := await upload.read(1024 * 1024):
+                    out.write(chunk)
             rejects = Path(tmp) / "rejected.tsv"
             result = api.upload_custom_fields(dsn, path, source_system="workbench",
                                               uploaded_by=user.name, reject_file=rejects)  # fmt: skip

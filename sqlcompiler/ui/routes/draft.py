@@ -7,7 +7,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ... import api
-from ...api import drafts
+from ...api import approval, drafts
+from ...api.approval import Change
 from ...errors import ConfigError, SqlCompilerError
 from .. import guide
 from ..auth import User
@@ -60,10 +61,10 @@ async def draft_action(
             drafts.submit(conn, user.name, document)
             message = "submitted for approval: another user with the approver role applies it"
         if cfg is not None and action == "apply":
-            if wb.auth.require_approval:
-                raise HTTPException(403, "four-eyes mode: submit the draft for approval")
+            approval.check_four_eyes(wb.auth.require_approval, Change(user.name))
             drafts.require_base(conn, draft)
-            result = api.apply_config(conn, cfg, applied_by=user.name, source_name="workbench")
+            result = approval.change_live(conn, cfg, Change(user.name),
+                                          four_eyes=wb.auth.require_approval)  # fmt: skip
             drafts.reset(conn, user.name)
             message = (
                 f"applied {len(result.changes)} changes as {user.name}, fingerprint "
@@ -97,23 +98,28 @@ def approvals(request: Request, user: User = USER):
     dsn = workbench(request).dsn
     with api.connect(dsn) as conn:
         waiting = [
-            (s, api.plan_document(dsn, api.parse_document(s.document, f"draft of {s.editor}")))
+            (s, api.plan_document(dsn, api.parse_document(s.document, f"draft of {s.editor}")),
+             approval.digest(s.document))
             for s in drafts.submissions(conn)
-        ]
+        ]  # fmt: skip
     return render(request, "approvals.html", user, waiting=waiting)
 
 
 @router.post("/approvals/{editor}/approve")
-async def approve(request: Request, editor: str, user: User = USER, _csrf: None = FORM):
+async def approve(request: Request, editor: str, user: User = USER, _csrf: None = FORM,
+                  seen: str = Form("", alias="digest", max_length=64)):  # fmt: skip
+    """Applies exactly the snapshot the approver saw: a later submission needs a new look."""
     if not user.can_approve:
         raise HTTPException(403, f"{user.name} is not an approver")
-    if user.name == editor:
-        raise HTTPException(403, "four eyes: you cannot approve your own draft")
+    change = Change(editor, user.name, "workbench (four-eyes)")
+    approval.check_four_eyes(True, change)
     with api.connect(workbench(request).dsn) as conn:
         sub = drafts.submission(conn, editor)
+        if approval.digest(sub.document) != seen:
+            raise HTTPException(409, f"{editor} submitted a different draft since this page was "
+                                "opened: review it again on Approvals")  # fmt: skip
         drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
-        api.apply_config(conn, api.parse_document(sub.document, f"draft of {editor}"),
-                         applied_by=f"{editor}, approved by {user.name}",
-                         source_name="workbench (four-eyes)")  # fmt: skip
+        cfg = api.parse_document(sub.document, f"draft of {editor}")
+        approval.change_live(conn, cfg, change, four_eyes=True)
         drafts.reset(conn, editor)
     return RedirectResponse("/history", status_code=303)

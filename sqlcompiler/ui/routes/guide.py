@@ -3,7 +3,9 @@ campaigns' order; each change is saved to the user's draft when the whole draft 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Literal
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ... import api
@@ -46,11 +48,11 @@ async def guide_add(request: Request, user: User = EDITOR, _csrf: None = FORM):
 
 
 @router.post("/draft/reorder")
-async def reorder(request: Request, user: User = EDITOR, _csrf: None = FORM):
-    form = await request.form()
+async def reorder(request: Request, user: User = EDITOR, _csrf: None = FORM,
+                  group: int = Form(..., ge=0, le=10_000), campaign: int = Form(..., ge=0, le=10_000),
+                  direction: Literal["up", "down"] = Form(...)):  # fmt: skip
     with api.connect(workbench(request).dsn) as conn:
         draft = drafts.load(conn, user.name)
-        text = guide.reorder(draft.document, int(form["group"]), int(form["campaign"]),
-                             str(form["direction"]))  # fmt: skip
+        text = guide.reorder(draft.document, group, campaign, direction)
         drafts.save(conn, user.name, text)
     return RedirectResponse("/draft#order", status_code=303)

@@ -8,10 +8,11 @@ import json
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Request
 
 from ... import api
-from ...api import ConfigFile
+from ...api import ConfigFile, approval
+from ...api.approval import Change
 from ..auth import User
 from ..deps import API_WRITE, EDITOR, USER, workbench
 
@@ -47,11 +48,11 @@ def api_preview(request: Request, document: dict = BODY, show_customers: int = 0
 def api_apply(request: Request, document: dict = BODY, user: User = EDITOR,
               _w: None = API_WRITE):  # fmt: skip
     wb = workbench(request)
-    if wb.auth.require_approval:
-        raise HTTPException(403, "four-eyes mode: submit drafts for approval in the workbench")
+    change = Change(user.name, source="workbench api")
+    approval.check_four_eyes(wb.auth.require_approval, change)
     with api.connect(wb.dsn) as conn:
-        res = api.apply_config(conn, _document(document), applied_by=user.name,
-                               source_name="workbench api")  # fmt: skip
+        res = approval.change_live(conn, _document(document), change,
+                                   four_eyes=wb.auth.require_approval)  # fmt: skip
     return {"fingerprint": res.fingerprint, "changes": [str(c) for c in res.changes]}
 
 

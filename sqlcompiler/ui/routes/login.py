@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..deps import csrf, workbench
+from ..deps import FORM, csrf, workbench
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,16 +26,28 @@ def login_page(request: Request):
 
 
 @router.post("/login")
-def login(request: Request, name: str = Form(...), token: str = Form(...)):
-    user = workbench(request).auth.login(name.strip(), token)
+async def login(request: Request, _csrf: None = FORM, name: str = Form("", max_length=64),
+                secret: str = Form("", max_length=1024)):  # fmt: skip
+    wb = workbench(request)
+    name = name.strip()
+    address = request.client.host if request.client else "?"
+    wait = wb.limiter.blocked(name, address)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        return _login_page(request, f"too many failed logins: try again in {minutes} min",
+                           status_code=429)  # fmt: skip
+    user = wb.auth.login(name, secret)
     if user is None:
-        return _login_page(request, "wrong name or token", status_code=401)
-    request.session.clear()
-    request.session["user"] = {"name": user.name, "role": user.role}
+        wb.limiter.failed(name, address)
+        return _login_page(request, "wrong name or secret", status_code=401)
+    wb.sessions.revoke(request.session.get("sid"))
+    request.session.clear()  # a new session id and CSRF token: none survives a login
+    request.session["sid"] = wb.sessions.create(user.name, user.role)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request):
+async def logout(request: Request, _csrf: None = FORM):
+    workbench(request).sessions.revoke(request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
