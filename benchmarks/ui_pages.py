@@ -18,7 +18,7 @@ from sqlcompiler.ui import AuthSettings, create_app
 
 def main() -> None:
     dsn = resolve_dsn(sys.argv[1] if len(sys.argv) > 1 else None)
-    client = TestClient(create_app(dsn, AuthSettings()))
+    client = TestClient(create_app(dsn, AuthSettings()), base_url="http://127.0.0.1")
     runs = client.get("/api/runs?limit=1").json()
     run_id = runs[0]["run_id"] if runs else 1
     with connect(dsn) as conn:

@@ -53,6 +53,7 @@ from .operations import (
 from .results import (
     export_results,
     prune_runs,
+    record_read,
     results_csv_chunks,
     run,
     run_details,
@@ -123,6 +124,7 @@ __all__ = _types + [
     "preview",
     "preview_file",
     "prune_runs",
+    "record_read",
     "results_csv_chunks",
     "relay",
     "run",

@@ -116,3 +116,13 @@ def _stored_as_of(conn: psycopg.Connection, cif: str, run_id: int | None) -> dt.
         (run_id, cif),
     ).fetchone()
     return row[0] if row else None
+
+
+def record_read(dsn: str, username: str, what: str, subject: str | None = None) -> None:
+    """The audit of reads (campaign_engine.ui_reads): who opened which customer or downloaded
+    the results, kept as long as run records."""
+    with migrated(dsn) as conn, conn.transaction():
+        conn.execute(
+            "INSERT INTO campaign_engine.ui_reads (username, what, subject) VALUES (%s, %s, %s)",
+            (username, what, subject),
+        )

@@ -70,4 +70,4 @@ def db_grants(dsn: str, roles: Roles, *, execute: bool = True) -> list[str]:
     with migrated(dsn) as conn:
         if execute:
             return grants.apply(conn, roles)
-        return [st.as_string(conn) for st in grants.statements(conn, roles)]
+        return [st.as_string(conn) for st in grants.statements(conn, roles, review=True)]

@@ -38,6 +38,16 @@ _KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
 FULL_RUN_SETTINGS = {"enable_nestloop": "off"}
 
 
+# One line each, printed above the SET LOCAL lines a reviewer reads (compile, compile --out).
+WHY = {
+    "work_mem": "per sort or hash node and per connection (not per run): the contact sort and "
+    "the per-customer window fit in memory instead of spilling; SQLCOMPILER_WORK_MEM sizes it",
+    "jit": "JIT compiles each long CASE for seconds and buys little on these plans",
+    "enable_nestloop": "a full run touches every row: the planner underestimates the rule-mask "
+    "filters and would pick nested loops over millions of rows (hash and merge joins stay on)",
+}
+
+
 def work_mem() -> str:
     """The run's work_mem: SQLCOMPILER_WORK_MEM, checked here so that a typo is a one-line
     error before the run starts rather than a failed SET inside it."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..config.model import Configuration, Group
 from ..errors import CompileError
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
-from .settings import set_local_statements
+from .settings import WHY, set_local_statements
 from .statement import CompiledStatement, compile_statement
 
 
@@ -43,7 +43,10 @@ class CompiledRun:
             else "full run"
         )
         lines = [f"-- session settings of a {kind}, executed first in each transaction:"]
-        return "\n".join(lines + [f"{s};" for s in self.settings]) + "\n\n"
+        lines += [f"{s};" for s in self.settings]
+        why = [f"--   {name}: {text}" for name, text in WHY.items()
+               if any(f" {name} = " in s for s in self.settings)]  # fmt: skip
+        return "\n".join(lines + ["-- why:", *why]) + "\n\n"
 
     @property
     def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledStatement]:

@@ -41,7 +41,8 @@ def compiled(statements: list, plans: list, *, preamble: str, settings: list[str
         if plan:
             parts.append(
                 f"-- EXPLAIN{' ANALYZE' if analyze else ''} of {st.title} "
-                f"(under SET LOCAL {applied}):\n"
+                f"(under SET LOCAL {applied}"
+                f"{'; executed, then rolled back: nothing was kept' if analyze else ''}):\n"
                 + "\n".join(f"--   {line}" for line in plan.splitlines())
                 + "\n\n"
             )

@@ -72,12 +72,14 @@ OPS = {
 
 
 def synthetic_config(
-    groups: int, campaigns: int, conditions: int, rules: int, seed: int
-) -> dict[str, Any]:
+    groups: int, campaigns: int, conditions: int, rules: int, seed: int,
+    contact_heavy: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """A deterministic configuration using every operator, type and data source.
 
     Campaigns get progressively looser towards the end of a group so that every priority
-    level wins some customers, as real configurations do.
+    level wins some customers, as real configurations do. ``contact_heavy``: every rule asks
+    for every phone of the customer and of all their references (the contacts step dominates).
     """
     rnd = random.Random(seed)
     counter = 0
@@ -119,6 +121,11 @@ def synthetic_config(
                     "rule_priority": r + 1,
                     "conditions": [condition(False)] if r > 0 else [],
                     "outputs": [
+                        {"related_party_type": "customer", "contact_type": "all"},
+                        {"related_party_type": "reference_customer_all", "contact_type": "all"},
+                    ]
+                    if contact_heavy
+                    else [
                         {
                             "related_party_type": parties[(r + c) % 3],
                             "contact_type": contacts[(r + g) % 4],

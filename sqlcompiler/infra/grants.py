@@ -52,7 +52,9 @@ class Roles:
     reader: str
 
 
-def _check(conn: psycopg.Connection, roles: Roles) -> None:
+def _check(conn: psycopg.Connection, roles: Roles, *, review: bool = False) -> list[str]:
+    """The roles that do not exist yet: an error when granting, to be created when only
+    reviewing (``db grants --sql``)."""
     names = [roles.owner, roles.runner, roles.reader]
     if len(set(names)) != 3:
         raise SqlCompilerError("--owner, --runner and --reader must be three different roles")
@@ -60,11 +62,14 @@ def _check(conn: psycopg.Connection, roles: Roles) -> None:
         r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))
     }
     missing = [n for n in names if n not in found]
-    if missing:
+    if missing and not review:
         raise SqlCompilerError(
             f"role(s) {', '.join(map(repr, missing))} do not exist; create them first "
-            "(CREATE ROLE name LOGIN PASSWORD '…'), then run db grants again"
+            "(CREATE ROLE name LOGIN PASSWORD '…'; `db grants --sql` prints the statements), "
+            "then run db grants again"
         )
+    if any("$" in n for n in missing):
+        raise SqlCompilerError("a role name with '$' cannot be created from the review script")
     schemas = {
         r[0]
         for r in conn.execute(
@@ -81,27 +86,54 @@ def _check(conn: psycopg.Connection, roles: Roles) -> None:
             f"schema {SOURCE} does not exist: the bank-sync service (or `source replica`) creates "
             "it; grant once it is there"
         )
+    return missing
 
 
-def statements(conn: psycopg.Connection, roles: Roles) -> list[sql.Composable]:
-    """Every GRANT / ALTER … OWNER the three roles need, in order; nothing is executed."""
-    _check(conn, roles)
+def _why(text: str, statement: sql.Composable) -> sql.Composable:
+    """A statement with the comment a reviewer reads above it."""
+    return sql.SQL("-- {}\n").format(sql.SQL(text.replace("\n", " "))) + statement
+
+
+def _create_role(name: str) -> sql.Composable:
+    return sql.SQL(
+        "DO $grants$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {}) THEN "
+        "CREATE ROLE {} NOLOGIN; END IF; END $grants$"
+    ).format(sql.Literal(name), sql.Identifier(name))
+
+
+def statements(
+    conn: psycopg.Connection, roles: Roles, *, review: bool = False
+) -> list[sql.Composable]:
+    """Every GRANT / ALTER … OWNER the three roles need, in order, each group with a comment
+    saying why; nothing is executed. ``review``: roles that do not exist yet are created
+    first (NOLOGIN, if not there: give them LOGIN and a password yourself)."""
+    missing = _check(conn, roles, review=review)
     owner, runner, reader = (sql.Identifier(r) for r in (roles.owner, roles.runner, roles.reader))
     database = sql.Identifier(conn.info.dbname)
     out: list[sql.Composable] = []
-    out.append(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(database, owner))
+    for i, name in enumerate(missing):
+        create = _create_role(name)
+        out.append(_why("the role does not exist yet: created without login (add LOGIN and a "
+                        "password, or grant it to a login role)", create) if i == 0 else create)  # fmt: skip
+    out.append(_why("owner: runs migrations and config apply; owns the product's schemas",
+                    sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(database, owner)))  # fmt: skip
     for schema in PRODUCT:
         out.append(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), owner))
         out += _owned(conn, schema, owner)
     # the runner owns the results (publishing and retention are DDL); the owner, a member,
     # can still migrate them
-    out.append(sql.SQL("GRANT {} TO {}").format(runner, owner))
+    out.append(_why("runner: publishing renames staging tables into partitions and retention "
+                    "drops them, which PostgreSQL allows only to the owner, so the runner owns "
+                    "campaign_results; the owner, a member, can still migrate them",
+                    sql.SQL("GRANT {} TO {}").format(runner, owner)))  # fmt: skip
     out.append(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(RESULTS), owner))
     out.append(
         sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(sql.Identifier(RESULTS), runner)
     )
     out += _owned(conn, RESULTS, runner, partitions=True)
-    out.append(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, runner))
+    out.append(_why("runner: reads the bank-sync data and the configuration, writes the "
+                    "run's temporary tables",
+                    sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, runner)))  # fmt: skip
     for schema in (*PRODUCT, SOURCE):
         out.append(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), runner))
     for schema in ("campaign_engine", SOURCE):
@@ -122,7 +154,9 @@ def statements(conn: psycopg.Connection, roles: Roles) -> list[sql.Composable]:
             "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
         ).format(owner, sql.Identifier("campaign_engine"), runner)
     )
-    out.append(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, reader))
+    out.append(_why("reader: dialers, SMS and reports read the two views and nothing else "
+                    "(the views read the tables and names with their owner's rights)",
+                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, reader)))  # fmt: skip
     out.append(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(RESULTS), reader))
     for view in VIEWS:
         out.append(

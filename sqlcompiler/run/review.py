@@ -57,31 +57,58 @@ def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
     """One file per statement: 00_customer_slice.sql (several connections), 00_prologue.sql,
     then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``).
 
-    Each file starts with the run's SET LOCAL lines. A group's name is cut to 60 characters
-    (a file name has at most 255 bytes; the id keeps them unique).
+    Each file runs as it is (``psql -v ON_ERROR_STOP=1 -f FILE``, or pasted into any client):
+    a transaction with the run's SET LOCAL lines and a run id of 0, the statements the file's
+    statement needs first (a later file repeats the earlier ones: temporary tables live only
+    in that transaction), the statement, then ROLLBACK, so nothing is kept. A group's name is
+    cut to 60 characters (a file name has at most 255 bytes; the id keeps them unique).
     """
     files: list[tuple[str, str]] = []
     if compiled.statement is None:
         return []
+    steps: list[tuple[str, str]] = []  # (file name, statement) in the order a connection runs them
     if compiled.slice is not None:
-        files.append(("00_customer_slice.sql", compiled.slice.pretty()))
+        steps.append(("00_customer_slice.sql", compiled.slice.pretty()))
     if compiled.prologue is not None:
-        files.append(("00_prologue.sql", compiled.prologue.pretty()))
+        steps.append(("00_prologue.sql", compiled.prologue.pretty()))
     name = "01_run_statement.sql"
     if len(compiled.groups) == 1:
         group = compiled.groups[0]
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in group.name)
         name = f"01_group_{group.id:04d}_{safe[:60].strip('_') or 'unnamed'}.sql"
-    files.append((name, compiled.statement.pretty()))
+    steps.append((name, compiled.statement.pretty()))
+    for i, (name, text) in enumerate(steps):
+        before = [f"-- first, as in {n}:\n{t}" for n, t in steps[:i]]
+        files.append((name, _runnable(compiled, before, text)))
     paths = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files:
             path = out / name
-            path.write_text(compiled.preamble() + text, encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
             paths.append(path)
     except OSError as exc:
         raise SqlCompilerError(
             f"cannot write the statements to {out}: {exc.strerror or exc}"
         ) from None
     return paths
+
+
+def _runnable(compiled: CompiledRun, before: list[str], text: str) -> str:
+    population = (
+        ["-- a list run's statements read pg_temp.run_population, which `run --cifs` creates:",
+         "-- create it in this transaction first (CREATE TEMPORARY TABLE run_population (cif))."]
+        if compiled.list_run else []
+    )  # fmt: skip
+    head = [
+        "-- Runs as it is (psql -v ON_ERROR_STOP=1 -f FILE): one transaction with the run's",
+        "-- settings and run id 0, the statements this one needs first, this one, then ROLLBACK:",
+        "-- nothing is kept. A run executes the same statements with its own run id.",
+        *population,
+        compiled.preamble().rstrip("\n"),
+    ]
+    settings = head[-1].splitlines()
+    lines = [*head[:-1], settings[0], "BEGIN;", *settings[1:]]
+    lines.append("SELECT set_config('sqlcompiler.run_id', '0', true);")
+    body = "\n\n".join([*before, text.rstrip().rstrip(";") + ";"])
+    return "\n".join(lines) + "\n\n" + body + "\n\nROLLBACK;\n"

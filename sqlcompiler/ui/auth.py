@@ -74,7 +74,7 @@ class AuthSettings:
         if mode == "none" and not _loopback(host):
             raise SqlCompilerError(
                 f"--auth none is allowed only on a loopback address, not {host}: use --auth token "
-                "(SQLCOMPILER_UI_TOKEN) to serve other machines"
+                "(SQLCOMPILER_UI_USERS) or --auth proxy to serve other machines"
             )
         users: dict[str, Account] = {}
         if mode == "token":

@@ -69,19 +69,25 @@ class Guard:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")
-        seen, started = 0, False
+        seen, started, too_big = 0, False, False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, too_big
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_big = True
                     raise TooLarge
             return message
 
         async def with_headers(message: dict[str, Any]) -> None:
             nonlocal started
+            if too_big:  # the app answered a body it could not read whole (often a 400): 413
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")
+                return
             if message["type"] == "http.response.start":
                 started = True
                 message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
@@ -91,4 +97,5 @@ class Guard:
             await self.app(scope, counted, with_headers)
         except TooLarge:
             if not started:
+                started = True
                 await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")

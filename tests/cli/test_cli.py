@@ -123,8 +123,7 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     # the legend names every mask bit and the CASE names campaigns beside their ids
     # the header gives each campaign its conditions, and each rule's loan conditions their bit
     assert "--          when loan.dpd >= 30 AND custom.risk_score > 80" in compiled.stdout
-    assert "--   m0 bit 0 (1): custom.collection_priority = 'high'" in compiled.stdout
-    assert "--       tested by contact rule 2 of campaign 'High risk early' (id " in compiled.stdout
+    assert "rule 2 when custom.collection_priority = 'high' -> " in compiled.stdout
     assert "/* High risk early */" in compiled.stdout
     assert "-- contact rule bits" in compiled.stdout
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
@@ -136,8 +135,14 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
         "00_prologue.sql",
         "01_run_statement.sql",
     ]
-    for path in files:
-        assert path.read_text().splitlines()[1 : 1 + len(set_lines)] == set_lines
+    for path in files:  # each runs as it is in psql, in a transaction rolled back
+        text = path.read_text()
+        assert text.splitlines()[4:5] == ["BEGIN;"]
+        assert text.splitlines()[5 : 5 + len(set_lines)] == set_lines
+        assert text.rstrip().endswith("ROLLBACK;")
+        ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(path)],
+                             capture_output=True, text=True)  # fmt: skip
+        assert ran.returncode == 0, (path.name, ran.stderr)
     assert (
         db.execute("SELECT count(*) FROM campaign_results.assignments_staging").fetchone()[0] == 0
     )

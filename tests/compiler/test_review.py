@@ -110,7 +110,10 @@ def test_out_files_for_a_255_character_group_name(tmp_path):
     paths = write_statements(compile_config(Configuration((long,))), tmp_path / "sql")
     assert [p.name for p in paths][0] == "00_prologue.sql"
     assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("01_group_0009_Nhóm")
-    assert paths[1].read_text(encoding="utf-8").startswith("-- session settings of a full run")
+    text = paths[1].read_text(encoding="utf-8")
+    assert text.startswith("-- Runs as it is (psql -v ON_ERROR_STOP=1 -f FILE)")
+    assert "-- session settings of a full run" in text and text.endswith("ROLLBACK;\n")
+    assert text.index("CREATE TEMPORARY TABLE pg_temp.run_loans") < text.index("WITH")
     sliced = write_statements(compile_config(Configuration((long,)), slices=2), tmp_path / "s")
     assert sliced[0].name == "00_customer_slice.sql"
     assert "full run on 2 connections (customer slices)" in sliced[0].read_text(encoding="utf-8")

@@ -110,6 +110,11 @@ def test_owner_runner_reader_least_privilege(empty_dsn, roles, kafka):
             "SELECT DISTINCT cif FROM campaign_results.current_contacts ORDER BY 1"
         ).fetchall()
         assert [n[0] for n in names] == ["C2", "C3", "C4"]
+        named = conn.execute(
+            "SELECT DISTINCT campaign_group_name, campaign_name "
+            "FROM campaign_results.current_assignments"
+        ).fetchall()
+        assert named == [("Nhóm trễ hạn", "Gọi nhắc")]  # names, not only ids
     for table in (
         "campaign_results.runs",
         "campaign_results.assignments",
@@ -153,3 +158,37 @@ def test_grants_name_missing_roles_and_schemas(dsn):
     assert out.returncode == 1
     assert "role(s) 'nobody_1', 'nobody_2', 'nobody_3' do not exist" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_grants_can_be_reviewed_before_the_roles_exist(empty_dsn):
+    """`db grants --sql` with roles that do not exist: it creates them (NOLOGIN) in the script,
+    says why above each group, and the script runs as it is."""
+    import subprocess
+
+    assert sqlc("db", "upgrade", dsn=empty_dsn).returncode == 0
+    with psycopg.connect(empty_dsn, autocommit=True) as su:
+        demo.init_schema(su)
+    suffix = f"{os.getpid()}_{time.time_ns() % 10**6}"
+    names = [f"later_{k}_{suffix}" for k in ("owner", "runner", "reader")]
+    args = ("db", "grants", "--owner", names[0], "--runner", names[1], "--reader", names[2])
+    review = sqlc(*args, "--sql", dsn=empty_dsn)
+    assert review.returncode == 0, review.stderr
+    assert review.stdout.count("CREATE ROLE") == 3 and "-- reader: dialers" in review.stdout
+    with psycopg.connect(empty_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
+                            (names,)).fetchone()[0] == 0  # fmt: skip
+    ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", empty_dsn],
+                         input=review.stdout, capture_output=True, text=True)  # fmt: skip
+    try:
+        assert ran.returncode == 0, ran.stderr
+        with psycopg.connect(empty_dsn) as conn:
+            made = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s) AND NOT "
+                                "rolcanlogin", (names,)).fetchone()[0]  # fmt: skip
+        assert made == 3
+    finally:
+        with psycopg.connect(empty_dsn, autocommit=True) as su:
+            for name in names:
+                ident = psycopg.sql.Identifier(name)
+                su.execute(psycopg.sql.SQL("DROP OWNED BY {} CASCADE").format(ident))
+            for name in reversed(names):
+                su.execute(psycopg.sql.SQL("DROP ROLE {}").format(psycopg.sql.Identifier(name)))

@@ -58,6 +58,7 @@ def api_apply(request: Request, document: dict = BODY, user: User = EDITOR,
 
 @router.get("/customers/{cif}", tags=["results"])
 def api_customer(request: Request, cif: str, user: User = USER):
+    api.record_read(workbench(request).dsn, user.name, "customer", cif)
     return api.trace_customer(workbench(request).dsn, cif)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from ... import api
@@ -58,13 +58,18 @@ def runs_diff_page(request: Request, job_id: str, user: User = USER):
 
 
 @router.get("/customers", response_class=HTMLResponse)
-def customer(request: Request, cif: str = "", user: User = USER):
-    trace = api.trace_customer(workbench(request).dsn, cif.strip()) if cif.strip() else None
+def customer(request: Request, cif: str = Query("", max_length=255), user: User = USER):
+    dsn = workbench(request).dsn
+    trace = None
+    if cif.strip():
+        api.record_read(dsn, user.name, "customer", cif.strip())
+        trace = api.trace_customer(dsn, cif.strip())
     return render(request, "customer.html", user, trace=trace, cif=cif)
 
 
 @router.get("/results.csv")
 def results_csv(request: Request, user: User = USER):
+    api.record_read(workbench(request).dsn, user.name, "results")
     dsn = workbench(request).dsn
     stamp = dt.date.today().isoformat()
     return StreamingResponse(api.results_csv_chunks(dsn), media_type="text/csv", headers={
