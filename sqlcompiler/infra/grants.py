@@ -148,6 +148,9 @@ def statements(
     )
     for (fn,) in conn.execute(FUNCTIONS, ("campaign_engine",)).fetchall():
         out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(fn), runner))
+    out.append(_why("runner: retention deletes the workbench's audit of reads as old as the run "
+                    "records it deletes", sql.SQL("GRANT DELETE ON {} TO {}").format(
+                        sql.Identifier("campaign_engine", "ui_reads"), runner)))  # fmt: skip
     # tables later migrations add to the configuration are readable by the runner too
     out.append(
         sql.SQL(

@@ -21,7 +21,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     **{("campaign_engine", t): "r" for t in (
         "campaign_groups", "campaigns", "base_conditions", "contact_selection_rules",
         "contact_rule_conditions", "contact_rule_outputs", "custom_fields", "config_history",
-        "data_source", "ui_drafts", "condition_nodes",
+        "data_source", "ui_drafts", "condition_nodes", "ui_reads",
     )},
     ("campaign_engine", "set_updated_at"): "f",
     ("campaign_engine", "json_date"): "f",

@@ -88,11 +88,15 @@ def cleanup(
             )
     if records:
         conn.execute("DELETE FROM campaign_results.runs WHERE run_id = ANY(%s)", (records,))
-    # the workbench's audit of reads lives as long as run records
-    conn.execute(
-        "DELETE FROM campaign_engine.ui_reads WHERE read_at < now() - make_interval(days => %s)",
-        (keep_records_days,),
-    )
+    # the workbench's audit of reads lives as long as run records (a runner whose grants
+    # predate the audit table keeps it until `db grants` is run again: never a failed night)
+    if conn.execute("SELECT has_table_privilege('campaign_engine.ui_reads', 'DELETE')").fetchone()[
+        0
+    ]:
+        conn.execute(
+            "DELETE FROM campaign_engine.ui_reads WHERE read_at < now() - make_interval(days => %s)",
+            (keep_records_days,),
+        )
     if results:
         progress(f"dropped the results of {len(results)} old run(s): {_ids(results)}")
     if records:

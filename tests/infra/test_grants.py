@@ -12,7 +12,7 @@ from psycopg import errors as pgerr
 from sqlcompiler import api
 from sqlcompiler.demo import generate as demo
 from sqlcompiler.kafka import relay
-from tests.cli.test_cli import sqlc
+from tests.cli.test_cli import psql_dsn, sqlc
 from tests.scenario import Scenario, cond, configure
 
 CONFIG = {
@@ -177,7 +177,7 @@ def test_grants_can_be_reviewed_before_the_roles_exist(empty_dsn):
     with psycopg.connect(empty_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
                             (names,)).fetchone()[0] == 0  # fmt: skip
-    ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", empty_dsn],
+    ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", psql_dsn(empty_dsn)],
                          input=review.stdout, capture_output=True, text=True)  # fmt: skip
     try:
         assert ran.returncode == 0, ran.stderr
