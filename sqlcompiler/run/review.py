@@ -14,8 +14,8 @@ from psycopg import sql
 from ..compiler import CompiledRun
 from ..errors import SqlCompilerError
 from ..infra.connection import connect
-from .lock import run_lock
-from .staging import unconstrain_staging
+from .lock import RUN_LOCK, run_lock
+from .staging import unconstrain_staging, unconstrain_statements
 
 
 def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]:
@@ -77,8 +77,16 @@ def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in group.name)
         name = f"01_group_{group.id:04d}_{safe[:60].strip('_') or 'unnamed'}.sql"
     steps.append((name, compiled.statement.pretty()))
+    writes = [
+        "-- the run statement writes staging rows, as a run does: under the run lock (waits for "
+        "a run in progress), without the last run's run_id checks (dropped, then rolled back)",
+        sql.SQL("SELECT pg_advisory_xact_lock({})").format(sql.Literal(RUN_LOCK)).as_string(None),
+        *(st.as_string(None) for st in unconstrain_statements()),
+    ]
     for i, (name, text) in enumerate(steps):
         before = [f"-- first, as in {n}:\n{t}" for n, t in steps[:i]]
+        if i == len(steps) - 1:
+            before.insert(0, "\n".join([writes[0], *(f"{w};" for w in writes[1:])]))
         files.append((name, _runnable(compiled, before, text)))
     paths = []
     try:
@@ -110,5 +118,5 @@ def _runnable(compiled: CompiledRun, before: list[str], text: str) -> str:
     settings = head[-1].splitlines()
     lines = [*head[:-1], settings[0], "BEGIN;", *settings[1:]]
     lines.append("SELECT set_config('sqlcompiler.run_id', '0', true);")
-    body = "\n\n".join([*before, text.rstrip().rstrip(";") + ";"])
+    body = "\n\n".join(t.rstrip().rstrip(";") + ";" for t in [*before, text])
     return "\n".join(lines) + "\n\n" + body + "\n\nROLLBACK;\n"

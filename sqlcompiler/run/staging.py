@@ -53,15 +53,20 @@ def prepare_staging(meta: psycopg.Connection, run_id: int) -> None:
         )
 
 
+def unconstrain_statements() -> list[sql.Composed]:
+    return [
+        sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
+            RESULTS, staging_name(base), staging_name(base, "_run_check")
+        )
+        for base in BASES
+    ]
+
+
 def unconstrain_staging(conn: psycopg.Connection) -> None:
     """Drop the last run's run_id checks (the next run adds its own): for a preview or an
     EXPLAIN ANALYZE that writes staging rows under the run lock."""
-    for base in BASES:
-        conn.execute(
-            sql.SQL("ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}").format(
-                RESULTS, staging_name(base), staging_name(base, "_run_check")
-            )
-        )
+    for statement in unconstrain_statements():
+        conn.execute(statement)
 
 
 def index_staging(work: psycopg.Connection, committed: bool) -> None:

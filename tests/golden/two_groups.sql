@@ -194,31 +194,22 @@ WITH customer_loans AS (
     w.campaign_id,
     w.rule_priority,
     w.contact_type,
-    w.cif AS party_cif,
-    CAST(NULL AS TEXT) AS relationship_type,
-    0 AS party_order
-  FROM wanted AS w
-  WHERE
-    w.related_party_type = 'customer'
-  UNION ALL
-  SELECT
-    w.cif,
-    w.campaign_group_id,
-    w.campaign_id,
-    w.rule_priority,
-    w.contact_type,
-    r.ref_cif,
+    CASE WHEN r.primary_cif IS NULL THEN w.cif ELSE r.ref_cif END AS party_cif,
     r.relationship_type,
-    1
+    CASE WHEN r.primary_cif IS NULL THEN 0 ELSE 1 END AS party_order
   FROM wanted AS w
-  JOIN bank_sync_service.reference_customers AS r
+  LEFT JOIN bank_sync_service.reference_customers AS r
     ON r.primary_cif = w.cif
-  WHERE
-    w.related_party_type = 'reference_customer_all'
-    OR (
-      w.related_party_type = 'reference_customer_parent'
-      AND LOWER(r.relationship_type) = 'parent'
+    AND w.related_party_type <> 'customer'
+    AND (
+      w.related_party_type = 'reference_customer_all'
+      OR (
+        w.related_party_type = 'reference_customer_parent'
+        AND LOWER(r.relationship_type) = 'parent'
+      )
     )
+  WHERE
+    w.related_party_type = 'customer' OR r.primary_cif IS NOT NULL
 ), candidates AS (
   SELECT
     pt.cif,
