@@ -29,10 +29,13 @@ ui: install
 system-deps:
 	bash .ci/system-deps
 
+# the suite on TEST_JOBS processes (pytest-xdist): each worker starts its own throw-away
+# PostgreSQL cluster and broker, so they share nothing but the machine
+TEST_JOBS ?= 2
 test: system-deps install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS)
 
 # refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
 # writes them to a scratch folder)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sqlcompiler.demo import bench
+from sqlcompiler.demo.synthetic import synthetic_config
 from sqlcompiler.errors import SqlCompilerError
 
 
@@ -52,11 +53,13 @@ def test_bench_smoke_run_equals_literal_plan(db, dsn, tmp_path):
     assert report.identical
     names = [m.name for m in report.measurements]
     assert names == [
-        "floor", "run", "literal plan", "per-customer",
+        "floor", "run", "literal plan", "single pass, 1 connection", "per-customer",
         "run, trees: not any not (same results)", "run, trees: a and (b or not c) and d",
         "run, dates relative to the run (same results)", "run, flat lists again",
     ]  # fmt: skip
     assert all(m.seconds > 0 for m in report.measurements)
+    single = report.measurements[3]  # checked row for row, position included, against the run
+    assert single.details["differences_from_run"] == {"assignments": 0, "contacts": 0}
     # the same leaves as De Morgan trees and the dates relative to the run: the same output
     # (every variant was also checked against the literal plan: report.identical)
     out = {m.name: (m.details["assignments"], m.details["contacts"]) for m in report.measurements
@@ -97,3 +100,11 @@ def test_bench_fails_when_run_and_literal_plan_disagree(db, dsn, monkeypatch):
             sample=50,
             scaling=False,
         )
+
+
+def test_contact_heavy_configuration_asks_every_phone():
+    heavy = synthetic_config(2, 3, 2, 2, 7, contact_heavy=True)
+    outputs = [o for g in heavy["groups"] for c in g["campaigns"] for r in c["contact_rules"]
+               for o in r["outputs"]]  # fmt: skip
+    assert {(o["related_party_type"], o["contact_type"]) for o in outputs} == {
+        ("customer", "all"), ("reference_customer_all", "all")}  # fmt: skip

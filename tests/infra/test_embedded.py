@@ -52,9 +52,15 @@ def test_missing_binaries_say_what_to_install(monkeypatch):
         ("bench", "--customers", "100"),
     ],
 )
-def test_unusable_home_is_one_line_with_the_cause(tmp_path, command):
+def test_unusable_home_is_one_line_with_the_cause(command):
     """SQLCOMPILER_HOME under a file, or so long the socket path cannot exist."""
+    import tempfile
+    from pathlib import Path
+
     from tests.cli.test_cli import sqlc
+
+    # a short base: pytest's tmp_path (longer still under xdist) would hit the socket limit
+    tmp_path = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))
 
     a_file = tmp_path / "file"
     a_file.write_text("")
