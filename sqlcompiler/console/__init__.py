@@ -233,6 +233,8 @@ def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> st
     ]
     if r.error:
         lines.append(f"  error        {r.error}")
+    if r.next_step:
+        lines.append(f"  next step    {r.next_step}")
     if r.hold_reason:
         lines.append(f"  {'forced past' if r.forced else 'held'}     {r.hold_reason}")
     if r.results_dropped:

@@ -278,6 +278,27 @@ class RunRecord:
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def next_step(self) -> str | None:
+        """What the on-call engineer does about this run (None: nothing)."""
+        if self.status == "failed":
+            cause = (self.error or "").lower()
+            if "interrupted" in cause or "connection" in cause or "server" in cause:
+                return ("the database went away or the process was stopped: once "
+                        "`sqlcompiler db check` answers, rerun `sqlcompiler run` (the previous "
+                        "results are still served meanwhile)")  # fmt: skip
+            if "privilege" in cause or "permission" in cause:
+                return ("grant what the job needs (`sqlcompiler db grants … --sql` shows it), then "
+                        "rerun `sqlcompiler run`")  # fmt: skip
+            return ("fix the cause above (`sqlcompiler config lint`, `sqlcompiler db check`), then "
+                    "rerun `sqlcompiler run`; the previous results are still served")  # fmt: skip
+        if self.status == "held" and not self.forced:
+            return (f"compare with the last published run (`sqlcompiler runs diff … "
+                    f"{self.run_id}`); if the change is expected, `sqlcompiler run --force`")  # fmt: skip
+        if self.status == "running":
+            return "wait for it: `sqlcompiler runs` shows it when it ends"
+        return None
+
 
 def list_runs(
     conn: psycopg.Connection, limit: int = 10, *, run_id: int | None = None

@@ -35,6 +35,8 @@ def overview(dsn: str) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     if last is not None and last.status in ("failed", "held"):
         banner = f"The last run ({last.run_id}) {last.status}: {last.error or last.hold_reason}"
+        if last.next_step:
+            banner += f" Next step: {last.next_step}."
     elif current is None:
         banner = "No run has published results yet."
     elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):

@@ -19,11 +19,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from sqlcompiler import api
 from sqlcompiler import run as runner
 from sqlcompiler.demo import generate as demo
 from sqlcompiler.errors import RunError
 from sqlcompiler.infra import metrics, migrations
 from sqlcompiler.infra.embedded import Cluster
+from tests.cli.test_cli import sqlc
 from tests.run.scenarios import setup_two_groups
 
 
@@ -95,5 +97,10 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
         assert _rows(db) == before  # readers still see the first run
         staged = db.execute("SELECT count(*) FROM campaign_results.assignments_staging")
         assert staged.fetchone()[0] == 0
+    # what runs show, /runs/N and the Overview tell the on-call engineer to do
+    record = api.runs(dsn, 1)[0]
+    assert record.status == "failed" and "rerun `sqlcompiler run`" in record.next_step
+    shown = sqlc("runs", "show", str(record.run_id), dsn=dsn)
+    assert shown.returncode == 0 and "next step    the database went away" in shown.stdout
     again = runner.run(dsn, jobs=1)
     assert again.status == "succeeded" and again.run_id > first.run_id + 1
