@@ -240,7 +240,7 @@ def explain_cmd(ctx: Ctx, cif: str, run_id: int | None, fmt: str, as_of) -> None
 
 @click.group("results")
 def results_cmd() -> None:
-    """The current results (the SPEC §4 views) for dialer and SMS feeds."""
+    """The current results (the two views of docs/results.md) for dialer and SMS feeds."""
 
 
 @results_cmd.command("export")
