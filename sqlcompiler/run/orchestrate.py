@@ -185,6 +185,8 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float, dsn: 
         state.step = "the publishing guards"
         _guard(meta, res, opts, progress)
         state.step = "publishing"
+        if not opts.dry_run:
+            progress("  publishing: indexing the staging tables, then the run's partitions")
         _publish(work, meta, res, committed, state.timings)
         res.seconds = time.monotonic() - t_start
         state.timings["total"] = round(res.seconds, 3)

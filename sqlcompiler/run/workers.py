@@ -23,6 +23,7 @@ def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Prog
     """Create the run prologue's table on this connection (see compiler/prologue.py)."""
     if compiled.prologue is None:
         return 0.0
+    progress("  run prologue: the condition values of every loan, for every group")
     t0 = time.monotonic()
     for statement in compiled.prologue.statements():
         conn.execute(statement)

@@ -67,3 +67,20 @@ def test_metrics_endpoint_exposes_counts(db, dsn):
         "sqlcompiler_relay_lag_rows",
     ):
         assert name in after
+
+
+def test_the_failed_run_alert_reads_the_textfile(tmp_path):
+    """The check used by the failure tests says no on a night without failures."""
+    from tests.alert_rules import fires
+
+    ok = tmp_path / "ok.prom"
+    ok.write_text(
+        '# TYPE sqlcompiler_runs_total counter\nsqlcompiler_runs_total{status="succeeded"} 1.0\n'
+    )
+    bad = tmp_path / "bad.prom"
+    bad.write_text(ok.read_text() + 'sqlcompiler_runs_total{status="failed"} 1.0\n')
+    assert not fires("SqlcompilerRunFailed", ok)
+    assert fires("SqlcompilerRunFailed", bad)
+    held = tmp_path / "held.prom"
+    held.write_text("# TYPE sqlcompiler_last_run_held gauge\nsqlcompiler_last_run_held 1.0\n")
+    assert fires("SqlcompilerRunHeld", held) and not fires("SqlcompilerRunHeld", ok)

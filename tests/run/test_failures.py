@@ -25,6 +25,7 @@ from sqlcompiler.demo import generate as demo
 from sqlcompiler.errors import RunError
 from sqlcompiler.infra import metrics, migrations
 from sqlcompiler.infra.embedded import Cluster
+from tests.alert_rules import fires
 from tests.cli.test_cli import sqlc
 from tests.run.scenarios import setup_two_groups
 
@@ -54,7 +55,17 @@ def own_server():
     shutil.rmtree(home, ignore_errors=True)
 
 
-def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeeds(own_server):
+@pytest.mark.parametrize(
+    ("when", "step"),
+    [
+        ("run prologue:", "the run's statements"),  # as the prologue starts
+        ("run prologue (", "the run's statements"),  # between the prologue and the run statement
+        ("publishing:", "publishing"),  # while the staging tables become the run's partitions
+    ],
+)
+def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeeds(
+    own_server, when, step
+):
     cluster, dsn = own_server
     with psycopg.connect(dsn, autocommit=True) as db:
         setup_two_groups(db)
@@ -70,7 +81,7 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
         back.set()
 
     def progress(message: str) -> None:
-        if "run prologue" in message and not back.is_set():  # the run statement comes next
+        if when in message and not back.is_set():
             cluster.stop(mode="immediate")
             threading.Thread(target=restart_later, daemon=True).start()
 
@@ -78,10 +89,13 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
     with pytest.raises(RunError) as caught:
         runner.run(dsn, jobs=1, progress=progress)
     said = str(caught.value)
-    assert said.startswith(f"run {first.run_id + 1} failed at the run's statements")
+    assert said.startswith(f"run {first.run_id + 1} failed at {step}")
     assert f"the results of run {first.run_id} are still served" in said
     assert "could not be recorded" not in said
     assert _failed_count() == failed_before + 1  # counted before anything could raise
+    textfile = cluster.home / "metrics.prom"  # what `run --metrics-file` writes
+    metrics.export_one_shot(str(textfile))
+    assert fires("SqlcompilerRunFailed", textfile)  # the shipped alert rule fires on it
     assert back.wait(60)
     with psycopg.connect(dsn, autocommit=True) as db:
         status, error, timings, took = db.execute(
@@ -90,8 +104,8 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
             (first.run_id + 1,),
         ).fetchone()
         assert status == "failed", error  # recorded by the run itself, not "interrupted"
-        assert error.startswith("at the run's statements (prologue and run statement): ")
-        assert timings["failed_step"].startswith("the run's statements")
+        assert error.startswith(f"at {step}")
+        assert timings["failed_step"].startswith(step)
         # its real duration: until it failed, not until the server was back to record it
         assert timings["total"] < 2 and took < 2
         assert _rows(db) == before  # readers still see the first run
