@@ -42,4 +42,16 @@ def overview(dsn: str) -> dict[str, Any]:
     elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):
         banner = f"The results are from {current.finished_at:%Y-%m-%d %H:%M}, more than a day old."
     return {"last": last, "current": current, "groups": groups, "trend": trend,
-            "points": points, "banner": banner}  # fmt: skip
+            "points": points, "banner": banner, "pending": pending_change(dsn, current)}  # fmt: skip
+
+
+def pending_change(dsn: str, current) -> str | None:
+    """The configuration applied since the results were made: the manager sees that the
+    change waits for the next run (the scheduler's nightly `sqlcompiler run`)."""
+    versions = api.config_history(dsn, 1)
+    if not versions or current is None or versions[0].fingerprint == current.fingerprint:
+        return None
+    v = versions[0]
+    return (f"The configuration changed since these results: version {v.version} "
+            f"({v.summary}) by {v.applied_by} at {v.applied_at:%Y-%m-%d %H:%M}. It takes effect "
+            "at the next run (the scheduler's nightly `sqlcompiler run`).")  # fmt: skip

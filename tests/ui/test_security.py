@@ -91,6 +91,8 @@ def test_rollback_under_four_eyes_waits_for_the_approver(four_eyes, db):
     # version 2 (applied from the CLI, as a DBA would): one group fewer than version 1
     api.apply_config(db, api.parse_document(yaml.safe_dump({"groups": V1["groups"][:1]}), "cli"),
                      applied_by="dba")  # fmt: skip
+    pending = lan.get("/").text  # the manager sees that the change waits for the next run
+    assert "The configuration changed since these results: version 2" in pending
     before = _history(lan)
     r = lan.post("/history/1/rollback", data={"csrf": _csrf(lan)})
     assert r.status_code == 200 and "submitted for approval" in r.text
@@ -99,6 +101,8 @@ def test_rollback_under_four_eyes_waits_for_the_approver(four_eyes, db):
     digest = page.split('name="digest" value="')[1].split('"')[0]
     r = chi.post("/approvals/lan/approve", data={"csrf": _csrf(chi), "digest": digest})
     assert r.status_code == 200 and "lan, approved by chi" in r.text
+    assert "It takes effect at the next run" in r.text  # feedback after the approval
+    assert "configuration changed" not in chi.get("/").text  # back to what the run used
 
 
 def test_the_api_cannot_apply_under_four_eyes(four_eyes):

@@ -26,11 +26,19 @@ def configuration(request: Request, user: User = USER):
 
 
 @router.get("/history", response_class=HTMLResponse)
-def history(request: Request, a: int | None = None, b: int | None = None, user: User = USER):
+def history(request: Request, a: int | None = None, b: int | None = None,
+            applied: int | None = None, user: User = USER):  # fmt: skip
     dsn = workbench(request).dsn
     versions = api.config_history(dsn, 50)
     diff = api.config_diff(dsn, a, b) if a is not None and b is not None else None
-    return render(request, "history.html", user, versions=versions, diff=diff, a=a, b=b)
+    message = None
+    if applied is not None and versions:
+        v = versions[0]
+        message = (f"Applied as version {v.version} by {v.applied_by} ({v.summary}). It takes "
+                   "effect at the next run (the scheduler's nightly `sqlcompiler run`); the "
+                   "Overview says so until then.")  # fmt: skip
+    return render(request, "history.html", user, versions=versions, diff=diff, a=a, b=b,
+                  message=message)  # fmt: skip
 
 
 @router.post("/history/{version}/rollback")

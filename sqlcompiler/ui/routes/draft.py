@@ -68,7 +68,8 @@ async def draft_action(
             drafts.reset(conn, user.name)
             message = (
                 f"applied {len(result.changes)} changes as {user.name}, fingerprint "
-                f"{result.fingerprint[:12]}" if result.changes else "no changes to apply"
+                f"{result.fingerprint[:12]}: they take effect at the next run (the scheduler's "
+                "nightly `sqlcompiler run`)" if result.changes else "no changes to apply"
             )  # fmt: skip
             draft = drafts.load(conn, user.name)
     if cfg is not None and action == "preview":
@@ -120,6 +121,6 @@ async def approve(request: Request, editor: str, user: User = USER, _csrf: None 
                                 "opened: review it again on Approvals")  # fmt: skip
         drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
         cfg = api.parse_document(sub.document, f"draft of {editor}")
-        approval.change_live(conn, cfg, change, four_eyes=True)
+        result = approval.change_live(conn, cfg, change, four_eyes=True)
         drafts.reset(conn, editor)
-    return RedirectResponse("/history", status_code=303)
+    return RedirectResponse(f"/history?applied={len(result.changes)}", status_code=303)
