@@ -44,6 +44,8 @@ class Step:
     operator: str | None = None
     value_kind: str | None = None  # single | list | between | none
     problem: str | None = None
+    confirm: bool = False  # the value is unusual: the form offers "add anyway"
+    entered: dict[str, str] = field(default_factory=dict)  # what was typed, shown again
 
 
 def _document(text: str) -> dict[str, Any]:
@@ -219,6 +221,11 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
     gi, ci = s.target
     condition = {"data_source": s.source, "field_name": s.column, "operator": s.operator}
     value = _value(s.value_kind, s.data_type or "string", form)
+    doubt = _doubt(conn, s, value)
+    if doubt and (doubt[1] is False or form.get("confirm") != "1"):
+        s.problem, s.confirm = doubt[0], doubt[1]
+        s.entered = {k: str(form.get(k, "")) for k in ("value", "low", "high")}
+        return draft_text, s
     if value is not None:
         condition["field_value"] = value
     conditions = _conditions(doc, s)
@@ -230,6 +237,31 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
     )
     text, s = _validated(conn, draft_text, doc, s, where)
     return text, step(conn, text, form) if s.problem is None else s
+
+
+def _doubt(conn: psycopg.Connection, s: Step, value: Any) -> tuple[str, bool] | None:
+    """(problem, may be added anyway) for a value that is valid but likely a mistake: a
+    BETWEEN that can never hold (refused), or a value the data does not hold (confirmed)."""
+    what = f"{s.column} {s.operator}"
+    if s.value_kind == "between" and isinstance(value, list) and len(value) == 2:
+        low, high = value
+        same = type(low) is type(high) and not any(
+            isinstance(v, str) and v.strip().lower().startswith("today") for v in value
+        )
+        if same and low > high:
+            return (f"{what} {low} AND {high} can never hold: the first value is above the "
+                    "second; swap them", False)  # fmt: skip
+    if s.data_type == "string" and s.operator in ("=", "IN") and value:
+        p = field_profile(conn, s.source, s.column, "string")
+        values = value if isinstance(value, list) else [value]
+        if p is not None and p.top and p.distinct <= len(p.top):  # the data's every value seen
+            seen = {v for v, _n in p.top}
+            unseen = [v for v in values if v not in seen]
+            if unseen:
+                held = ", ".join(repr(v) for v, _n in p.top)
+                return (f"no row has {s.column} = {', '.join(map(repr, unseen))} (the data holds "
+                        f"{held}); tick “add anyway” to keep it", True)  # fmt: skip
+    return None
 
 
 def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) -> tuple[str, Step]:

@@ -324,3 +324,22 @@ def test_rollback_from_the_history_page(client):
     r = client.post(f"/history/{oldest}/rollback", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303
     assert "VIP" in client.get("/configuration").text  # the removed group is back
+
+
+def test_the_guide_questions_values_that_cannot_be_meant(client):
+    """dpd BETWEEN 30 AND 1 can never hold: refused. A product the data does not hold: asked
+    again with "add anyway", the typed value kept; ticked, it is added."""
+    base = {"csrf": _csrf(client), "target": "0:1", "source": "bank_sync_service.loans"}
+    reversed_ = client.post("/draft/condition", data=base | {
+        "field": "dpd", "operator": "BETWEEN", "low": "30", "high": "1"})  # fmt: skip
+    assert reversed_.status_code == 422 and "can never hold" in reversed_.text
+    unseen = base | {"field": "product_type", "operator": "=", "value": "VIP"}
+    asked = client.post("/draft/condition", data=unseen)
+    assert asked.status_code == 422 and "no row has product_type = &#39;VIP&#39;" in asked.text
+    assert 'name="confirm"' in asked.text and 'value="VIP"' in asked.text
+    before = _draft_doc(client)["groups"][0]["campaigns"][1]["conditions"]
+    assert all(c.get("field_value") != "VIP" for c in before)  # not added without a yes
+    added = client.post("/draft/condition", data=unseen | {"confirm": "1"})
+    assert added.status_code == 200 and 'id="added"' in added.text
+    conditions = _draft_doc(client)["groups"][0]["campaigns"][1]["conditions"]
+    assert conditions[-1]["field_value"] == "VIP"
