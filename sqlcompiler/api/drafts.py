@@ -16,6 +16,8 @@ from ..errors import ConfigError
 class Draft:
     document: str
     base_fingerprint: str  # the stored configuration the draft started from
+    returned_by: str | None = None  # four eyes: the approver who sent it back, and why
+    return_comment: str | None = None
 
 
 def _stored(conn: psycopg.Connection) -> tuple[str, str]:
@@ -26,11 +28,12 @@ def _stored(conn: psycopg.Connection) -> tuple[str, str]:
 def load(conn: psycopg.Connection, user: str) -> Draft:
     """The user's draft, or a new one: the stored configuration as YAML."""
     row = conn.execute(
-        "SELECT document, base_fingerprint FROM campaign_engine.ui_drafts WHERE username = %s",
+        "SELECT document, base_fingerprint, returned_by, return_comment "
+        "FROM campaign_engine.ui_drafts WHERE username = %s",
         (user,),
     ).fetchone()
     if row:
-        return Draft(row[0], row[1] or "")
+        return Draft(row[0], row[1] or "", row[2], row[3])
     document, base = _stored(conn)
     return Draft(document, base)
 
@@ -87,8 +90,8 @@ def submit(conn: psycopg.Connection, user: str, document: str) -> None:
     save(conn, user, document)
     with conn.transaction():
         conn.execute(
-            "UPDATE campaign_engine.ui_drafts SET submitted_at = now(), submitted_document = %s "
-            "WHERE username = %s",
+            "UPDATE campaign_engine.ui_drafts SET submitted_at = now(), submitted_document = %s, "
+            "returned_by = NULL, returned_at = NULL, return_comment = NULL WHERE username = %s",
             (document, user),
         )
 
@@ -106,3 +109,17 @@ def submission(conn: psycopg.Connection, editor: str) -> Submission:
         if s.editor == editor:
             return s
     raise ConfigError(f"{editor} has no draft waiting for approval")
+
+
+def send_back(conn: psycopg.Connection, editor: str, reviewer: str, comment: str) -> None:
+    """Four eyes: the approver returns ``editor``'s submission with a comment; the draft stays
+    the editor's, to change and submit again."""
+    with conn.transaction():
+        done = conn.execute(
+            "UPDATE campaign_engine.ui_drafts SET submitted_at = NULL, submitted_document = NULL, "
+            "returned_by = %s, returned_at = now(), return_comment = %s "
+            "WHERE username = %s AND submitted_at IS NOT NULL",
+            (reviewer, comment, editor),
+        ).rowcount
+    if not done:
+        raise ConfigError(f"{editor} has no draft waiting for approval")

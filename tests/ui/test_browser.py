@@ -118,6 +118,11 @@ def test_manager_story(server, page, db, dsn):
             page.screenshot(path=str(SHOTS / "guided-condition.png"), full_page=True)
         page.fill("#value-step input[name=value]", right)
         page.click("button:has-text('Add to the draft')")
+        if column == "product_type":  # AUTO is in no loan: asked again, the value kept
+            assert "no row has product_type = 'AUTO'" in page.inner_text("#value-problem")
+            assert page.input_value("#value-step input[name=value]") == right
+            page.check("#value-step input[name=confirm]")
+            page.click("button:has-text('Add to the draft')")
         assert page.locator("#added").is_visible()
     assert len(page.locator("#existing .cond").all()) == 3
 

@@ -272,3 +272,27 @@ def test_reads_of_customers_and_results_are_audited(four_eyes, db):
         "SELECT username, what, subject FROM campaign_engine.ui_reads ORDER BY id"
     ).fetchall()
     assert rows == [("lan", "customer", "C0"), ("chi", "customer", "C1"), ("chi", "results", None)]
+
+
+def test_the_approver_sees_the_change_and_can_send_it_back(four_eyes):
+    lan, chi = four_eyes
+    doc = {"groups": [dict(V1["groups"][0], campaigns=[
+        *V1["groups"][0]["campaigns"],
+        {"name": "Hứa trả bị lỡ", "priority": 99, "conditions": [
+            {"data_source": "bank_sync_service.loans", "field_name": "dpd", "operator": "BETWEEN",
+             "field_value": [1, 30]}]},
+    ])], "custom_fields": V1.get("custom_fields", [])}  # fmt: skip
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    lan.post("/draft", data={"document": text, "action": "submit", "csrf": _csrf(lan)})
+    page = chi.get("/approvals").text
+    assert "Hứa trả bị lỡ" in page and "when loan.dpd BETWEEN 1 AND 30" in page  # not blind
+    digest = page.split('name="digest" value="')[1].split('"')[0]
+    r = chi.post("/approvals/lan/return", data={"csrf": _csrf(chi), "digest": digest,
+                                                 "comment": "thiếu điều kiện phân khúc"})  # fmt: skip
+    assert r.status_code == 200 and "Nothing is waiting" in r.text
+    mine = lan.get("/draft").text
+    assert "chi sent this draft back: thiếu điều kiện phân khúc" in mine
+    assert "Hứa trả bị lỡ" in mine  # the draft stays the editor's
+    assert "Hứa trả bị lỡ" not in chi.get("/configuration").text  # nothing applied
+    lan.post("/draft", data={"document": text, "action": "submit", "csrf": _csrf(lan)})
+    assert "sent this draft back" not in lan.get("/draft").text  # a new submission clears it

@@ -96,14 +96,48 @@ def preview_job(request: Request, job_id: str, user: User = USER):
 
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals(request: Request, user: User = USER):
+    """Each submission with its plan and, for every campaign the plan touches, its conditions
+    and contact rules: the approver sees what would change, not only that something would."""
     dsn = workbench(request).dsn
+    waiting = []
     with api.connect(dsn) as conn:
-        waiting = [
-            (s, api.plan_document(dsn, api.parse_document(s.document, f"draft of {s.editor}")),
-             approval.digest(s.document))
-            for s in drafts.submissions(conn)
-        ]  # fmt: skip
+        for s in drafts.submissions(conn):
+            parsed = api.parse_document(s.document, f"draft of {s.editor}")
+            changes = api.plan_document(dsn, parsed)
+            waiting.append((s, changes, approval.digest(s.document),
+                            _touched(api.validate_config(conn, parsed), changes)))  # fmt: skip
     return render(request, "approvals.html", user, waiting=waiting)
+
+
+def _touched(config, changes) -> list[tuple[str, str, str, list[str]]]:
+    """(group, campaign, its conditions, its rules) of the campaigns a change names."""
+    said = " ".join(map(str, changes))
+    out = []
+    for g in config.groups:
+        for c in g.campaigns:
+            if repr(c.name) in said:
+                rules = [f"rule {r.priority} when {r.where.describe()} -> "
+                         + ", ".join(f"{o.party} {o.contact}" for o in r.outputs)
+                         for r in c.rules]  # fmt: skip
+                out.append((g.name, c.name, c.where.describe(), rules))
+    return out
+
+
+@router.post("/approvals/{editor}/return")
+async def send_back(request: Request, editor: str, user: User = USER, _csrf: None = FORM,
+                    seen: str = Form("", alias="digest", max_length=64),
+                    comment: str = Form(..., min_length=1, max_length=1000)):  # fmt: skip
+    """The approver returns the submission to its editor with a comment (nothing applied)."""
+    if not user.can_approve:
+        raise HTTPException(403, f"{user.name} is not an approver")
+    approval.check_four_eyes(True, Change(editor, user.name))
+    with api.connect(workbench(request).dsn) as conn:
+        sub = drafts.submission(conn, editor)
+        if approval.digest(sub.document) != seen:
+            raise HTTPException(409, f"{editor} submitted a different draft since this page was "
+                                "opened: review it again on Approvals")  # fmt: skip
+        drafts.send_back(conn, editor, user.name, comment.strip())
+    return RedirectResponse("/approvals", status_code=303)
 
 
 @router.post("/approvals/{editor}/approve")
