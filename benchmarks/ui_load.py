@@ -49,6 +49,7 @@ def main() -> None:
     stop = time.monotonic() + args.seconds
     times: dict[str, list[float]] = {"overview": [], "customer": [], "preview": []}
     errors: dict[str, int] = dict.fromkeys(times, 0)
+    first_error: dict[str, str] = {}
     lock = threading.Lock()
 
     def client(k: int) -> None:
@@ -71,6 +72,7 @@ def main() -> None:
                     # a preview refused because another holds the run lock is expected: counted apart
                     if r.status_code != 200:
                         errors[kind] += 1
+                        first_error.setdefault(kind, f"{r.status_code} {r.text[:160]}")
                 i += 1
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
@@ -87,6 +89,8 @@ def main() -> None:
         q = statistics.quantiles(ts, n=20) if len(ts) > 1 else [ts[0]] * 19
         print(f"{kind:<10} {len(ts):>6} {statistics.median(ts):>9.1f} {q[18]:>9.1f} "
               f"{max(ts):>9.1f} {errors[kind]:>8}")  # fmt: skip
+    for kind, text in first_error.items():
+        print(f"first non-200 of {kind}: {text}")
 
 
 if __name__ == "__main__":
