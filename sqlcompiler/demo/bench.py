@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
@@ -29,33 +29,9 @@ from ..infra import migrations
 from ..infra.connection import connect
 from ..progress import Progress, quiet
 from . import generate as demo
+from .measure import INPUTS, Measurement, warm_up
+from .single_pass import measure_single_pass
 from .synthetic import as_relative, as_trees, literal_group_sql, synthetic_config
-
-
-@dataclass
-class Measurement:
-    name: str
-    seconds: float
-    customers: int
-    note: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.customers / self.seconds if self.seconds > 0 else 0.0
-
-
-INPUTS = ("customers", "loans", "loan_custom_fields", "reference_customers", "phones")
-
-
-def warm_up(conn: psycopg.Connection) -> None:
-    """Read every input once so each measurement starts from the same (cached) state."""
-    for t in INPUTS:
-        conn.execute(
-            sql.SQL("SELECT count(*) FROM {} t WHERE t IS NOT NULL").format(
-                sql.Identifier("bank_sync_service", t)
-            )
-        )
 
 
 def measure_floor(conn: psycopg.Connection, n_assign: int, n_contacts: int) -> Measurement:
@@ -169,50 +145,6 @@ def measure_literal(
     conn.execute("DROP TABLE campaign_results.bench_literal")
     return Measurement("literal plan", seconds, population, note="assignments only",
                        details={"groups": times, "differences_from_run": diff})  # fmt: skip
-
-
-def measure_single_pass(
-    conn: psycopg.Connection, config: Configuration, run_id: int, population: int
-) -> Measurement:
-    """The single-pass plan of issue 34 on one connection: the run prologue and the run
-    statement (every group in one pass over customers and loans, one contacts pass) in one
-    transaction, with the run's settings, no slices, no publishing; its staging rows compared
-    row for row with what the run published (assignments and contacts, ``position`` included),
-    then rolled back. The run must be no slower than this."""
-    from ..compiler import compile_config
-
-    warm_up(conn)
-    compiled = compile_config(config)
-    assert compiled.statement is not None
-    with conn.transaction(force_rollback=True):
-        for statement in compiled.settings:
-            conn.execute(statement)
-        conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
-        t0 = time.monotonic()
-        if compiled.prologue is not None:
-            for statement in compiled.prologue.statements():
-                conn.execute(statement)
-        t_prologue = time.monotonic() - t0
-        conn.execute(compiled.statement.sql)
-        seconds = time.monotonic() - t0
-        diffs = {}
-        for table, cols in (
-            ("assignments", "cif, campaign_group_id, campaign_id, account_numbers"),
-            ("contacts", "cif, campaign_group_id, campaign_id, position, rule_priority, party_type, "
-                         "party_cif, contact_type, phone_number, phone_id"),
-        ):  # fmt: skip
-            q = sql.SQL(
-                "SELECT count(*) FROM ((SELECT {c} FROM {s} WHERE run_id = %(r)s EXCEPT ALL "
-                "SELECT {c} FROM {p} WHERE run_id = %(r)s) UNION ALL (SELECT {c} FROM {p} "
-                "WHERE run_id = %(r)s EXCEPT ALL SELECT {c} FROM {s} WHERE run_id = %(r)s)) d"
-            ).format(c=sql.SQL(cols), s=sql.Identifier("campaign_results", f"{table}_staging"),
-                     p=sql.Identifier("campaign_results", table))  # fmt: skip
-            diffs[table] = conn.execute(q, {"r": run_id}).fetchone()[0]
-    return Measurement(
-        "single pass, 1 connection", seconds, population,
-        note=f"prologue {t_prologue:.2f}s; the run statement unsliced, not published",
-        details={"prologue_seconds": round(t_prologue, 3), "differences_from_run": diffs},
-    )  # fmt: skip
 
 
 def measure_per_customer(
