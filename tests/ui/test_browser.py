@@ -269,3 +269,25 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
     page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
     page.click("button:has-text('Approve and apply')")
     assert "lan, approved by chi" in page.inner_text("main")
+
+
+PAGES = ["/", "/configuration", "/draft", "/draft/condition?target=0:1&source=bank_sync_service.loans&field=dpd&operator=%3E",
+         "/history", "/runs", "/runs/1", "/customers?cif=C1", "/custom-fields", "/login"]  # fmt: skip
+
+
+def test_no_serious_accessibility_violation(server, page):
+    """axe-core (the copy axe-playwright-python ships) on every page: no serious or critical
+    violation. The workbench's own CSP would refuse axe's script, so it runs through the
+    browser's devtools channel (page.evaluate), which the page's policy does not govern."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    found = {}
+    for path in PAGES:
+        page.goto(server + path)
+        results = axe.run(page)
+        bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in results.response["violations"]
+               if v["impact"] in ("serious", "critical")]  # fmt: skip
+        if bad:
+            found[path] = bad
+    assert found == {}
