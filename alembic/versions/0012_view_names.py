@@ -43,40 +43,24 @@ CONTACTS_0002 = """  SELECT k.run_id, k.cif, k.campaign_group_id, k.campaign_id,
   FROM campaign_results.current_runs c
   JOIN campaign_results.contacts k ON k.run_id = c.run_id AND k.cif = c.cif"""
 
-UPGRADE = """
-CREATE OR REPLACE VIEW campaign_results.current_assignments AS
-SELECT a.*, g.name::text AS campaign_group_name, c.name::text AS campaign_name
-FROM (
-  SELECT a.run_id, a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers
-  FROM campaign_results.assignments a
-  WHERE a.run_id = (SELECT coalesce(max(run_id), 0) FROM campaign_results.runs
-                  WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run)
-    AND NOT EXISTS (SELECT 1 FROM campaign_results.current_runs c WHERE c.cif = a.cif)
-  UNION ALL
-  SELECT a.run_id, a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers
-  FROM campaign_results.current_runs c
-  JOIN campaign_results.assignments a ON a.run_id = c.run_id AND a.cif = c.cif) a
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id;
+NAMES = """
+LEFT JOIN campaign_engine.campaign_groups g ON g.id = {alias}.campaign_group_id
+LEFT JOIN campaign_engine.campaigns c ON c.id = {alias}.campaign_id;
+"""
 
-CREATE OR REPLACE VIEW campaign_results.current_contacts AS
-SELECT k.*, g.name::text AS campaign_group_name, c.name::text AS campaign_name
-FROM (
-  SELECT k.run_id, k.cif, k.campaign_group_id, k.campaign_id, k.position, k.rule_priority,
-       k.party_type, k.party_cif, k.relationship_type, k.contact_type, k.phone_number,
-       k.is_primary, k.is_verified
-  FROM campaign_results.contacts k
-  WHERE k.run_id = (SELECT coalesce(max(run_id), 0) FROM campaign_results.runs
-                  WHERE status = 'succeeded' AND kind = 'full' AND NOT dry_run)
-    AND NOT EXISTS (SELECT 1 FROM campaign_results.current_runs c WHERE c.cif = k.cif)
-  UNION ALL
-  SELECT k.run_id, k.cif, k.campaign_group_id, k.campaign_id, k.position, k.rule_priority,
-       k.party_type, k.party_cif, k.relationship_type, k.contact_type, k.phone_number,
-       k.is_primary, k.is_verified
-  FROM campaign_results.current_runs c
-  JOIN campaign_results.contacts k ON k.run_id = c.run_id AND k.cif = c.cif) k
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = k.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = k.campaign_id;
+UPGRADE = (
+    "CREATE OR REPLACE VIEW campaign_results.current_assignments AS\n"
+    "SELECT a.*, g.name::text AS campaign_group_name, c.name::text AS campaign_name\n"
+    "FROM ("
+    + ASSIGNMENTS_0002
+    + ") a"
+    + NAMES.replace("{alias}", "a")
+    + "CREATE OR REPLACE VIEW campaign_results.current_contacts AS\n"
+    "SELECT k.*, g.name::text AS campaign_group_name, c.name::text AS campaign_name\n"
+    "FROM (" + CONTACTS_0002 + ") k" + NAMES.replace("{alias}", "k")
+)
+
+COMMENTS = """
 COMMENT ON VIEW campaign_results.current_assignments IS 'Stable interface (docs/results.md): for each customer and campaign group, the campaign it is assigned to, from the latest succeeded run whose population included it. All or nothing: a run''s rows appear together when it publishes.';
 COMMENT ON COLUMN campaign_results.current_assignments.run_id IS 'The run whose result this row is (the latest succeeded full run, or a later list run that included the customer).';
 COMMENT ON COLUMN campaign_results.current_assignments.cif IS 'Customer id (bank_sync_service.customers.cif).';
@@ -106,6 +90,7 @@ COMMENT ON COLUMN campaign_results.current_contacts.is_verified IS 'The phone nu
 
 def upgrade() -> None:
     op.execute(UPGRADE)
+    op.execute(COMMENTS)
 
 
 def downgrade() -> None:

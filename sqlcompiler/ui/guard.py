@@ -43,6 +43,10 @@ def host_name(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+def _too_large(limit: int) -> str:
+    return f"the request body is over {limit // 1024 // 1024} MB"
+
+
 async def _plain(send: Send, status: int, text: str) -> None:
     body = text.encode()
     await send({"type": "http.response.start", "status": status, "headers": [
@@ -68,7 +72,7 @@ class Guard:
         limit = UPLOAD_LIMIT if path in UPLOAD_PATHS else FORM_LIMIT
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")
+            return await _plain(send, 413, _too_large(limit))
         seen, started, too_big = 0, False, False
 
         async def counted() -> dict[str, Any]:
@@ -86,7 +90,7 @@ class Guard:
             if too_big:  # the app answered a body it could not read whole (often a 400): 413
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")
+                    await _plain(send, 413, _too_large(limit))
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -98,4 +102,4 @@ class Guard:
         except TooLarge:
             if not started:
                 started = True
-                await _plain(send, 413, f"the request body is over {limit // 1024 // 1024} MB")
+                await _plain(send, 413, _too_large(limit))

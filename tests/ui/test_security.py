@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlcompiler.errors import SqlCompilerError
 from sqlcompiler.ui import AuthSettings, create_app
 from sqlcompiler.ui.sessions import Sessions
+from tests.conftest import _free_port
 from tests.run.test_preview import V1, _scenario
 from tests.ui.test_api import LOCAL, WRITE, _csrf, login, users_file
 
@@ -208,12 +209,6 @@ def test_a_huge_integer_in_a_file_is_a_one_line_error(tmp_path, dsn, db):
     r = sqlc("config", "validate", str(path), dsn=dsn)
     assert r.returncode == 1 and "more than 4,300 digits" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(dsn: str, *args: str) -> tuple[subprocess.Popen, int]:

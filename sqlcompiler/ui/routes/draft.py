@@ -109,13 +109,23 @@ def approvals(request: Request, user: User = USER):
     return render(request, "approvals.html", user, waiting=waiting)
 
 
+def _seen_submission(conn, editor: str, seen: str) -> drafts.Submission:
+    """``editor``'s submission, if it is still the one the approver's page showed."""
+    sub = drafts.submission(conn, editor)
+    if approval.digest(sub.document) != seen:
+        raise HTTPException(409, f"{editor} submitted a different draft since this page was "
+                            "opened: review it again on Approvals")  # fmt: skip
+    return sub
+
+
 def _touched(config, changes) -> list[tuple[str, str, str, list[str]]]:
-    """(group, campaign, its conditions, its rules) of the campaigns a change names."""
-    said = " ".join(map(str, changes))
+    """(group, campaign, its conditions, its rules) of the campaigns a change names (a change's
+    ``what`` names a campaign as ``campaign 'C' in group 'G'``, its rules and conditions too)."""
     out = []
     for g in config.groups:
         for c in g.campaigns:
-            if repr(c.name) in said:
+            named = f"campaign {c.name!r} in group {g.name!r}"
+            if any(named in ch.what for ch in changes):
                 rules = [f"rule {r.priority} when {r.where.describe()} -> "
                          + ", ".join(f"{o.party} {o.contact}" for o in r.outputs)
                          for r in c.rules]  # fmt: skip
@@ -132,10 +142,7 @@ async def send_back(request: Request, editor: str, user: User = USER, _csrf: Non
         raise HTTPException(403, f"{user.name} is not an approver")
     approval.check_four_eyes(True, Change(editor, user.name))
     with api.connect(workbench(request).dsn) as conn:
-        sub = drafts.submission(conn, editor)
-        if approval.digest(sub.document) != seen:
-            raise HTTPException(409, f"{editor} submitted a different draft since this page was "
-                                "opened: review it again on Approvals")  # fmt: skip
+        _seen_submission(conn, editor, seen)
         drafts.send_back(conn, editor, user.name, comment.strip())
     return RedirectResponse("/approvals", status_code=303)
 
@@ -149,10 +156,7 @@ async def approve(request: Request, editor: str, user: User = USER, _csrf: None 
     change = Change(editor, user.name, "workbench (four-eyes)")
     approval.check_four_eyes(True, change)
     with api.connect(workbench(request).dsn) as conn:
-        sub = drafts.submission(conn, editor)
-        if approval.digest(sub.document) != seen:
-            raise HTTPException(409, f"{editor} submitted a different draft since this page was "
-                                "opened: review it again on Approvals")  # fmt: skip
+        sub = _seen_submission(conn, editor, seen)
         drafts.require_base(conn, drafts.Draft(sub.document, sub.base_fingerprint))
         cfg = api.parse_document(sub.document, f"draft of {editor}")
         result = approval.change_live(conn, cfg, change, four_eyes=True)

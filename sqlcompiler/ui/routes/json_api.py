@@ -48,10 +48,8 @@ def api_preview(request: Request, document: dict = BODY, show_customers: int = 0
 def api_apply(request: Request, document: dict = BODY, user: User = EDITOR,
               _w: None = API_WRITE):  # fmt: skip
     wb = workbench(request)
-    change = Change(user.name, source="workbench api")
-    approval.check_four_eyes(wb.auth.require_approval, change)
-    with api.connect(wb.dsn) as conn:
-        res = approval.change_live(conn, _document(document), change,
+    with api.connect(wb.dsn) as conn:  # change_live refuses it in four-eyes mode (403)
+        res = approval.change_live(conn, _document(document), Change(user.name, source="workbench api"),
                                    four_eyes=wb.auth.require_approval)  # fmt: skip
     return {"fingerprint": res.fingerprint, "changes": [str(c) for c in res.changes]}
 
