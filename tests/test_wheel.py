@@ -53,6 +53,7 @@ def test_wheel_carries_the_resources(installed):
     for needed in (
         "sqlcompiler/_data/templates/run.sql.j2",
         "sqlcompiler/_data/templates/prologue.sql.j2",
+        "sqlcompiler/_data/templates/phones.sql.j2",
         "sqlcompiler/_data/templates/bank_sync_service.sql",
         "sqlcompiler/_data/alembic/env.py",
         "sqlcompiler/_data/alembic/versions/0001_campaign_engine.py",

@@ -34,5 +34,5 @@ def explain_plans(dsn: str, compiled: CompiledRun, analyze: bool = False) -> lis
 
 
 def write_statements(compiled: CompiledRun, out: Path) -> list[Path]:
-    """One file per statement: 00_prologue.sql, then group_<id>_<name>.sql."""
+    """One file per statement: the prologue tables, then the run statement (run/review.py)."""
     return review.write_files(compiled, out)

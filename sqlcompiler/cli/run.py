@@ -46,7 +46,7 @@ def retention_options(f):
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one .sql file per statement here (00_prologue.sql, then one per group).",
+    help="Write one .sql file per statement here (00_prologue.sql, 00_phones.sql, then the run statement).",
 )
 @click.option(
     "--explain",

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from ..config.model import Group
 from .group import RUN_ID, RowColumns, RowTests, group_part
+from .phones import map_columns, map_names, priority
 from .prologue import LoanValues
 from .render import render, table
 from .render import sql as _sql
@@ -69,11 +70,13 @@ def compile_statement(
         loans=bool(loans.values.columns),  # a prologue table exists (compile_prologue)
         population=population,
         customers=table(source_schema, "customers"),
-        references=table(source_schema, "reference_customers"),
-        phones=table(source_schema, "phones"),
         run_id=_sql(RUN_ID),
         group_ids=", ".join(str(g.id) for g in groups),
         outputs=", ".join(outputs),
+        map_columns=map_columns(),
+        map_names=map_names(),
+        own_priority=priority("map_id"),
+        other_priority=priority("other_map_id"),
     )
     return CompiledStatement(groups, tree, _header(parts, fingerprint, population))
 

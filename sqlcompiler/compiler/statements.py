@@ -1,5 +1,6 @@
 """A whole run's statements: the customer slice (several connections), the run prologue
-(the loan values every group tests, extracted once per connection), then the run statement
+(the loan values every group tests, extracted once per connection) and the run's phone book,
+then the run statement
 deciding every group, with the session settings they execute under."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from ..config.model import Configuration, Group
 from ..errors import CompileError
+from .phones import CompiledPhones, compile_phones
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
 from .settings import WHY, set_local_statements
 from .statement import CompiledStatement, compile_statement
@@ -23,6 +25,7 @@ class CompiledRun:
     groups: tuple[Group, ...] = ()
     population: bool = False  # the statements read pg_temp.run_population
     slice: CompiledSlice | None = None  # a full run whose population is a customer slice
+    phones: CompiledPhones | None = None  # the run's phone book (some rule has outputs)
 
     @property
     def list_run(self) -> bool:
@@ -49,14 +52,15 @@ class CompiledRun:
         return "\n".join(lines + ["-- why:", *why]) + "\n\n"
 
     @property
+    def tables(self) -> list[CompiledPrologue | CompiledPhones]:
+        """The temporary tables each connection creates before the run statement."""
+        return [t for t in (self.prologue, self.phones) if t is not None]
+
+    @property
     def statements(self) -> list[CompiledSlice | CompiledPrologue | CompiledStatement]:
         if self.statement is None:
             return []
-        return (
-            ([self.slice] if self.slice else [])
-            + ([self.prologue] if self.prologue else [])
-            + [self.statement]
-        )
+        return ([self.slice] if self.slice else []) + self.tables + [self.statement]
 
 
 def compile_config(
@@ -91,10 +95,14 @@ def compile_config(
         else None
     )  # fmt: skip
     prologue = compile_prologue(values, population=population, source_schema=source_schema)
+    asks = any(r.outputs for g in groups for c in g.campaigns for r in c.rules)
     return CompiledRun(
         prologue=prologue,
         statement=statement,
         groups=tuple(groups),
         population=population,
         slice=CompiledSlice(slices, source_schema) if sliced else None,
+        phones=compile_phones(population=population, source_schema=source_schema)
+        if asks and statement is not None
+        else None,
     )

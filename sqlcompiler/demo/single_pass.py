@@ -30,8 +30,8 @@ def measure_single_pass(
             conn.execute(statement)
         conn.execute("SELECT set_config('sqlcompiler.run_id', %s, true)", (str(run_id),))
         t0 = time.monotonic()
-        if compiled.prologue is not None:
-            for statement in compiled.prologue.statements():
+        for table in compiled.tables:
+            for statement in table.statements():
                 conn.execute(statement)
         t_prologue = time.monotonic() - t0
         conn.execute(compiled.statement.sql)

@@ -35,7 +35,7 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
             conn.execute(statement)
         for st in compiled.statements:
             try:
-                if st is compiled.slice or st is compiled.prologue:
+                if st is compiled.slice or st in compiled.tables:
                     drop, create, *after = st.statements()  # slice: connection 0's
                     conn.execute(drop)
                     rows = conn.execute(sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(create))
@@ -55,7 +55,7 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
 
 def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
     """One file per statement: 00_customer_slice.sql (several connections), 00_prologue.sql,
-    then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``).
+    00_phones.sql, then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``).
 
     Each file runs as it is (``psql -v ON_ERROR_STOP=1 -f FILE``, or pasted into any client):
     a transaction with the run's SET LOCAL lines and a run id of 0, the statements the file's
@@ -71,6 +71,8 @@ def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
         steps.append(("00_customer_slice.sql", compiled.slice.pretty()))
     if compiled.prologue is not None:
         steps.append(("00_prologue.sql", compiled.prologue.pretty()))
+    if compiled.phones is not None:
+        steps.append(("00_phones.sql", compiled.phones.pretty()))
     name = "01_run_statement.sql"
     if len(compiled.groups) == 1:
         group = compiled.groups[0]

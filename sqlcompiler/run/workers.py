@@ -20,15 +20,17 @@ from .staging import record_removed_groups
 
 
 def run_prologue(conn: psycopg.Connection, compiled: CompiledRun, progress: Progress) -> float:
-    """Create the run prologue's table on this connection (see compiler/prologue.py)."""
-    if compiled.prologue is None:
+    """Create the run's temporary tables on this connection: the loan values
+    (compiler/prologue.py) and the phone book (compiler/phones.py)."""
+    if not compiled.tables:
         return 0.0
-    progress("  run prologue: the condition values of every loan, for every group")
+    progress("  run prologue: the condition values of every loan and the phones, for every group")
     t0 = time.monotonic()
-    for statement in compiled.prologue.statements():
-        conn.execute(statement)
+    for table in compiled.tables:
+        for statement in table.statements():
+            conn.execute(statement)
     seconds = time.monotonic() - t0
-    progress(f"  run prologue (loan values for every group): {seconds:.2f}s")
+    progress(f"  run prologue (loan values and phones for every group): {seconds:.2f}s")
     return seconds
 
 

@@ -138,9 +138,10 @@ def test_config_compile_run_flow(db, dsn, tmp_path):
     analyzed = sqlc("compile", "--explain=analyze", "--out", str(tmp_path / "sql"), dsn=dsn)
     assert analyzed.returncode == 0 and "actual time" in analyzed.stdout
     files = sorted((tmp_path / "sql").glob("*.sql"))
-    # a full run on 2 connections: each its customer slice, the prologue, the run statement
+    # a full run on 2 connections: each its customer slice, the prologue tables, the run statement
     assert [f.name for f in files] == [
         "00_customer_slice.sql",
+        "00_phones.sql",
         "00_prologue.sql",
         "01_run_statement.sql",
     ]

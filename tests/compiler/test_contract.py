@@ -6,7 +6,7 @@ sorts last; BETWEEN inclusive at both bounds; every contact column."""
 from __future__ import annotations
 
 from sqlcompiler.run import run
-from tests.scenario import Scenario, cond, configure, results
+from tests.scenario import Scenario, cond, configure, expected, results
 
 VIEWS = {
     "current_assignments": [
@@ -79,3 +79,42 @@ def test_between_holds_at_both_bounds(db, dsn):
         ("C45", "G", "30-60", ("L45",)),
         ("C60", "G", "30-60", ("L60",)),
     }
+
+
+def test_a_phone_reached_twice_goes_to_its_first_rule_once(db, dsn):
+    """Overlapping outputs: rule 1 asks the customer's mobiles and the parent references' phones,
+    rule 2 every phone of the customer and of every reference. Each phone once, at the first
+    rule that reaches it; a reference who is the customer itself (ref_cif = primary_cif) reaches
+    the customer's own phones a second time: rule first, then customer before reference."""
+    s = Scenario().customer("C").customer("S")
+    s.reference("C", "R", "Parent").reference("C", "Q", "spouse").reference("S", "S", "PARENT")
+    s.phone("C", 1, "mobile", "+101", primary=False, verified=True)
+    s.phone("C", 2, "home", "+102", primary=True, verified=True)
+    s.phone("R", 3, "work", "+103", primary=False, verified=False)
+    s.phone("Q", 4, "mobile", "+104", primary=False, verified=False)
+    s.phone("S", 5, "mobile", "+105", primary=False, verified=True)
+    s.phone("S", 6, "home", "+106", primary=True, verified=True)
+    s.load(db)
+    configure(db, {"groups": [{"name": "G", "campaigns": [{"name": "A", "priority": 1,
+        "contact_rules": [
+            {"rule_priority": 1, "outputs": [
+                {"related_party_type": "customer", "contact_type": "mobile"},
+                {"related_party_type": "reference_customer_parent", "contact_type": "all"}]},
+            {"rule_priority": 2, "outputs": [
+                {"related_party_type": "customer", "contact_type": "all"},
+                {"related_party_type": "reference_customer_all", "contact_type": "all"}]},
+        ]}]}]})  # fmt: skip
+    run(dsn)
+    _, contacts = results(db)
+    # (cif, group, position, rule, party, party cif, relationship, type, number, primary, verified)
+    assert contacts == [
+        ("C", "G", 1, 1, "customer", "C", None, "mobile", "+101", False, True),
+        ("C", "G", 2, 1, "reference", "R", "Parent", "work", "+103", False, False),
+        ("C", "G", 3, 2, "customer", "C", None, "home", "+102", True, True),
+        ("C", "G", 4, 2, "reference", "Q", "spouse", "mobile", "+104", False, False),
+        # S: the customer's mobile at rule 1 as the customer; its home phone is reached at rule 1
+        # only through the self-reference (a parent), so it goes there as the reference
+        ("S", "G", 1, 1, "customer", "S", None, "mobile", "+105", False, True),
+        ("S", "G", 2, 1, "reference", "S", "PARENT", "home", "+106", True, True),
+    ]
+    assert expected(db)[1] == contacts  # the reference evaluator reads the SPEC the same way

@@ -108,12 +108,13 @@ def test_a_bad_work_mem_is_refused_before_anything_runs(monkeypatch, value):
 def test_out_files_for_a_255_character_group_name(tmp_path):
     long = Group("Nhóm " + "ạ" * 250, small_group().campaigns, id=9)
     paths = write_statements(compile_config(Configuration((long,))), tmp_path / "sql")
-    assert [p.name for p in paths][0] == "00_prologue.sql"
-    assert len(paths[1].name.encode()) < 255 and paths[1].name.startswith("01_group_0009_Nhóm")
-    text = paths[1].read_text(encoding="utf-8")
+    assert [p.name for p in paths][:2] == ["00_prologue.sql", "00_phones.sql"]
+    assert len(paths[2].name.encode()) < 255 and paths[2].name.startswith("01_group_0009_Nhóm")
+    text = paths[2].read_text(encoding="utf-8")
     assert text.startswith("-- Runs as it is (psql -v ON_ERROR_STOP=1 -f FILE)")
     assert "-- session settings of a full run" in text and text.endswith("ROLLBACK;\n")
     assert text.index("CREATE TEMPORARY TABLE pg_temp.run_loans") < text.index("WITH")
+    assert text.index("CREATE TEMPORARY TABLE pg_temp.run_phones") < text.index("WITH")
     sliced = write_statements(compile_config(Configuration((long,)), slices=2), tmp_path / "s")
     assert sliced[0].name == "00_customer_slice.sql"
     assert "full run on 2 connections (customer slices)" in sliced[0].read_text(encoding="utf-8")

@@ -153,72 +153,169 @@ WITH customer_loans AS (
     (1, 1, 1, 'customer', 'mobile'),
     (1, 2, 2, 'reference_customer_parent', 'all'),
     (2, 1, 1, 'customer', 'all')) AS o(campaign_id, rule_bit, rule_priority, related_party_type, contact_type)
-), wanted AS (
+), maps AS (
+  SELECT
+    m.campaign_id,
+    m.rule_mask,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('customer') AND o.contact_type IN ('all', 'mobile')) AS p0_mobile,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('customer') AND o.contact_type IN ('all', 'home')) AS p0_home,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('customer') AND o.contact_type IN ('all', 'work')) AS p0_work,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('customer') AND o.contact_type IN ('all')) AS p0_other,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_parent', 'reference_customer_all')
+      AND o.contact_type IN ('all', 'mobile')) AS p1_mobile,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_parent', 'reference_customer_all')
+      AND o.contact_type IN ('all', 'home')) AS p1_home,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_parent', 'reference_customer_all')
+      AND o.contact_type IN ('all', 'work')) AS p1_work,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_parent', 'reference_customer_all')
+      AND o.contact_type IN ('all')) AS p1_other,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_all')
+      AND o.contact_type IN ('all', 'mobile')) AS p2_mobile,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_all')
+      AND o.contact_type IN ('all', 'home')) AS p2_home,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_all')
+      AND o.contact_type IN ('all', 'work')) AS p2_work,
+    MIN(o.rule_priority) FILTER(WHERE
+      o.related_party_type IN ('reference_customer_all') AND o.contact_type IN ('all')) AS p2_other
+  FROM (
+    SELECT DISTINCT
+      campaign_id,
+      rule_mask
+    FROM picked
+  ) AS m
+  JOIN outputs AS o
+    ON o.campaign_id = m.campaign_id AND (
+      m.rule_mask & o.rule_bit
+    ) <> 0
+  GROUP BY
+    m.campaign_id,
+    m.rule_mask
+), asked AS (
   SELECT
     p.cif,
     p.campaign_group_id,
     p.campaign_id,
-    o.rule_priority,
-    o.related_party_type,
-    o.contact_type
+    mp.p0_mobile,
+    mp.p0_home,
+    mp.p0_work,
+    mp.p0_other,
+    mp.p1_mobile,
+    mp.p1_home,
+    mp.p1_work,
+    mp.p1_other,
+    mp.p2_mobile,
+    mp.p2_home,
+    mp.p2_work,
+    mp.p2_other
   FROM picked AS p
-  JOIN outputs AS o
-    ON o.campaign_id = p.campaign_id AND (
-      p.rule_mask & o.rule_bit
-    ) <> 0
-), parties AS (
-  SELECT
-    w.cif,
-    w.campaign_group_id,
-    w.campaign_id,
-    w.rule_priority,
-    w.contact_type,
-    CASE WHEN r.primary_cif IS NULL THEN w.cif ELSE r.ref_cif END AS party_cif,
-    r.relationship_type,
-    CASE WHEN r.primary_cif IS NULL THEN 0 ELSE 1 END AS party_order
-  FROM wanted AS w
-  LEFT JOIN bank_sync_service.reference_customers AS r
-    ON r.primary_cif = w.cif
-    AND w.related_party_type <> 'customer'
-    AND (
-      w.related_party_type = 'reference_customer_all'
-      OR (
-        w.related_party_type = 'reference_customer_parent'
-        AND LOWER(r.relationship_type) = 'parent'
-      )
-    )
-  WHERE
-    w.related_party_type = 'customer' OR r.primary_cif IS NOT NULL
+  JOIN maps AS mp
+    ON mp.campaign_id = p.campaign_id AND mp.rule_mask = p.rule_mask
+  ORDER BY
+    p.cif
 ), candidates AS (
   SELECT
-    pt.cif,
-    pt.campaign_group_id,
-    pt.campaign_id,
-    pt.rule_priority,
-    pt.party_order,
-    pt.party_cif,
-    pt.relationship_type,
-    ph.id AS phone_id,
-    ph.type AS contact_type,
-    ph.number AS phone_number,
-    ph.is_primary,
-    ph.is_verified
-  FROM parties AS pt
-  JOIN bank_sync_service.phones AS ph
-    ON ph.cif = pt.party_cif
-    AND (
-      pt.contact_type = 'all' OR ph.type = pt.contact_type
-    )
+    a.cif,
+    a.campaign_group_id,
+    a.campaign_id,
+    x.party_order,
+    x.party_cif,
+    x.relationship_type,
+    x.phone_id,
+    x.contact_type,
+    x.phone_number,
+    x.is_primary,
+    x.is_verified,
+    CASE
+      WHEN x.map_id = 0
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p0_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p0_home
+        WHEN x.contact_type = 'work'
+        THEN a.p0_work
+        ELSE a.p0_other
+      END
+      WHEN x.map_id = 1
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p1_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p1_home
+        WHEN x.contact_type = 'work'
+        THEN a.p1_work
+        ELSE a.p1_other
+      END
+      WHEN x.map_id = 2
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p2_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p2_home
+        WHEN x.contact_type = 'work'
+        THEN a.p2_work
+        ELSE a.p2_other
+      END
+    END AS rule_priority,
+    CASE
+      WHEN x.other_map_id = 0
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p0_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p0_home
+        WHEN x.contact_type = 'work'
+        THEN a.p0_work
+        ELSE a.p0_other
+      END
+      WHEN x.other_map_id = 1
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p1_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p1_home
+        WHEN x.contact_type = 'work'
+        THEN a.p1_work
+        ELSE a.p1_other
+      END
+      WHEN x.other_map_id = 2
+      THEN CASE
+        WHEN x.contact_type = 'mobile'
+        THEN a.p2_mobile
+        WHEN x.contact_type = 'home'
+        THEN a.p2_home
+        WHEN x.contact_type = 'work'
+        THEN a.p2_work
+        ELSE a.p2_other
+      END
+    END AS other_priority
+  FROM asked AS a
+  JOIN pg_temp.run_phones AS x
+    ON x.owner = a.cif
 ), firsts AS (
-  SELECT DISTINCT ON (k.cif, k.campaign_group_id, k.phone_id)
+  SELECT
     k.*
   FROM candidates AS k
-  ORDER BY
-    k.cif,
-    k.campaign_group_id,
-    k.phone_id,
-    k.rule_priority,
-    k.party_order
+  WHERE
+    k.rule_priority IS NOT NULL
+    AND (
+      k.other_priority IS NULL
+      OR k.rule_priority < k.other_priority
+      OR (
+        k.rule_priority = k.other_priority AND k.party_order = 0
+      )
+    )
 ), contacts AS (
   INSERT INTO campaign_results.contacts_staging (
     run_id,
