@@ -43,9 +43,11 @@ from .record import (
     record_source,
     served_run,
     start_record,
+    started_at,
 )
 from .retention import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, cleanup
 from .staging import empty_staging, index_staging, prepare_staging, publish, record_unassignments
+from .unrecorded import remember
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
 
@@ -125,6 +127,7 @@ class _Progress:
     timings: dict[str, Any] = field(default_factory=dict)
     config: Configuration | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    started: str = ""  # the record's started_at (names the run in run/unrecorded.py)
 
 
 def _reference_groups(
@@ -180,6 +183,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float, dsn: 
                           request_ids=list(opts.request_ids), as_of=as_of)  # fmt: skip
     prepare_staging(meta, run_id)  # before the work snapshot; nobody else writes them
     state = _Progress(source={"mode": source.configured(meta).mode}, served=served_run(meta))
+    state.started = started_at(meta, run_id)
     try:
         res, committed = _evaluate(work, meta, opts, progress, run_id, as_of, state)
         state.step = "the publishing guards"
@@ -343,12 +347,17 @@ def _fail(
         if state.served
         else "no run's results were published before"
     )
-    unrecorded = (
-        ""
-        if recorded
-        else "; the failure could not be recorded (the database did not answer): the next "
-        "command marks the run interrupted"
-    )
+    unrecorded = ""
+    if not recorded:  # the next command marks it interrupted: with this cause, if kept
+        kept = remember(run_id, state.started, {
+            "error": f"at {state.step}: {message}", "failed_at": failed_at.isoformat(),
+            "timings": state.timings,
+        })  # fmt: skip
+        unrecorded = (
+            "; the failure could not be recorded (the database did not answer): the next "
+            "command marks the run interrupted"
+            + (f" with this cause (kept in {kept})" if kept else "")
+        )
     if isinstance(exc, psycopg.Error):
         return RunError(
             f"run {run_id} failed at {state.step} and was rolled back; previous results are "

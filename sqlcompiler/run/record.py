@@ -22,6 +22,7 @@ from ..errors import RunError, SqlCompilerError
 from ..infra.connection import connect
 from .lock import RUN_LOCK, try_run_lock
 from .staging import empty_staging
+from .unrecorded import record_remembered
 
 
 @dataclass
@@ -83,9 +84,25 @@ def reap_abandoned(conn: psycopg.Connection) -> list[int]:
     if not try_run_lock(conn):
         return []
     try:
-        return [r[0] for r in conn.execute(ABANDONED).fetchall()]
+        return reap_locked(conn)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
+
+
+def reap_locked(conn: psycopg.Connection) -> list[int]:
+    """Mark failed the runs left running, under the run lock the caller holds; each keeps the
+    cause its own process saw when that process could not record it (run/unrecorded.py)."""
+    reaped = [r[0] for r in conn.execute(ABANDONED).fetchall()]
+    record_remembered(conn, reaped)
+    return reaped
+
+
+def started_at(conn: psycopg.Connection, run_id: int) -> str:
+    """The run's start as the database shows it (names the run in run/unrecorded.py)."""
+    return conn.execute(
+        "SELECT extract(epoch FROM started_at)::text FROM campaign_results.runs WHERE run_id = %s",
+        (run_id,),
+    ).fetchone()[0]
 
 
 def last_success(conn: psycopg.Connection) -> float | None:
@@ -107,7 +124,7 @@ def start_record(
 ) -> int:
     """Insert the run's record as running (after reaping runs whose process died: the caller
     holds the run lock, so any run still marked running is gone); its run id."""
-    conn.execute(ABANDONED)
+    reap_locked(conn)
     return conn.execute(
         "INSERT INTO campaign_results.runs "
         "(kind, status, started_by, dry_run, engine, request_ids, as_of) "

@@ -118,3 +118,49 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
     assert shown.returncode == 0 and "next step    the database went away" in shown.stdout
     again = runner.run(dsn, jobs=1)
     assert again.status == "succeeded" and again.run_id > first.run_id + 1
+
+
+def test_server_away_longer_than_the_retry_window_the_next_command_keeps_the_cause(
+    own_server, tmp_path, monkeypatch
+):
+    """The run cannot record its failure (the server is back after its 1 s retry window): it
+    keeps the cause on disk, and the next command marks the run failed with that cause and its
+    real end, not "interrupted" at whatever time the command came."""
+    monkeypatch.setenv("SQLCOMPILER_STATE_DIR", str(tmp_path / "state"))
+    cluster, dsn = own_server
+    with psycopg.connect(dsn, autocommit=True) as db:
+        setup_two_groups(db)
+    first = runner.run(dsn, jobs=1)
+    back = threading.Event()
+
+    def restart_later() -> None:
+        time.sleep(4)
+        cluster.start()
+        back.set()
+
+    def progress(message: str) -> None:
+        if "run prologue:" in message and not back.is_set():
+            cluster.stop(mode="immediate")
+            threading.Thread(target=restart_later, daemon=True).start()
+
+    with pytest.raises(RunError) as caught:
+        runner.run(dsn, jobs=1, progress=progress, record_retry_seconds=1)
+    said = str(caught.value)
+    assert "could not be recorded" in said and "with this cause (kept in " in said
+    assert (tmp_path / "state" / "unrecorded_failures.json").exists()
+    assert back.wait(60)
+    time.sleep(3)  # the next command comes later than the failure: its time must not count
+    record = api.runs(dsn, 1)[0]  # any command that reads the runs reaps the abandoned one
+    assert record.run_id == first.run_id + 1 and record.status == "failed"
+    assert record.error.startswith("at the run's statements (prologue and run statement): ")
+    assert "recorded by a later command" in record.error
+    with psycopg.connect(dsn, autocommit=True) as db:
+        took = db.execute(
+            "SELECT extract(epoch FROM finished_at - started_at) FROM campaign_results.runs "
+            "WHERE run_id = %s",
+            (record.run_id,),
+        ).fetchone()[0]
+    assert took < 2  # until it failed, not until the next command
+    kept = (tmp_path / "state" / "unrecorded_failures.json").read_text()
+    assert str(record.run_id) not in kept  # recorded once, then forgotten
+    assert runner.run(dsn, jobs=1).status == "succeeded"

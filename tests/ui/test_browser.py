@@ -104,9 +104,12 @@ def test_manager_story(server, page, db, dsn):
         ("bank_sync_service.loans", "product_type", "IN", None, "CARD, AUTO"),
     ]
     for source, column, operator, wrong, right in conditions:
+        page.evaluate("window.notReloaded = true")
         for name, value in (("source", source), ("field", column), ("operator", operator)):
-            with page.expect_navigation():  # each choice reloads the step with what fits it
-                page.select_option(f"select[name={name}]", value=value)
+            _choose(page, name, value)  # each choice shows the step that fits it, in place
+        # no change of context on a choice (WCAG 2.1 SC 3.2.2): the same page, focus kept
+        assert page.evaluate("window.notReloaded === true")
+        assert page.evaluate("document.activeElement.name") == "operator"
         if column == "segment":
             assert "common values" in page.inner_text("#common")  # what the data holds
             operators = page.locator("select[name=operator] option").all_inner_texts()
@@ -135,8 +138,7 @@ def test_manager_story(server, page, db, dsn):
     )
     for name, value in (("source", "bank_sync_service.loans"), ("field", "next_payment_date"),
                         ("operator", ">=")):  # fmt: skip
-        with page.expect_navigation():
-            page.select_option(f"select[name={name}]", value=value)
+        _choose(page, name, value)
     assert "today - 7d" in page.inner_text("#relative-hint")
     page.fill("#value-step input[name=value]", "today - 30d")
     page.click("button:has-text('Add to the draft')")
@@ -288,6 +290,15 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
     assert "It takes effect at the next run" in page.inner_text("#applied")
 
 
+def _choose(page, name: str, value: str) -> None:
+    """Pick ``value`` in the step form's select ``name``; the page updates in place and keeps
+    the choice in its address (so a reload or a shared link shows the same step)."""
+    page.select_option(f"select[name={name}]", value=value)
+    page.wait_for_function(
+        "([n, v]) => new URLSearchParams(location.search).get(n) === v", arg=[name, value]
+    )
+
+
 def _no_serious_violation(page) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -307,3 +318,9 @@ def test_no_serious_accessibility_violation(server, page):
     for path in PAGES:
         page.goto(server + path)
         _no_serious_violation(page)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: no sideways page scroll
+    for path in PAGES:
+        page.goto(server + path)
+        _no_serious_violation(page)
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, f"{path} scrolls sideways by {wide}px at 390px"
