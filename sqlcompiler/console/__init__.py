@@ -197,7 +197,7 @@ def runs_table(records: list[RunRecord]) -> str:
     ]
     for r in records:
         took = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
-        err = f"  error: {r.error}" if r.error else ""
+        err = f"  error: {' '.join(r.error.split())}" if r.error else ""  # one line per run
         if r.hold_reason:
             err += f"  {'forced past' if r.forced else 'held'}: {r.hold_reason}"
         if r.results_dropped:
@@ -232,7 +232,7 @@ def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> st
         f"{r.contacts or 0:,} contacts",
     ]
     if r.error:
-        lines.append(f"  error        {r.error}")
+        lines.append(f"  error        {' '.join(r.error.split())}")
     if r.next_step:
         lines.append(f"  next step    {r.next_step}")
     if r.hold_reason:
@@ -248,7 +248,11 @@ def run_details(record: RunRecord, counts: list, *, as_json: bool = False) -> st
     if timings:
         lines.append(
             "  timings:     "
-            + ", ".join(f"{k} {v}s" for k, v in timings.items() if not isinstance(v, dict | list))
+            + ", ".join(
+                f"{k} {v}s" if isinstance(v, int | float) else f"{k}: {v}"
+                for k, v in timings.items()
+                if not isinstance(v, dict | list)
+            )
         )
         for k, v in timings.items():
             if isinstance(v, dict):

@@ -336,6 +336,9 @@ def _fail(
         if isinstance(exc, psycopg.errors.InsufficientPrivilege)
         else redact(str(exc).strip() or type(exc).__name__)
     )
+    # one line (libpq's "server closed the connection" spans three): the record, the runs list
+    # and the CLI's `Error: …` each show it on one line
+    message = " ".join(message.split())
     state.timings["failed_step"] = state.step
     recorded = record_failure(
         dsn, run_id, f"at {state.step}: {message}", retry_seconds=retry_seconds,

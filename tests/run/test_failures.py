@@ -92,6 +92,7 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
     assert said.startswith(f"run {first.run_id + 1} failed at {step}")
     assert f"the results of run {first.run_id} are still served" in said
     assert "could not be recorded" not in said
+    assert "\n" not in said  # one line, although libpq's message has three
     assert _failed_count() == failed_before + 1  # counted before anything could raise
     textfile = cluster.home / "metrics.prom"  # what `run --metrics-file` writes
     metrics.export_one_shot(str(textfile))
@@ -116,6 +117,10 @@ def test_server_stopped_mid_run_the_failure_is_recorded_and_the_next_run_succeed
     assert record.status == "failed" and "rerun `sqlcompiler run`" in record.next_step
     shown = sqlc("runs", "show", str(record.run_id), dsn=dsn)
     assert shown.returncode == 0 and "next step    the database went away" in shown.stdout
+    assert f"failed_step: {step}" in shown.stdout  # a step, not a number of seconds
+    listed = sqlc("runs", dsn=dsn).stdout.splitlines()
+    assert len([ln for ln in listed if ln.strip().startswith(str(record.run_id))]) == 1
+    assert len(listed) == 3  # the header and one line per run, the error included
     again = runner.run(dsn, jobs=1)
     assert again.status == "succeeded" and again.run_id > first.run_id + 1
 
