@@ -269,6 +269,9 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
     _login(page, token_server, "chi")  # the approver sees the change and sends it back
     page.goto(token_server + "/approvals")
     assert "when " in page.inner_text(".touched")  # the touched campaign's conditions
+    page.click("button:has-text('Preview its effect')")  # the submitted snapshot's effect
+    page.wait_for_selector("#preview", timeout=60_000)  # the page refreshes while it computes
+    assert "Preview over" in page.inner_text("#preview")
     page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
     _no_serious_violation(page)
     page.fill("textarea[name=comment]", "ngưỡng 50 quá thấp, giữ 55")

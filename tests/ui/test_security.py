@@ -18,7 +18,7 @@ from sqlcompiler.ui import AuthSettings, create_app
 from sqlcompiler.ui.sessions import Sessions
 from tests.conftest import _free_port
 from tests.run.test_preview import V1, _scenario
-from tests.ui.test_api import LOCAL, WRITE, _csrf, login, users_file
+from tests.ui.test_api import LOCAL, WRITE, _csrf, _finished, login, users_file
 
 LAN, CHI = ("editor", "lan-bí-mật-123"), ("approver", "chi-bí-mật-456")
 
@@ -282,6 +282,16 @@ def test_the_approver_sees_the_change_and_can_send_it_back(four_eyes):
     page = chi.get("/approvals").text
     assert "Hứa trả bị lỡ" in page and "when loan.dpd BETWEEN 1 AND 30" in page  # not blind
     digest = page.split('name="digest" value="')[1].split('"')[0]
+    # the preview of exactly this snapshot, beside it, before deciding
+    started = chi.post("/approvals/lan/preview", data={"csrf": _csrf(chi), "digest": digest},
+                       follow_redirects=False)  # fmt: skip
+    assert started.status_code == 303
+    assert started.headers["location"].startswith("/approvals/preview/")
+    shown = _finished(chi, started.headers["location"])
+    assert 'id="preview"' in shown and "Hứa trả bị lỡ" in shown.split('id="preview"')[1]
+    assert "Approve and apply" in shown and "Send back" in shown  # decide from that page
+    refused = lan.post("/approvals/lan/preview", data={"csrf": _csrf(lan), "digest": digest})
+    assert refused.status_code == 403  # the editor is not an approver
     r = chi.post("/approvals/lan/return", data={"csrf": _csrf(chi), "digest": digest,
                                                  "comment": "thiếu điều kiện phân khúc"})  # fmt: skip
     assert r.status_code == 200 and "Nothing is waiting" in r.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import yaml
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -96,6 +98,10 @@ def preview_job(request: Request, job_id: str, user: User = USER):
 
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals(request: Request, user: User = USER):
+    return _approvals(request, user)
+
+
+def _approvals(request: Request, user: User, **context):
     """Each submission with its plan and, for every campaign the plan touches, its conditions
     and contact rules: the approver sees what would change, not only that something would."""
     dsn = workbench(request).dsn
@@ -106,7 +112,37 @@ def approvals(request: Request, user: User = USER):
             changes = api.plan_document(dsn, parsed)
             waiting.append((s, changes, approval.digest(s.document),
                             _touched(api.validate_config(conn, parsed), changes)))  # fmt: skip
-    return render(request, "approvals.html", user, waiting=waiting)
+    context = {"preview": None, "preview_of": None, "running": False, "progress": [], **context}
+    return render(request, "approvals.html", user, waiting=waiting, **context)
+
+
+@router.post("/approvals/{editor}/preview")
+async def preview_submission(request: Request, editor: str, user: User = USER,
+                             _csrf: None = FORM,
+                             seen: str = Form("", alias="digest", max_length=64)):  # fmt: skip
+    """The preview of exactly the submitted snapshot the approver is looking at."""
+    if not user.can_approve:
+        raise HTTPException(403, f"{user.name} is not an approver")
+    wb = workbench(request)
+    with api.connect(wb.dsn) as conn:
+        sub = _seen_submission(conn, editor, seen)
+        cfg = api.parse_document(sub.document, f"draft of {editor}")
+        api.validate_config(conn, cfg)  # its problems now, not from inside the job
+    job = wb.jobs.start(user.name, lambda progress: api.preview(
+        wb.dsn, cfg, show_customers=5, progress=progress))  # fmt: skip
+    return RedirectResponse(
+        f"/approvals/preview/{job}?editor={quote(editor)}&digest={seen}", status_code=303
+    )
+
+
+@router.get("/approvals/preview/{job_id}", response_class=HTMLResponse)
+def approvals_preview(request: Request, job_id: str, editor: str = "", digest: str = "",
+                      user: User = USER):  # fmt: skip
+    job = workbench(request).jobs.get(job_id, user.name)
+    if job.error:
+        raise SqlCompilerError(job.error)
+    return _approvals(request, user, preview=job.result, preview_of=(editor, digest),
+                     running=job.result is None, progress=job.lines)  # fmt: skip
 
 
 def _seen_submission(conn, editor: str, seen: str) -> drafts.Submission:
