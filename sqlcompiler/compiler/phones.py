@@ -20,6 +20,7 @@ from sqlglot import exp
 from .render import render, table
 
 RUN_PHONES = exp.table_(exp.to_identifier("run_phones"), db=exp.to_identifier("pg_temp"))
+INDEX = "CREATE INDEX ON pg_temp.run_phones (owner)"  # the merge join's order (no user value)
 
 # The priority maps, by the id pg_temp.run_phones gives each phone (templates/phones.sql.j2):
 # which rule outputs reach a phone of the customer, of a parent reference, of another one.
@@ -95,9 +96,8 @@ class CompiledPhones:
     def statements(self) -> list[str]:
         """What a connection executes before the run statement: (re)create, index, ANALYZE."""
         drop = exp.Drop(kind="TABLE", tables=[RUN_PHONES.copy()], exists=True)
-        index = "CREATE INDEX ON pg_temp.run_phones (owner)"
         analyze = exp.Analyze(tables=[RUN_PHONES.copy()])
-        return [drop.sql(dialect="postgres"), self.sql, index, analyze.sql(dialect="postgres")]
+        return [drop.sql(dialect="postgres"), self.sql, INDEX, analyze.sql(dialect="postgres")]
 
     def pretty(self) -> str:
         header = [
@@ -108,7 +108,7 @@ class CompiledPhones:
             + ("the cifs in pg_temp.run_population" if self.population else "every customer"),
         ]
         body = self.tree.sql(dialect="postgres", pretty=True)
-        return "\n".join(header) + "\n" + body + ";\nCREATE INDEX ON pg_temp.run_phones (owner);\n"
+        return "\n".join(header) + "\n" + body + f";\n{INDEX};\n"
 
 
 def compile_phones(*, population: bool, source_schema: str) -> CompiledPhones:
