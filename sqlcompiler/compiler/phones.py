@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from .render import render, table
+from .render import create_temporary, population_line, recreate, render, table
 
 RUN_PHONES = exp.table_(exp.to_identifier("run_phones"), db=exp.to_identifier("pg_temp"))
 INDEX = "CREATE INDEX ON pg_temp.run_phones (owner)"  # the merge join's order (no user value)
@@ -95,17 +95,14 @@ class CompiledPhones:
 
     def statements(self) -> list[str]:
         """What a connection executes before the run statement: (re)create, index, ANALYZE."""
-        drop = exp.Drop(kind="TABLE", tables=[RUN_PHONES.copy()], exists=True)
-        analyze = exp.Analyze(tables=[RUN_PHONES.copy()])
-        return [drop.sql(dialect="postgres"), self.sql, INDEX, analyze.sql(dialect="postgres")]
+        return recreate(RUN_PHONES, self.sql, INDEX)
 
     def pretty(self) -> str:
         header = [
             "-- the run's phone book: every phone a customer may be contacted on (its own and its",
             "-- references'), in customer order, once per connection (a temporary table the run",
             "-- statement reads as x); indexed by owner, then ANALYZEd",
-            "-- population: "
-            + ("the cifs in pg_temp.run_population" if self.population else "every customer"),
+            population_line(self.population),
         ]
         body = self.tree.sql(dialect="postgres", pretty=True)
         return "\n".join(header) + "\n" + body + f";\n{INDEX};\n"
@@ -120,10 +117,4 @@ def compile_phones(*, population: bool, source_schema: str) -> CompiledPhones:
         references=table(source_schema, "reference_customers"),
         phones=table(source_schema, "phones"),
     )
-    create = exp.Create(
-        kind="TABLE",
-        this=RUN_PHONES.copy(),
-        expression=select,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )
-    return CompiledPhones(tree=create, population=population)
+    return CompiledPhones(tree=create_temporary(RUN_PHONES, select), population=population)

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from ..config.model import Condition
 from .conditions import value_expr
-from .render import render, table
+from .render import create_temporary, population_line, recreate, render, table
 
 RUN_LOANS = exp.table_(exp.to_identifier("run_loans"), db=exp.to_identifier("pg_temp"))
 RUN_POPULATION = exp.table_(exp.to_identifier("run_population"), db=exp.to_identifier("pg_temp"))
@@ -66,16 +66,13 @@ class CompiledPrologue:
 
     def statements(self) -> list[str]:
         """What a connection executes before its first group: (re)create, then ANALYZE."""
-        drop = exp.Drop(kind="TABLE", tables=[RUN_LOANS.copy()], exists=True)
-        analyze = exp.Analyze(tables=[RUN_LOANS.copy()])
-        return [drop.sql(dialect="postgres"), self.sql, analyze.sql(dialect="postgres")]
+        return recreate(RUN_LOANS, self.sql)
 
     def pretty(self) -> str:
         header = [
             "-- run prologue: the loan-level values the groups test, read once per connection",
             "-- (a temporary table in the run's snapshot; the run statement reads it as v)",
-            "-- population: "
-            + ("the cifs in pg_temp.run_population" if self.population else "every customer"),
+            population_line(self.population),
         ]
         return "\n".join(header) + "\n" + self.tree.sql(dialect="postgres", pretty=True) + ";\n"
 
@@ -94,13 +91,7 @@ def compile_prologue(
         loans=table(source_schema, "loans"),
         custom_fields=table(source_schema, "loan_custom_fields"),
     )
-    create = exp.Create(
-        kind="TABLE",
-        this=RUN_LOANS.copy(),
-        expression=select,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )
-    return CompiledPrologue(tree=create, population=population)
+    return CompiledPrologue(tree=create_temporary(RUN_LOANS, select), population=population)
 
 
 @dataclass(frozen=True)
@@ -137,12 +128,7 @@ class CompiledSlice:
             )
             .where(exp.EQ(this=bucket, expression=exp.Literal.number(index)))
         )
-        return exp.Create(
-            kind="TABLE",
-            this=RUN_POPULATION.copy(),
-            expression=select,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
+        return create_temporary(RUN_POPULATION, select)
 
     @property
     def sql(self) -> str:
@@ -151,13 +137,7 @@ class CompiledSlice:
 
     def statements(self, index: int = 0) -> list[str]:
         """What connection ``index`` executes first: (re)create its slice, then ANALYZE."""
-        drop = exp.Drop(kind="TABLE", tables=[RUN_POPULATION.copy()], exists=True)
-        analyze = exp.Analyze(tables=[RUN_POPULATION.copy()])
-        return [
-            drop.sql(dialect="postgres"),
-            self.tree(index).sql(dialect="postgres"),
-            analyze.sql(dialect="postgres"),
-        ]
+        return recreate(RUN_POPULATION, self.tree(index).sql(dialect="postgres"))
 
     def pretty(self) -> str:
         header = [

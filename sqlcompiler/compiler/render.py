@@ -36,3 +36,27 @@ def render(template: str, what: str, **slots: Any) -> exp.Expression:
         raise CompileError(
             f"internal error: generated SQL for {what} does not parse: {exc}"
         ) from None
+
+
+def create_temporary(name: exp.Table, select: exp.Expression) -> exp.Create:
+    """CREATE TEMPORARY TABLE name AS select: the per-connection tables of a run."""
+    return exp.Create(
+        kind="TABLE",
+        this=name.copy(),
+        expression=select,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def recreate(name: exp.Table, create: str, *between: str) -> list[str]:
+    """Drop ``name`` if a former run left it on this connection, create it, then ANALYZE it
+    (``between``: what comes before the ANALYZE, such as an index)."""
+    drop = exp.Drop(kind="TABLE", tables=[name.copy()], exists=True)
+    analyze = exp.Analyze(tables=[name.copy()])
+    return [sql(drop), create, *between, sql(analyze)]
+
+
+def population_line(population: bool) -> str:
+    return "-- population: " + (
+        "the cifs in pg_temp.run_population" if population else "every customer"
+    )

@@ -292,6 +292,9 @@ def test_the_approver_sees_the_change_and_can_send_it_back(four_eyes):
     assert "Approve and apply" in shown and "Send back" in shown  # decide from that page
     refused = lan.post("/approvals/lan/preview", data={"csrf": _csrf(lan), "digest": digest})
     assert refused.status_code == 403  # the editor is not an approver
+    nobody = chi.post("/approvals/minh/preview", data={"csrf": _csrf(chi), "digest": digest})
+    assert nobody.status_code == 422 and "minh has no draft waiting for approval" in nobody.text
+    assert chi.post("/approvals/lan/preview", data={"digest": digest}).status_code == 403  # CSRF
     r = chi.post("/approvals/lan/return", data={"csrf": _csrf(chi), "digest": digest,
                                                  "comment": "thiếu điều kiện phân khúc"})  # fmt: skip
     assert r.status_code == 200 and "Nothing is waiting" in r.text
