@@ -105,7 +105,10 @@ WITH customer_loans AS (
     account_numbers
   )
   SELECT
-    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    (
+      SELECT
+        CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT)
+    ),
     p.cif,
     p.campaign_group_id,
     p.campaign_id,
@@ -121,7 +124,10 @@ WITH customer_loans AS (
     previous_campaign_id
   )
   SELECT
-    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    (
+      SELECT
+        CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT)
+    ),
     a.cif,
     a.campaign_group_id,
     a.run_id,
@@ -222,7 +228,8 @@ WITH customer_loans AS (
   JOIN maps AS mp
     ON mp.campaign_id = p.campaign_id AND mp.rule_mask = p.rule_mask
   ORDER BY
-    p.cif
+    p.cif,
+    p.campaign_group_id
 ), candidates AS (
   SELECT
     a.cif,
@@ -236,6 +243,7 @@ WITH customer_loans AS (
     x.phone_number,
     x.is_primary,
     x.is_verified,
+    x.phone_rank,
     CASE
       WHEN x.map_id = 0
       THEN CASE
@@ -334,14 +342,14 @@ WITH customer_loans AS (
     phone_id
   )
   SELECT
-    CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT),
+    (
+      SELECT
+        CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT)
+    ),
     k.cif,
     k.campaign_group_id,
     k.campaign_id,
-    ROW_NUMBER() OVER (
-      PARTITION BY k.cif, k.campaign_group_id
-      ORDER BY k.rule_priority, k.party_order, COALESCE(k.is_primary, FALSE) DESC, k.phone_number COLLATE "C", k.phone_id
-    ),
+    ROW_NUMBER() OVER (PARTITION BY k.cif, k.campaign_group_id ORDER BY k.rule_priority, k.phone_rank),
     k.rule_priority,
     CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
     k.party_cif,

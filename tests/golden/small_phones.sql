@@ -4,7 +4,11 @@
 -- population: every customer
 CREATE TEMPORARY TABLE pg_temp.run_phones AS
 SELECT
-  x.*
+  x.*,
+  ROW_NUMBER() OVER (
+    PARTITION BY x.owner
+    ORDER BY x.party_order, COALESCE(x.is_primary, FALSE) DESC, x.phone_number COLLATE "C", x.phone_id
+  ) AS phone_rank
 FROM (
   SELECT
     ph.cif AS owner,
