@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 10000
 
-.PHONY: install install-test system-deps demo ui test lint screenshots bench clean
+.PHONY: install install-test system-deps demo ui test test-long lint screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,23 @@ system-deps:
 	bash .ci/system-deps
 
 # the suite on TEST_JOBS processes (pytest-xdist): each worker starts its own throw-away
-# PostgreSQL cluster and broker, so they share nothing but the machine
+# PostgreSQL cluster and broker, so they share nothing but the machine. The property tests
+# (product against the reference evaluator on generated configurations and data) draw an
+# everyday number of examples here; `make test-long` draws the large numbers (CI runs both).
 TEST_JOBS ?= 2
+DIFF_EXAMPLES ?= 100
+PREVIEW_EXAMPLES ?= 15
+LONG_DIFF_EXAMPLES ?= 400
+LONG_PREVIEW_EXAMPLES ?= 50
 test: system-deps install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal
+	SQLCOMPILER_DIFF_EXAMPLES=$(DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(PREVIEW_EXAMPLES) \
+	  $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal
+
+test-long: system-deps install-test
+	SQLCOMPILER_DIFF_EXAMPLES=$(LONG_DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(LONG_PREVIEW_EXAMPLES) \
+	  $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal -m property
 
 # refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
 # writes them to a scratch folder)

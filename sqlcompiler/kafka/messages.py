@@ -13,25 +13,32 @@ SCHEMA = "sqlcompiler.assignment.v1"
 UNASSIGNED_SCHEMA = "sqlcompiler.unassignment.v1"
 COMPLETED_SCHEMA = "sqlcompiler.run_completed.v1"
 
-MESSAGES = sql.SQL("""
-WITH page AS (
+_MESSAGES = """
+SELECT p.cif, p.campaign_group_id,
+  CASE WHEN p.unassigned THEN %(unassigned_schema)s::text ELSE %(schema)s::text END,
+  COALESCE(m.value, n.value)
+FROM (
   -- the next (cif, group) keys: each branch walks its (cif, campaign_group_id) index and stops
   -- at the batch size, so a batch costs the batch, not the run (a customer is never both
   -- assigned and unassigned in one group of one run)
-  SELECT k.cif, k.campaign_group_id FROM (
-    (SELECT a.cif, a.campaign_group_id FROM campaign_results.assignments a
+  SELECT k.cif, k.campaign_group_id, k.unassigned FROM (
+    (SELECT a.cif, a.campaign_group_id, FALSE AS unassigned FROM campaign_results.assignments a
      WHERE a.run_id = %(run)s AND (a.cif, a.campaign_group_id) > (%(cif)s, %(group)s)
-     ORDER BY a.cif, a.campaign_group_id LIMIT %(limit)s)
+     ORDER BY a.cif, a.campaign_group_id LIMIT {limit})
     UNION ALL
-    (SELECT u.cif, u.campaign_group_id FROM campaign_results.unassignments u
+    (SELECT u.cif, u.campaign_group_id, TRUE FROM campaign_results.unassignments u
      WHERE u.run_id = %(run)s AND (u.cif, u.campaign_group_id) > (%(cif)s, %(group)s)
-     ORDER BY u.cif, u.campaign_group_id LIMIT %(limit)s)
+     ORDER BY u.cif, u.campaign_group_id LIMIT {limit})
   ) AS k
   ORDER BY 1, 2
-  LIMIT %(limit)s
-)
-SELECT a.cif, a.campaign_group_id, %(schema)s::text,
-  json_build_object(
+  LIMIT {limit}
+) AS p
+-- each key's message from a lateral subquery that finds at most one row (LIMIT 1: the key is
+-- unique in its run): the planner's estimate is the batch (joined on the keys it was 17 ×
+-- the batch, enough to pass a stock server's JIT thresholds), and the keys' order carries
+-- through to the result without a sort
+LEFT JOIN LATERAL (
+  SELECT json_build_object(
     'schema', %(schema)s::text,
     'message_id', a.run_id || ':' || a.campaign_group_id || ':' || a.cif,
     'run_id', a.run_id,
@@ -45,16 +52,17 @@ SELECT a.cif, a.campaign_group_id, %(schema)s::text,
       SELECT {contacts}
       FROM campaign_results.contacts k
       WHERE k.run_id = %(run)s AND k.cif = a.cif AND k.campaign_group_id = a.campaign_group_id), '[]'::json)
-  )::text
-FROM page p
-JOIN campaign_results.assignments a
-  ON a.run_id = %(run)s AND a.cif = p.cif AND a.campaign_group_id = p.campaign_group_id
-JOIN campaign_results.runs r ON r.run_id = a.run_id
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
-UNION ALL
-SELECT u.cif, u.campaign_group_id, %(unassigned_schema)s::text,
-  json_build_object(
+  )::text AS value
+  FROM campaign_results.assignments a
+  JOIN campaign_results.runs r ON r.run_id = a.run_id
+  LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
+  LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
+  WHERE NOT p.unassigned AND a.run_id = %(run)s AND a.cif = p.cif
+    AND a.campaign_group_id = p.campaign_group_id
+  LIMIT 1
+) AS m ON TRUE
+LEFT JOIN LATERAL (
+  SELECT json_build_object(
     'schema', %(unassigned_schema)s::text,
     'message_id', u.run_id || ':' || u.campaign_group_id || ':' || u.cif || ':unassigned',
     'run_id', u.run_id,
@@ -66,15 +74,27 @@ SELECT u.cif, u.campaign_group_id, %(unassigned_schema)s::text,
     'previous', json_build_object(
       'run_id', u.previous_run_id,
       'campaign', json_build_object('id', u.previous_campaign_id, 'name', c.name))
-  )::text
-FROM page p
-JOIN campaign_results.unassignments u
-  ON u.run_id = %(run)s AND u.cif = p.cif AND u.campaign_group_id = p.campaign_group_id
-JOIN campaign_results.runs r ON r.run_id = u.run_id
-LEFT JOIN campaign_engine.campaign_groups g ON g.id = u.campaign_group_id
-LEFT JOIN campaign_engine.campaigns c ON c.id = u.previous_campaign_id
+  )::text AS value
+  FROM campaign_results.unassignments u
+  JOIN campaign_results.runs r ON r.run_id = u.run_id
+  LEFT JOIN campaign_engine.campaign_groups g ON g.id = u.campaign_group_id
+  LEFT JOIN campaign_engine.campaigns c ON c.id = u.previous_campaign_id
+  WHERE p.unassigned AND u.run_id = %(run)s AND u.cif = p.cif
+    AND u.campaign_group_id = p.campaign_group_id
+  LIMIT 1
+) AS n ON TRUE
 ORDER BY 1, 2
-""").format(contacts=sql.SQL(contacts_agg("json")))
+"""
+
+
+def messages(batch: int) -> sql.Composed:
+    """The next ``batch`` messages after a (cif, group) key. The batch size is a literal, not
+    a parameter: psycopg prepares a query it runs five times, and PostgreSQL's generic plan
+    for ``LIMIT $n`` assumes a tenth of the rows (84,172 for a batch of 5,000 at 1M)."""
+    return sql.SQL(_MESSAGES).format(
+        contacts=sql.SQL(contacts_agg("json")), limit=sql.Literal(int(batch))
+    )
+
 
 COMPLETED = """
 SELECT jsonb_build_object(

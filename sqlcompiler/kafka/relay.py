@@ -26,9 +26,9 @@ from ..progress import Progress, quiet
 from .messages import (  # noqa: F401 - the schema names are the relay's public ones
     COMPLETED,
     COMPLETED_SCHEMA,
-    MESSAGES,
     SCHEMA,
     UNASSIGNED_SCHEMA,
+    messages,
 )
 from .settings import KafkaSettings as KafkaSettings
 from .settings import PermanentRelayError as PermanentRelayError
@@ -106,10 +106,10 @@ def _publish_batches(
     sent = 0
     params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": run_id}
 
+    query = messages(batch)
+
     def fetch(cif: str, group: int) -> list[tuple]:
-        return reader.execute(
-            MESSAGES, {**params, "cif": cif, "group": group, "limit": batch}
-        ).fetchall()
+        return reader.execute(query, {**params, "cif": cif, "group": group}).fetchall()
 
     pending = pool.submit(fetch, last_cif, last_group)
     while True:

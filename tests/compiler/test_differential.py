@@ -322,6 +322,7 @@ SETTINGS = dict(
 )
 
 
+@pytest.mark.property
 @settings(max_examples=EXAMPLES, **SETTINGS)
 @given(config=configurations(), data=datasets(), subset=st.booleans(), as_of=st.sampled_from(AS_OF))
 def test_compiled_sql_equals_reference(db, dsn, config, data, subset, as_of):
@@ -335,6 +336,7 @@ def utf8_dsn(pg_server):
         yield dsn
 
 
+@pytest.mark.property
 @settings(max_examples=max(EXAMPLES // 6, 10), **SETTINGS)
 @given(config=configurations(), data=datasets(), as_of=st.sampled_from(AS_OF))
 def test_compiled_sql_equals_reference_in_a_utf8_database(utf8_dsn, config, data, as_of):
@@ -366,6 +368,7 @@ def wide_configurations(draw):
     return {"custom_fields": CUSTOM, "groups": [{"name": "wide", "campaigns": campaigns}]}
 
 
+@pytest.mark.property
 @settings(
     max_examples=max(EXAMPLES // 30, 5),
     deadline=None,

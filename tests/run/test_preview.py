@@ -160,6 +160,7 @@ def test_preview_refuses_while_a_run_holds_the_lock(db, dsn):
             api.preview(dsn, ConfigFile.model_validate(V1))
 
 
+@pytest.mark.property
 @settings(
     max_examples=EXAMPLES, deadline=None, derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
