@@ -16,73 +16,60 @@ COMPLETED_SCHEMA = "sqlcompiler.run_completed.v1"
 _MESSAGES = """
 SELECT p.cif, p.campaign_group_id,
   CASE WHEN p.unassigned THEN %(unassigned_schema)s::text ELSE %(schema)s::text END,
-  COALESCE(m.value, n.value)
+  CASE WHEN p.unassigned THEN json_build_object(
+    'schema', %(unassigned_schema)s::text,
+    'message_id', p.run_id || ':' || p.campaign_group_id || ':' || p.cif || ':unassigned',
+    'run_id', p.run_id,
+    'configuration_fingerprint', r.config_fingerprint,
+    'request_ids', to_json(r.request_ids),
+    'cif', p.cif,
+    'campaign_group', json_build_object('id', p.campaign_group_id, 'name', g.name),
+    'reason', CASE WHEN g.id IS NULL THEN 'group_removed' ELSE 'not_matched' END,
+    'previous', json_build_object(
+      'run_id', p.previous_run_id,
+      'campaign', json_build_object('id', p.campaign_id, 'name', c.name))
+  ) ELSE json_build_object(
+    'schema', %(schema)s::text,
+    'message_id', p.run_id || ':' || p.campaign_group_id || ':' || p.cif,
+    'run_id', p.run_id,
+    'configuration_fingerprint', r.config_fingerprint,
+    'request_ids', to_json(r.request_ids),
+    'cif', p.cif,
+    'campaign_group', json_build_object('id', p.campaign_group_id, 'name', g.name),
+    'campaign', json_build_object('id', p.campaign_id, 'name', c.name),
+    'account_numbers', to_json(p.account_numbers),
+    'contacts', coalesce((
+      SELECT {contacts}
+      FROM campaign_results.contacts k
+      WHERE k.run_id = %(run)s AND k.cif = p.cif AND k.campaign_group_id = p.campaign_group_id), '[]'::json)
+  ) END::text
 FROM (
-  -- the next (cif, group) keys: each branch walks its (cif, campaign_group_id) index and stops
-  -- at the batch size, so a batch costs the batch, not the run (a customer is never both
-  -- assigned and unassigned in one group of one run)
-  SELECT k.cif, k.campaign_group_id, k.unassigned FROM (
-    (SELECT a.cif, a.campaign_group_id, FALSE AS unassigned FROM campaign_results.assignments a
+  -- the batch: the next (cif, group) keys with their rows, each branch walking its
+  -- (cif, campaign_group_id) index and stopping at the batch size, so a batch costs the batch,
+  -- not the run (a customer is never both assigned and unassigned in one group of one run).
+  -- The rows come with their keys (no join back on the keys, which the planner estimated at
+  -- 17 × the batch: enough to pass a stock server's JIT thresholds). campaign_id: an
+  -- unassignment's previous campaign.
+  SELECT k.* FROM (
+    (SELECT a.cif, a.campaign_group_id, FALSE AS unassigned, a.run_id, a.campaign_id,
+       a.account_numbers, CAST(NULL AS BIGINT) AS previous_run_id
+     FROM campaign_results.assignments a
      WHERE a.run_id = %(run)s AND (a.cif, a.campaign_group_id) > (%(cif)s, %(group)s)
      ORDER BY a.cif, a.campaign_group_id LIMIT {limit})
     UNION ALL
-    (SELECT u.cif, u.campaign_group_id, TRUE FROM campaign_results.unassignments u
+    (SELECT u.cif, u.campaign_group_id, TRUE, u.run_id, u.previous_campaign_id, NULL,
+       u.previous_run_id
+     FROM campaign_results.unassignments u
      WHERE u.run_id = %(run)s AND (u.cif, u.campaign_group_id) > (%(cif)s, %(group)s)
      ORDER BY u.cif, u.campaign_group_id LIMIT {limit})
   ) AS k
   ORDER BY 1, 2
   LIMIT {limit}
 ) AS p
--- each key's message from a lateral subquery that finds at most one row (LIMIT 1: the key is
--- unique in its run): the planner's estimate is the batch (joined on the keys it was 17 ×
--- the batch, enough to pass a stock server's JIT thresholds), and the keys' order carries
--- through to the result without a sort
-LEFT JOIN LATERAL (
-  SELECT json_build_object(
-    'schema', %(schema)s::text,
-    'message_id', a.run_id || ':' || a.campaign_group_id || ':' || a.cif,
-    'run_id', a.run_id,
-    'configuration_fingerprint', r.config_fingerprint,
-    'request_ids', to_json(r.request_ids),
-    'cif', a.cif,
-    'campaign_group', json_build_object('id', a.campaign_group_id, 'name', g.name),
-    'campaign', json_build_object('id', a.campaign_id, 'name', c.name),
-    'account_numbers', to_json(a.account_numbers),
-    'contacts', coalesce((
-      SELECT {contacts}
-      FROM campaign_results.contacts k
-      WHERE k.run_id = %(run)s AND k.cif = a.cif AND k.campaign_group_id = a.campaign_group_id), '[]'::json)
-  )::text AS value
-  FROM campaign_results.assignments a
-  JOIN campaign_results.runs r ON r.run_id = a.run_id
-  LEFT JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
-  LEFT JOIN campaign_engine.campaigns c ON c.id = a.campaign_id
-  WHERE NOT p.unassigned AND a.run_id = %(run)s AND a.cif = p.cif
-    AND a.campaign_group_id = p.campaign_group_id
-  LIMIT 1
-) AS m ON TRUE
-LEFT JOIN LATERAL (
-  SELECT json_build_object(
-    'schema', %(unassigned_schema)s::text,
-    'message_id', u.run_id || ':' || u.campaign_group_id || ':' || u.cif || ':unassigned',
-    'run_id', u.run_id,
-    'configuration_fingerprint', r.config_fingerprint,
-    'request_ids', to_json(r.request_ids),
-    'cif', u.cif,
-    'campaign_group', json_build_object('id', u.campaign_group_id, 'name', g.name),
-    'reason', CASE WHEN g.id IS NULL THEN 'group_removed' ELSE 'not_matched' END,
-    'previous', json_build_object(
-      'run_id', u.previous_run_id,
-      'campaign', json_build_object('id', u.previous_campaign_id, 'name', c.name))
-  )::text AS value
-  FROM campaign_results.unassignments u
-  JOIN campaign_results.runs r ON r.run_id = u.run_id
-  LEFT JOIN campaign_engine.campaign_groups g ON g.id = u.campaign_group_id
-  LEFT JOIN campaign_engine.campaigns c ON c.id = u.previous_campaign_id
-  WHERE p.unassigned AND u.run_id = %(run)s AND u.cif = p.cif
-    AND u.campaign_group_id = p.campaign_group_id
-  LIMIT 1
-) AS n ON TRUE
+CROSS JOIN (SELECT config_fingerprint, request_ids FROM campaign_results.runs
+            WHERE run_id = %(run)s) AS r
+LEFT JOIN campaign_engine.campaign_groups g ON g.id = p.campaign_group_id
+LEFT JOIN campaign_engine.campaigns c ON c.id = p.campaign_id
 ORDER BY 1, 2
 """
 
