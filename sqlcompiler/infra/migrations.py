@@ -1,24 +1,29 @@
-"""Schema migrations as plain functions over alembic's command API (no alembic.ini needed)."""
+"""Schema migrations as plain functions over alembic's command API (no alembic.ini needed).
+
+alembic (and SQLAlchemy under it) is imported when a function needs it: a third of every
+command's start-up time otherwise (0.26 s of 0.76 s measured with ``python -X importtime``),
+also for commands that never touch a migration (``--help``, ``compile --out``, a bad DSN)."""
 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import psycopg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from psycopg import sql
-from sqlalchemy.exc import DBAPIError
 
 from ..errors import MigrationError
 from . import integrity
 from .connection import connect, redact
 from .resources import resource_path
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 
 def _config(dsn: str | None, stdout: io.TextIOBase | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config(stdout=stdout) if stdout is not None else Config()
     cfg.set_main_option("script_location", str(resource_path("alembic")))
     cfg.attributes["dsn"] = dsn
@@ -29,12 +34,16 @@ VERSION_TABLE = "sqlcompiler.alembic_version"  # see alembic/env.py
 OLD_VERSION_TABLE = "public.sqlcompiler_alembic_version"  # before it moved
 
 
-def _online(step, dsn: str, revision: str) -> None:
+def _online(step: str, dsn: str, revision: str) -> None:
     """Run an alembic command; a failure is one line, the DSN's password never in it."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import DBAPIError
+
     with connect(dsn, application="sqlcompiler-migrate"):
         pass  # unreachable or malformed: ConnectionFailed, redacted, before alembic starts
     try:
-        step(_config(dsn), revision)
+        getattr(command, step)(_config(dsn), revision)
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
     except (DBAPIError, psycopg.Error) as exc:
@@ -46,15 +55,18 @@ def _online(step, dsn: str, revision: str) -> None:
 
 
 def upgrade(dsn: str, revision: str = "head") -> None:
-    _online(command.upgrade, dsn, revision)
+    _online("upgrade", dsn, revision)
 
 
 def downgrade(dsn: str, revision: str = "-1") -> None:
-    _online(command.downgrade, dsn, revision)
+    _online("downgrade", dsn, revision)
 
 
 def offline_sql(revision: str = "head", *, down: bool = False) -> str:
     """The DDL a DBA reviews; alembic's ``--sql`` mode, captured as text."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     buf = io.StringIO()
     cfg = _config(None, stdout=buf)
     cfg.output_buffer = buf
@@ -69,6 +81,8 @@ def offline_sql(revision: str = "head", *, down: bool = False) -> str:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config(None)).get_current_head() or ""
 
 
