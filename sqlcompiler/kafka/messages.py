@@ -77,7 +77,7 @@ ORDER BY 1, 2
 def messages(batch: int) -> sql.Composed:
     """The next ``batch`` messages after a (cif, group) key. The batch size is a literal, not
     a parameter: psycopg prepares a query it runs five times, and PostgreSQL's generic plan
-    for ``LIMIT $n`` assumes a tenth of the rows (84,172 for a batch of 5,000 at 1M)."""
+    for ``LIMIT $n`` assumes a tenth of the rows, not the batch."""
     return sql.SQL(_MESSAGES).format(
         contacts=sql.SQL(contacts_agg("json")), limit=sql.Literal(int(batch))
     )
