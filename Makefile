@@ -38,15 +38,14 @@ DIFF_EXAMPLES ?= 100
 PREVIEW_EXAMPLES ?= 15
 LONG_DIFF_EXAMPLES ?= 400
 LONG_PREVIEW_EXAMPLES ?= 50
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal
 test: system-deps install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SQLCOMPILER_DIFF_EXAMPLES=$(DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(PREVIEW_EXAMPLES) \
-	  $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal
+	SQLCOMPILER_DIFF_EXAMPLES=$(DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(PREVIEW_EXAMPLES) $(PYTEST)
 
 test-long: system-deps install-test
-	SQLCOMPILER_DIFF_EXAMPLES=$(LONG_DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(LONG_PREVIEW_EXAMPLES) \
-	  $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist worksteal -m property
+	SQLCOMPILER_DIFF_EXAMPLES=$(LONG_DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(LONG_PREVIEW_EXAMPLES) $(PYTEST) -m property
 
 # refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
 # writes them to a scratch folder)
