@@ -55,10 +55,11 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
     t.start()
     try:
         deadline = time.monotonic() + 90
-        while not (out.get("stats") or _done(db)):
+        # answered, and every request's offset committed (after the results): state, not time
+        while not (_done(db) and _committed(kafka, group, settings) == 5):
+            assert t.is_alive(), "serve exited"
             assert time.monotonic() < deadline, "serve did not answer the requests"
             time.sleep(0.5)
-        time.sleep(2)
     finally:
         stop.set()
         t.join(60)
@@ -79,14 +80,16 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
         "missing field request_id (a non-empty string)",
         "unknown cifs: NOPE",
     }
+    assert _committed(kafka, group, settings) == 5  # every request's offset, after the results
+
+
+def _committed(kafka: str, group: str, settings) -> int:
     c = Consumer({"bootstrap.servers": kafka, "group.id": group})
     committed = c.committed(
         [TopicPartition(settings.request_topic, p) for p in range(settings.partitions)], timeout=10
     )
     c.close()
-    assert (
-        sum(max(tp.offset, 0) for tp in committed) == 5
-    )  # every request's offset, after the results
+    return sum(max(tp.offset, 0) for tp in committed)
 
 
 def _done(db) -> bool:
@@ -97,20 +100,29 @@ def _done(db) -> bool:
 
 
 def test_serve_waits_for_a_broker_that_is_away_and_stops_on_request(dsn):
-    """It used to exit after ~11 s; now it retries with backoff until the broker or a stop."""
+    """It used to exit after ~11 s; now it retries with backoff until the broker or a stop.
+    Waited for by its own line (a failed attempt it retries, where it used to exit), not by
+    time."""
     from tests.conftest import _free_port
 
     settings = relay.KafkaSettings(bootstrap=f"127.0.0.1:{_free_port()}", topic="t")
     stop = threading.Event()
     lines: list[str] = []
+    retried = threading.Event()
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if any("retrying" in x for x in lines):
+            retried.set()
+
     out = {}
     t = threading.Thread(
         target=lambda: out.update(
-            stats=serve.serve(dsn, settings, stop=stop.is_set, progress=lines.append)
+            stats=serve.serve(dsn, settings, stop=stop.is_set, progress=progress)
         )
     )
     t.start()
-    time.sleep(14)
+    assert retried.wait(120), lines
     assert t.is_alive()  # still waiting
     stop.set()
     t.join(15)
