@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,8 +111,9 @@ def cond(source: str, field: str, op: str, value: Any = None) -> dict[str, Any]:
     return d
 
 
-def results(conn: psycopg.Connection) -> tuple[set[tuple], list[tuple]]:
-    """(assignments, contacts) from the current views, names instead of ids."""
+def results(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
+    """(assignments, contacts) from the current views, names instead of ids: sorted rows,
+    duplicates kept (a row written twice must not compare equal to one written once)."""
     a = conn.execute(
         """SELECT a.cif, g.name, c.name, a.account_numbers FROM campaign_results.current_assignments a
            JOIN campaign_engine.campaign_groups g ON g.id = a.campaign_group_id
@@ -124,20 +126,20 @@ def results(conn: psycopg.Connection) -> tuple[set[tuple], list[tuple]]:
            JOIN campaign_engine.campaign_groups g ON g.id = k.campaign_group_id
            ORDER BY k.cif, g.name, k.position"""
     ).fetchall()
-    return {(r[0], r[1], r[2], tuple(r[3])) for r in a}, k
+    return sorted((r[0], r[1], r[2], tuple(r[3])) for r in a), k
 
 
 def expected(
     conn: psycopg.Connection, cifs: list[str] | None = None
-) -> tuple[set[tuple], list[tuple]]:
+) -> tuple[list[tuple], list[tuple]]:
     """The reference evaluator's answer in the same shape as ``results``."""
     config = api.load_config(conn)
     data = reference.load_data(conn)
     groups = {g.id: g.name for g in config.groups}
     out = reference.evaluate(config, data, cifs)
-    a = {
+    a = sorted(
         (x.cif, groups[x.campaign_group_id], x.campaign.name, tuple(x.account_numbers)) for x in out
-    }
+    )
     k = sorted(
         (
             x.cif,
@@ -164,9 +166,8 @@ def run_and_compare(conn: psycopg.Connection, dsn: str, cifs: list[str] | None =
     got = results(conn)
     want = expected(conn, cifs)
     if cifs is not None:
-        got = ({a for a in got[0] if a[0] in cifs}, [k for k in got[1] if k[0] in cifs])
-    assert got[0] == want[0], (
-        f"assignments differ:\nsql-only {got[0] - want[0]}\nref-only {want[0] - got[0]}"
-    )
+        got = ([a for a in got[0] if a[0] in cifs], [k for k in got[1] if k[0] in cifs])
+    sql_only, ref_only = Counter(got[0]) - Counter(want[0]), Counter(want[0]) - Counter(got[0])
+    assert got[0] == want[0], f"assignments differ:\nsql-only {sql_only}\nref-only {ref_only}"
     assert got[1] == want[1], "contacts differ"
     return got

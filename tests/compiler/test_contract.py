@@ -74,11 +74,11 @@ def test_between_holds_at_both_bounds(db, dsn):
         "conditions": [cond("l", "dpd", "BETWEEN", [30, 60])]}]}]})  # fmt: skip
     run(dsn)
     assignments, _ = results(db)
-    assert assignments == {
+    assert assignments == [
         ("C30", "G", "30-60", ("L30",)),
         ("C45", "G", "30-60", ("L45",)),
         ("C60", "G", "30-60", ("L60",)),
-    }
+    ]
 
 
 def test_a_phone_reached_twice_goes_to_its_first_rule_once(db, dsn):

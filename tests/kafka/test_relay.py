@@ -98,6 +98,38 @@ def test_relay_publishes_every_assignment_once_with_schema(db, dsn, kafka):
     assert set(value["contacts"][0]) == set(schema["properties"]["contacts"]["items"]["required"])
     assert relay.relay(dsn, settings).messages == 0  # nothing left: progress is stored
     assert relay.lag(db, settings.topic) == 0
+    # every message against the view rows: keyed by its cif, one message per assignment
+    assert len({json.loads(x.value())["message_id"] for x in msgs}) == len(msgs)
+    assert all(x.key().decode() == json.loads(x.value())["cif"] for x in msgs)
+    assert sorted(_as_rows(msgs)) == sorted(_view_rows(db))
+
+
+CONTACT_FIELDS = ("position", "rule_priority", "party_type", "party_cif", "relationship_type",
+                  "contact_type", "phone_number", "is_primary", "is_verified")  # fmt: skip
+
+
+def _as_rows(msgs: list) -> list[tuple]:
+    out = []
+    for m in msgs:
+        v = json.loads(m.value())
+        contacts = tuple(tuple(c[f] for f in CONTACT_FIELDS) for c in v["contacts"])
+        out.append((v["run_id"], v["cif"], v["campaign_group"]["id"], v["campaign_group"]["name"],
+                    v["campaign"]["id"], v["campaign"]["name"], tuple(v["account_numbers"]),
+                    contacts))  # fmt: skip
+    return out
+
+
+def _view_rows(db) -> list[tuple]:
+    """current_assignments with their current_contacts in position order, as messages carry them."""
+    rows = db.execute(
+        "SELECT a.run_id, a.cif, a.campaign_group_id, a.campaign_group_name, a.campaign_id, "
+        "a.campaign_name, a.account_numbers, coalesce((SELECT json_agg(json_build_array("
+        + ", ".join(f"k.{f}" for f in CONTACT_FIELDS)
+        + ") ORDER BY k.position) FROM campaign_results.current_contacts k "
+        "WHERE k.cif = a.cif AND k.campaign_group_id = a.campaign_group_id), '[]') "
+        "FROM campaign_results.current_assignments a"
+    ).fetchall()
+    return [(*r[:6], tuple(r[6]), tuple(tuple(c) for c in r[7])) for r in rows]
 
 
 def test_unassignments_and_the_run_completed_message(db, dsn, kafka):

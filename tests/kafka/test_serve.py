@@ -74,6 +74,8 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
     assert by_request["r1"] >= {"C1", "C2", "C3"}
     assert by_request["r2"] == {"C0", "C1", "C2", "C3"}  # "all": every customer
     assert all(set(m["request_ids"]) <= {"r1", "r2"} and m["request_ids"] for m in answered)
+    ids = [m["message_id"] for m in answered]
+    assert len(ids) == len(set(ids))  # each (run, group, cif) answered once
     dead = {json.loads(m.value())["reason"] for m in consume(kafka, settings.dead_letter_topic)}
     assert dead == {
         "not valid JSON",
