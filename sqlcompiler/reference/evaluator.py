@@ -1,8 +1,10 @@
 """A plain-Python statement of SPEC §2-§3, per customer, written for clarity.
 
-It shares the validated configuration model with the compiler and none of its SQL: the
-tests hold the two against each other. It walks the seed's worker design literally: groups,
-campaigns in priority order with early exit, then contact rules in priority order.
+It shares none of the compiler's SQL, and its input need not come from the product's reading
+of the configuration: `run --engine reference` hands it the validated configuration, the
+differential suite its own reading of the file (front_end.py). The tests hold the two against
+each other. It walks the seed's worker design literally: groups, campaigns in priority order
+with early exit, then contact rules in priority order.
 """
 
 from __future__ import annotations

@@ -22,13 +22,14 @@ ALL_PHONES = [
 
 def _run(conn, dsn, conditions, as_of="2026-12-01", rules=ALL_PHONES) -> dict[str, list[str]]:
     """Configure one campaign with ``conditions``, run as of ``as_of``: {cif: accounts}."""
-    configure(conn, {"groups": [{"name": "g", "campaigns": [
+    doc = {"groups": [{"name": "g", "campaigns": [
         {"name": "c", "priority": 1, "conditions": conditions, "contact_rules": rules},
-    ]}]})  # fmt: skip
+    ]}]}  # fmt: skip
+    configure(conn, doc)
     day = dt.date.fromisoformat(as_of)
     runner.run(dsn, as_of=day, force=True)
     got = exact_results(conn, None)
-    assert got == exact_expected(conn, day, None)  # the reference evaluator agrees
+    assert got == exact_expected(conn, day, None, doc)  # the reference evaluator agrees
     return {cif: list(accounts) for cif, _g, _c, accounts in got[0]}
 
 
