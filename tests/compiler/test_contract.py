@@ -1,9 +1,12 @@
 """The contract pinned by hand: expectations written out here, not computed by the reference
-evaluator (which shares the product's configuration model), so a rule broken in both at once
-still fails. The views' columns, types and order; primary phone first even when its number
-sorts last; BETWEEN inclusive at both bounds; every contact column."""
+evaluator, so a rule broken in both at once still fails. The views' columns, types and order;
+primary phone first even when its number sorts last, a NULL flag not primary, a missing number
+last, the phone id on a tie; BETWEEN inclusive at both bounds for numbers, dates, strings and
+custom fields; IN with a quoted number; IS NOT NULL on every kind of missing value."""
 
 from __future__ import annotations
+
+from psycopg import sql
 
 from sqlcompiler.run import run
 from tests.scenario import Scenario, cond, configure, expected, results
@@ -118,3 +121,94 @@ def test_a_phone_reached_twice_goes_to_its_first_rule_once(db, dsn):
         ("S", "G", 2, 1, "reference", "S", "PARENT", "home", "+106", True, True),
     ]
     assert expected(db)[1] == contacts  # the reference evaluator reads the SPEC the same way
+
+
+def _load(db, conditions: list[dict], loans: list[tuple], custom: dict | None = None) -> None:
+    """Customers with their loans (and custom fields), one campaign with ``conditions``."""
+    s = Scenario()
+    for cif, acc, cols in loans:
+        if cif not in {c["cif"] for c in s.customers}:
+            s.customer(cif)
+        if acc is not None:
+            s.loan(cif, acc, custom=(custom or {}).get(acc), **cols)
+    s.load(db)
+    configure(db, {"custom_fields": [{"field_name": "risk", "data_type": "number"}],
+                   "groups": [{"name": "G", "campaigns": [{"name": "A", "priority": 1,
+                                                           "conditions": conditions}]}]})  # fmt: skip
+
+
+def test_between_on_each_bound_for_dates_strings_and_custom_numbers(db, dsn):
+    loans = [(f"D{d}", f"L{d}", {"next_payment_date": f"2026-01-{d}", "product_type": p})
+             for d, p in (("09", "A"), ("10", "B"), ("15", "C"), ("20", "D"), ("21", "E"))]  # fmt: skip
+    custom = {f"L{d}": {"risk": r} for d, r in (("09", 9.99), ("10", 10), ("15", 15), ("20", 20.0), ("21", 20.01))}  # fmt: skip
+    for conditions, want in [
+        ([cond("l", "next_payment_date", "BETWEEN", ["2026-01-10", "2026-01-20"])], ["D10", "D15", "D20"]),
+        ([cond("l", "product_type", "BETWEEN", ["B", "D"])], ["D10", "D15", "D20"]),
+        ([cond("f", "risk", "BETWEEN", [10, 20])], ["D10", "D15", "D20"]),
+    ]:  # fmt: skip
+        db.execute("TRUNCATE bank_sync_service.customers, bank_sync_service.loans, "
+                   "bank_sync_service.loan_custom_fields CASCADE")  # fmt: skip
+        _load(db, conditions, loans, custom)
+        run(dsn, force=True)
+        assert [a[0] for a in results(db)[0]] == want, conditions
+        assert [a[0] for a in expected(db)[0]] == want
+
+
+def test_in_with_a_quoted_number_and_is_not_null_on_each_kind_of_missing_value(db, dsn):
+    """``IN ["30"]`` on a number field is the number 30; IS NOT NULL is false for every kind of
+    missing value: no loans, no custom-field row, no key, JSON null, a JSON string."""
+    loans = [("C30", "L30", {"dpd": 30}), ("C31", "L31", {"dpd": 31}), ("NOLOAN", None, {}),
+             ("NOROW", "LX", {"dpd": 5}), ("NOKEY", "LK", {"dpd": 5}), ("JNULL", "LN", {"dpd": 5}),
+             ("JTEXT", "LT", {"dpd": 5})]  # fmt: skip
+    custom = {"L30": {"risk": 1}, "L31": {"risk": 0}, "LK": {"other": 1}, "LN": {"risk": None},
+              "LT": {"risk": "7"}}  # fmt: skip
+    _load(db, [cond("l", "dpd", "IN", ["30"])], loans, custom)
+    run(dsn, force=True)
+    assert [a[0] for a in results(db)[0]] == ["C30"]
+    configure(db, {"custom_fields": [{"field_name": "risk", "data_type": "number"}],
+                   "groups": [{"name": "G", "campaigns": [{"name": "A", "priority": 1,
+                                "conditions": [cond("f", "risk", "IS NOT NULL")]}]}]})  # fmt: skip
+    run(dsn, force=True)
+    assert [a[0] for a in results(db)[0]] == ["C30", "C31"]
+    assert [a[0] for a in expected(db)[0]] == ["C30", "C31"]
+
+
+def test_contact_order_with_missing_flags_and_numbers_as_whole_view_rows(db, dsn):
+    """SPEC §3 order within a rule: customer before references, primary first (a NULL
+    is_primary is not primary), number in byte order with a missing number last, then phone
+    id (the same number twice). Whole rows of current_contacts, every column."""
+    for column in ("number", "is_primary", "is_verified"):  # a bank's own table may allow them
+        db.execute(
+            sql.SQL("ALTER TABLE bank_sync_service.phones ALTER COLUMN {} DROP NOT NULL").format(
+                sql.Identifier(column)
+            )
+        )
+    s = Scenario().customer("C", name="Trần Thị Bích").customer("R", name="Lê Văn Cường")
+    s.reference("C", "R", "parent")
+    s.phone("C", 7, "mobile", "+900", primary=True, verified=True)
+    s.phone("C", 5, "work", "+100", primary=False, verified=False)
+    s.phone("C", 3, "home", "+100", primary=False, verified=True)
+    s.phone("C", 4, "mobile", None, primary=False, verified=True)
+    s.phone("C", 2, "home", "+0999", primary=None, verified=None)
+    s.phone("R", 1, "mobile", "+050", primary=False, verified=True)
+    s.load(db)
+    configure(db, {"groups": [{"name": "Nhóm", "campaigns": [{"name": "Gọi", "priority": 1,
+        "contact_rules": [
+            {"rule_priority": 2, "outputs": [{"related_party_type": "reference_customer_parent", "contact_type": "mobile"}]},
+            {"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]},
+        ]}]}]})  # fmt: skip
+    res = run(dsn)
+    g, c = db.execute("SELECT campaign_group_id, id FROM campaign_engine.campaigns").fetchone()
+    rows = db.execute(
+        "SELECT * FROM campaign_results.current_contacts WHERE cif = 'C' ORDER BY position"
+    ).fetchall()
+    r = res.run_id
+    assert rows == [
+        (r, "C", g, c, 1, 1, "customer", "C", None, "mobile", "+900", True, True, "Nhóm", "Gọi"),
+        (r, "C", g, c, 2, 1, "customer", "C", None, "home", "+0999", None, None, "Nhóm", "Gọi"),
+        (r, "C", g, c, 3, 1, "customer", "C", None, "home", "+100", False, True, "Nhóm", "Gọi"),
+        (r, "C", g, c, 4, 1, "customer", "C", None, "work", "+100", False, False, "Nhóm", "Gọi"),
+        (r, "C", g, c, 5, 1, "customer", "C", None, "mobile", None, False, True, "Nhóm", "Gọi"),
+        (r, "C", g, c, 6, 2, "reference", "R", "parent", "mobile", "+050", False, True, "Nhóm", "Gọi"),
+    ]  # fmt: skip
+    assert [k[2:] for k in expected(db)[1] if k[0] == "C"] == [row[4:13] for row in rows]
