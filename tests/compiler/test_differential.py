@@ -8,7 +8,9 @@ wrong-typed JSON keys, customers without loans/phones/references, references who
 customers too, shared phone numbers, mixed-case relationship types, Vietnamese names),
 runs both engines on an as-of date around a month end and requires the same rows: campaign
 ids (each checked against its own group), matched account numbers and ordered contacts,
-duplicates counted. Examples per run: SQLCOMPILER_DIFF_EXAMPLES (default 300); a slice runs
+duplicates counted. The draws lean towards examples that assign someone and select contacts
+(100 examples, `--hypothesis-show-statistics`: 68 % assign someone, 38 % select contacts; it
+was 63 % and 16 %). Examples per run: SQLCOMPILER_DIFF_EXAMPLES (default 300); a slice runs
 on a database created with a UTF-8 locale too (the default test cluster is C).
 Failures found so far are kept as named cases in test_regressions.py.
 """
@@ -22,7 +24,7 @@ import os
 import psycopg
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
@@ -128,17 +130,24 @@ def configurations(draw):
     for gi in range(draw(st.integers(1, 3))):
         campaigns = []
         for ci in range(draw(st.integers(0, 4))):
-            n_rules = draw(st.integers(0, 3))
+            # biased towards examples that assign someone and select contacts: most campaigns
+            # have a rule, rules often hold (no conditions) and name some phones
+            n_rules = draw(st.sampled_from([0, 1, 1, 2, 2, 3]))
             prios = draw(st.permutations(range(n_rules)))  # rule order != the order written
             rules = [
-                {"rule_priority": p * 10 + 1, "conditions": draw(condition_sets(2)),
-                 "outputs": draw(st.lists(outputs, max_size=3))}
+                {"rule_priority": p * 10 + 1,
+                 "conditions": draw(st.one_of(st.just([]), condition_sets(2))),
+                 "outputs": draw(st.one_of(st.lists(outputs, min_size=1, max_size=3),
+                                           st.lists(outputs, max_size=3)))}
                 for p in prios
             ]  # fmt: skip
+            written = st.one_of(
+                condition_sets(3), condition_sets(3), condition_sets(3), st.just([])
+            )
             campaigns.append({
                 # names repeat across groups: results are compared by id, not by name
                 "name": f"c{ci}", "priority": draw(st.integers(0, 5)) * 10 + ci,
-                "conditions": draw(condition_sets(3)), "contact_rules": rules,
+                "conditions": draw(written), "contact_rules": rules,
             })  # fmt: skip
         groups.append({"name": f"g{gi}", "campaigns": campaigns})
     return {"custom_fields": CUSTOM, "groups": groups}
@@ -162,7 +171,7 @@ def datasets(draw):
     maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
 
     def phones_for(cif):
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.sampled_from([0, 1, 2, 2, 3]))):
             data["phones"].append({
                 # a bank's own table may hold what the demo schema forbids: a type outside
                 # mobile/home/work (reached only by 'all'), no number, no primary/verified flag
@@ -310,6 +319,9 @@ def check(
     runner.run(dsn, cifs=cifs, keep=1, force=True, as_of=day)  # random data: always published
     got_a, got_k = exact_results(conn, cifs)
     want_a, want_k = exact_expected(conn, day, cifs, config)
+    # what the examples exercise (pytest --hypothesis-show-statistics)
+    event("assigns someone" if want_a else "assigns nobody")
+    event("selects contacts" if want_k else "selects no contact")
     assert got_a == want_a, f"assignments: sql {got_a}\nreference {want_a}"
     assert got_k == want_k, "contacts differ:\n" + "\n".join(
         f"sql {g}\nref {w}" for g, w in zip(got_k, want_k, strict=False) if g != w
