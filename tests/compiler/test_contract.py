@@ -2,7 +2,8 @@
 evaluator, so a rule broken in both at once still fails. The views' columns, types and order;
 primary phone first even when its number sorts last, a NULL flag not primary, a missing number
 last, the phone id on a tie; BETWEEN inclusive at both bounds for numbers, dates, strings and
-custom fields; IN with a quoted number; IS NOT NULL on every kind of missing value."""
+custom fields; IN with a quoted number; IS NOT NULL on every kind of missing value; a timestamp read as its date in the
+session's time zone."""
 
 from __future__ import annotations
 
@@ -212,3 +213,20 @@ def test_contact_order_with_missing_flags_and_numbers_as_whole_view_rows(db, dsn
         (r, "C", g, c, 6, 2, "reference", "R", "parent", "mobile", "+050", False, True, "Nhóm", "Gọi"),
     ]  # fmt: skip
     assert [k[2:] for k in expected(db)[1] if k[0] == "C"] == [row[4:13] for row in rows]
+
+
+def test_a_timestamp_is_compared_as_its_date_in_the_servers_time_zone(db, dsn):
+    """A loan updated at 23:59:59 UTC on 1 March was updated on 2 March in Hà Nội: on a server
+    set to Asia/Ho_Chi_Minh (as banks run them) ``updated_at = 2026-03-02`` holds for it. The
+    run's connections and the reference read the date in the session's time zone alike."""
+    zone = "Asia/Ho_Chi_Minh"
+    db.execute(sql.SQL("ALTER DATABASE {} SET TimeZone = {}").format(
+        sql.Identifier(db.info.dbname), sql.Literal(zone)))  # fmt: skip
+    db.execute(sql.SQL("SET TimeZone = {}").format(sql.Literal(zone)))
+    loans = [("LATE", "L1", {"updated_at": "2026-03-01 23:59:59+00"}),
+             ("EARLY", "L2", {"updated_at": "2026-03-01 16:59:59+00"}),
+             ("NEXT", "L3", {"updated_at": "2026-03-02 17:00:00+00"})]  # fmt: skip
+    _load(db, [cond("l", "updated_at", "=", "2026-03-02")], loans)
+    run(dsn, force=True)
+    assert [a[0] for a in results(db)[0]] == ["LATE"]
+    assert [a[0] for a in expected(db)[0]] == ["LATE"]
