@@ -2,8 +2,8 @@
 evaluator, so a rule broken in both at once still fails. The views' columns, types and order;
 primary phone first even when its number sorts last, a NULL flag not primary, a missing number
 last, the phone id on a tie; BETWEEN inclusive at both bounds for numbers, dates, strings and
-custom fields; IN with a quoted number; IS NOT NULL on every kind of missing value; a timestamp read as its date in the
-session's time zone."""
+custom fields; IN with a quoted number; IS NOT NULL on every kind of missing value; every
+string and date operator; a timestamp read as its date in the session's time zone."""
 
 from __future__ import annotations
 
@@ -230,3 +230,48 @@ def test_a_timestamp_is_compared_as_its_date_in_the_servers_time_zone(db, dsn):
     run(dsn, force=True)
     assert [a[0] for a in results(db)[0]] == ["LATE"]
     assert [a[0] for a in expected(db)[0]] == ["LATE"]
+
+
+def _operator_table(db, dsn, field: str, loans: list[tuple], table: list[tuple]) -> None:
+    """Each (operator, value, cifs that match) on the same loans, product and reference."""
+    _load(db, [], loans)
+    for op, value, want in table:
+        conditions = [cond("l", field, op, value)]
+        configure(db, {"groups": [{"name": "G", "campaigns": [
+            {"name": "A", "priority": 1, "conditions": conditions}]}]})  # fmt: skip
+        run(dsn, force=True)
+        assert [a[0] for a in results(db)[0]] == want, (op, value)
+        assert [a[0] for a in expected(db)[0]] == want, (op, value)
+
+
+def test_every_string_operator_in_byte_order(db, dsn):
+    """Strings compare in byte order whatever the locale: CARD < Cash < LOANX1 < LOAN_1 < card
+    < ĐẶNG VĂN; a NULL and a customer without loans match only IS NULL, and the latter not even
+    that (SPEC §3)."""
+    values = {"S1": "CARD", "S2": "card", "S3": "Cash", "S4": "LOAN_1", "S5": "LOANX1",
+              "S6": "ĐẶNG VĂN", "S7": None}  # fmt: skip
+    loans = [(c, f"L{c}", {"product_type": v}) for c, v in values.items()] + [("S8", None, {})]
+    _operator_table(db, dsn, "product_type", loans, [
+        ("=", "CARD", ["S1"]), ("!=", "CARD", ["S2", "S3", "S4", "S5", "S6"]),
+        (">", "Cash", ["S2", "S4", "S5", "S6"]), (">=", "Cash", ["S2", "S3", "S4", "S5", "S6"]),
+        ("<", "LOAN_1", ["S1", "S3", "S5"]), ("<=", "LOAN_1", ["S1", "S3", "S4", "S5"]),
+        ("LIKE", "LOAN_1", ["S4", "S5"]), ("LIKE", "LOAN\\_%", ["S4"]),
+        ("NOT LIKE", "C%", ["S2", "S4", "S5", "S6"]), ("ILIKE", "c%", ["S1", "S2", "S3"]),
+        ("ILIKE", "đặng%", ["S6"]), ("IN", ["card", "LOAN_1"], ["S2", "S4"]),
+        ("NOT IN", ["card", "LOAN_1"], ["S1", "S3", "S5", "S6"]), ("IS NULL", None, ["S7"]),
+        ("IS NOT NULL", None, ["S1", "S2", "S3", "S4", "S5", "S6"]),
+    ])  # fmt: skip
+
+
+def test_every_date_operator(db, dsn):
+    days = {"D1": "2024-02-29", "D2": "2026-01-31", "D3": "2026-02-28", "D4": "2026-03-01",
+            "D5": None}  # fmt: skip
+    loans = [(c, f"L{c}", {"next_payment_date": v}) for c, v in days.items()] + [("D6", None, {})]
+    _operator_table(db, dsn, "next_payment_date", loans, [
+        ("=", "2026-02-28", ["D3"]), ("!=", "2026-02-28", ["D1", "D2", "D4"]),
+        (">", "2026-01-31", ["D3", "D4"]), (">=", "2026-01-31", ["D2", "D3", "D4"]),
+        ("<", "2026-02-28", ["D1", "D2"]), ("<=", "2026-02-28", ["D1", "D2", "D3"]),
+        ("IN", ["2024-02-29", "2026-03-01"], ["D1", "D4"]),
+        ("NOT IN", ["2024-02-29", "2026-03-01"], ["D2", "D3"]), ("IS NULL", None, ["D5"]),
+        ("IS NOT NULL", None, ["D1", "D2", "D3", "D4"]),
+    ])  # fmt: skip
