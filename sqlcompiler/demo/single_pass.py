@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from ..config.model import Configuration
+from ..run.staging import STAGED_CONTACTS
 from .measure import Measurement, warm_up
 
 
@@ -37,6 +38,8 @@ def measure_single_pass(
         conn.execute(compiled.statement.sql)
         seconds = time.monotonic() - t0
         diffs = {}
+        staged = {"assignments": sql.Identifier("campaign_results", "assignments_staging"),
+                  "contacts": sql.SQL("({}) AS k").format(STAGED_CONTACTS)}  # fmt: skip
         for table, cols in (
             ("assignments", "cif, campaign_group_id, campaign_id, account_numbers"),
             ("contacts", "cif, campaign_group_id, campaign_id, position, rule_priority, party_type, "
@@ -46,8 +49,7 @@ def measure_single_pass(
                 "SELECT count(*) FROM ((SELECT {c} FROM {s} WHERE run_id = %(r)s EXCEPT ALL "
                 "SELECT {c} FROM {p} WHERE run_id = %(r)s) UNION ALL (SELECT {c} FROM {p} "
                 "WHERE run_id = %(r)s EXCEPT ALL SELECT {c} FROM {s} WHERE run_id = %(r)s)) d"
-            ).format(c=sql.SQL(cols), s=sql.Identifier("campaign_results", f"{table}_staging"),
-                     p=sql.Identifier("campaign_results", table))  # fmt: skip
+            ).format(c=sql.SQL(cols), s=staged[table], p=sql.Identifier("campaign_results", table))
             diffs[table] = conn.execute(q, {"r": run_id}).fetchone()[0]
     return Measurement(
         "single pass, 1 connection", seconds, population,

@@ -16,6 +16,7 @@ from psycopg import sql
 from ..errors import MigrationError
 
 RESULTS = "campaign_results"
+PARTITIONED = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments")
 # (schema, name) -> kind: r table, p partitioned table, v view, f function
 EXPECTED: dict[tuple[str, str], str] = {
     **{("campaign_engine", t): "r" for t in (
@@ -26,9 +27,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("campaign_engine", "set_updated_at"): "f",
     ("campaign_engine", "json_date"): "f",
     **{(RESULTS, t): "r" for t in ("runs", "run_population", "relay_progress")},
-    **{(RESULTS, t): "p" for t in ("assignments", "contacts", "unassignments")},
-    **{(RESULTS, f"{t}_staging"): "r" for t in ("assignments", "contacts", "unassignments")},
-    **{(RESULTS, v): "v" for v in ("current_runs", "current_assignments", "current_contacts")},
+    **{(RESULTS, t): "p" for t in PARTITIONED},
+    **{(RESULTS, f"{t}_staging"): "r" for t in PARTITIONED},
+    **{(RESULTS, v): "v" for v in ("current_runs", "current_assignments", "current_contacts",
+                                   "contacts")},
 }  # fmt: skip
 KINDS = {"r": "table", "p": "partitioned table", "v": "view", "f": "function"}
 

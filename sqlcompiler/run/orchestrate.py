@@ -149,7 +149,7 @@ def _reference_groups(
         for a in found:
             cp.write_row((run_id, a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers))
     with work.cursor().copy(
-        "COPY campaign_results.contacts_staging (run_id, cif, campaign_group_id, campaign_id, position, "
+        "COPY campaign_results.contact_rows_staging (run_id, cif, campaign_group_id, campaign_id, position, "
         "rule_priority, party_type, party_cif, relationship_type, contact_type, phone_number, is_primary, "
         "is_verified, phone_id) FROM STDIN"
     ) as cp:

@@ -195,8 +195,8 @@ def _evaluate_draft(
     contacts = dict(
         ((g, c), n)
         for g, c, n in reader.execute(
-            "SELECT campaign_group_id, campaign_id, count(*) FROM "
-            "campaign_results.contacts_staging GROUP BY 1, 2"
+            "SELECT campaign_group_id, campaign_id, sum(cardinality(phone_ranks))::bigint FROM "
+            "campaign_results.contact_lists_staging GROUP BY 1, 2"
         ).fetchall()
     )
     result = _groups(config, groups, contacts, population, old, old_names)

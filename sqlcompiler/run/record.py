@@ -226,7 +226,7 @@ def count_results(work: psycopg.Connection, result: list[GroupResult]) -> None:
         by_id[gid].campaigns[cid] = n
         by_id[gid].assigned += n
     for gid, n in work.execute(
-        "SELECT campaign_group_id, count(*) FROM campaign_results.contacts_staging "
+        "SELECT campaign_group_id, count(*) FROM campaign_results.contact_rows_staging "
         "WHERE campaign_group_id = ANY(%s) GROUP BY 1",
         (ids,),
     ).fetchall():

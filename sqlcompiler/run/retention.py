@@ -10,6 +10,7 @@ from psycopg import sql
 from ..errors import SqlCompilerError
 from ..progress import Progress, quiet
 from .lock import run_lock
+from .staging import BASES
 
 DEFAULT_KEEP = 7  # succeeded full runs whose result partitions are kept
 DEFAULT_KEEP_RECORDS_DAYS = 400  # run records (the audit trail) are kept this long
@@ -75,7 +76,7 @@ def cleanup(
     for run_id in results:
         with conn.transaction():
             conn.execute("SET LOCAL lock_timeout = '10s'")
-            for base in ("assignments", "contacts", "unassignments"):
+            for base in (*BASES, "contacts"):  # contacts_rN: published before revision 0014
                 conn.execute(
                     sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
                         sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")

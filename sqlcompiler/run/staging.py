@@ -21,7 +21,25 @@ NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = 
 
 
 RESULTS = sql.Identifier("campaign_results")
-BASES = ("assignments", "contacts", "unassignments")
+# contact_rows: the reference engine's contacts, one row each; a compiled run writes
+# contact_lists and phone_books instead (alembic revision 0014: the view contacts reads both)
+BASES = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments")
+# what each staging table is indexed on (the index keeps the name *_cif_idx for all)
+KEYS = {"phone_books": ("owner", "phone_rank")}
+DEFAULT_KEY = ("cif", "campaign_group_id")
+
+# The staged contacts as rows, as the view campaign_results.contacts expands published ones
+# (alembic revision 0014): for checks that compare a statement's output row for row.
+STAGED_CONTACTS = sql.SQL("""
+SELECT l.run_id, l.cif, l.campaign_group_id, l.campaign_id, CAST(u.position AS integer) AS position,
+       u.rule_priority, CASE WHEN b.party_order = 0 THEN 'customer' ELSE 'reference' END AS party_type,
+       b.party_cif, b.relationship_type, b.contact_type, b.phone_number, b.is_primary,
+       b.is_verified, b.phone_id
+FROM campaign_results.contact_lists_staging l
+CROSS JOIN LATERAL unnest(l.phone_ranks, l.rule_priorities)
+  WITH ORDINALITY AS u(phone_rank, rule_priority, position)
+JOIN campaign_results.phone_books_staging b
+  ON b.run_id = l.run_id AND b.owner = l.cif AND b.phone_rank = u.phone_rank""")
 
 
 def staging_name(base: str, what: str = "") -> sql.Identifier:
@@ -70,8 +88,8 @@ def unconstrain_staging(conn: psycopg.Connection) -> None:
 
 
 def index_staging(work: psycopg.Connection, committed: bool) -> None:
-    """Index and ANALYZE both staging tables: (cif, group) serves the views' per-customer
-    lookups and the relay's keyset order.
+    """Index and ANALYZE the staging tables: (cif, group) serves the views' per-customer
+    lookups and the relay's keyset order; (owner, phone_rank) the lists' phones.
 
     When the group connections committed the rows (``committed``), the two tables are done at
     the same time on two connections of their own (with the CHECK above: publishing took
@@ -81,8 +99,11 @@ def index_staging(work: psycopg.Connection, committed: bool) -> None:
 
     def index(conn: psycopg.Connection, base: str) -> None:
         conn.execute(
-            sql.SQL("CREATE INDEX {} ON {}.{} (cif, campaign_group_id)").format(
-                staging_name(base, "_cif_idx"), RESULTS, staging_name(base)
+            sql.SQL("CREATE INDEX {} ON {}.{} ({})").format(
+                staging_name(base, "_cif_idx"),
+                RESULTS,
+                staging_name(base),
+                sql.SQL(", ").join(map(sql.Identifier, KEYS.get(base, DEFAULT_KEY))),
             )
         )
         conn.execute(sql.SQL("ANALYZE {}.{}").format(RESULTS, staging_name(base)))

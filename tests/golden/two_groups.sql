@@ -345,15 +345,37 @@ WITH customer_loans AS (
         k.rule_priority = k.other_priority AND k.party_order = 0
       )
     )
-), contacts AS (
-  INSERT INTO campaign_results.contacts_staging (
+), lists AS (
+  INSERT INTO campaign_results.contact_lists_staging (
     run_id,
     cif,
     campaign_group_id,
     campaign_id,
-    position,
-    rule_priority,
-    party_type,
+    phone_ranks,
+    rule_priorities
+  )
+  SELECT
+    (
+      SELECT
+        CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT)
+    ),
+    k.cif,
+    k.campaign_group_id,
+    k.campaign_id,
+    ARRAY_AGG(CAST(k.phone_rank AS INT) ORDER BY k.rule_priority, k.phone_rank),
+    ARRAY_AGG(k.rule_priority ORDER BY k.rule_priority, k.phone_rank)
+  FROM firsts AS k
+  GROUP BY
+    k.cif,
+    k.campaign_group_id,
+    k.campaign_id
+  RETURNING campaign_group_id, CARDINALITY(phone_ranks) AS n
+), book AS (
+  INSERT INTO campaign_results.phone_books_staging (
+    run_id,
+    owner,
+    phone_rank,
+    party_order,
     party_cif,
     relationship_type,
     contact_type,
@@ -367,21 +389,17 @@ WITH customer_loans AS (
       SELECT
         CAST(CURRENT_SETTING('sqlcompiler.run_id') AS BIGINT)
     ),
-    k.cif,
-    k.campaign_group_id,
-    k.campaign_id,
-    ROW_NUMBER() OVER (PARTITION BY k.cif, k.campaign_group_id ORDER BY k.rule_priority, k.phone_rank),
-    k.rule_priority,
-    CASE WHEN k.party_order = 0 THEN 'customer' ELSE 'reference' END,
-    k.party_cif,
-    k.relationship_type,
-    k.contact_type,
-    k.phone_number,
-    k.is_primary,
-    k.is_verified,
-    k.phone_id
-  FROM firsts AS k
-  RETURNING campaign_group_id
+    x.owner,
+    x.phone_rank,
+    x.party_order,
+    x.party_cif,
+    x.relationship_type,
+    x.contact_type,
+    x.phone_number,
+    x.is_primary,
+    x.is_verified,
+    x.phone_id
+  FROM pg_temp.run_phones AS x
 )
 SELECT
   (
@@ -395,8 +413,8 @@ SELECT
     FROM (
       SELECT
         campaign_group_id,
-        COUNT(*) AS n
-      FROM contacts
+        SUM(n) AS n
+      FROM lists
       GROUP BY
         campaign_group_id
     ) AS k

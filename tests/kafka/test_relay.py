@@ -284,7 +284,8 @@ def test_a_batch_reads_the_batch_not_the_run(db, dsn):
 
     _setup(db, n=300)
     res = runner.run(dsn)
-    db.execute("ANALYZE campaign_results.assignments, campaign_results.contacts")
+    db.execute("ANALYZE campaign_results.assignments, campaign_results.contact_lists, "
+               "campaign_results.phone_books")  # fmt: skip
     params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": res.run_id,
               "cif": "C1", "group": 0}  # fmt: skip
     query = messages(40)
@@ -303,7 +304,7 @@ def test_a_batch_reads_the_batch_not_the_run(db, dsn):
     assert walked and max(walked) <= 40, walked
     # a message (and its contacts subquery) is built for the batch's rows only
     built = [
-        n["Actual Loops"] for n in every if n.get("Relation Name", "").startswith("contacts_r")
+        n["Actual Loops"] for n in every if n.get("Relation Name", "").startswith("contact_lists_r")
     ]
     assert built and max(built) <= 40, built
     assert len(db.execute(query, params).fetchall()) == 40

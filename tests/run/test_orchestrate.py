@@ -50,18 +50,21 @@ def test_run_record_counts_and_views(db, dsn):
     options = dict(
         db.execute(
             "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
-            ([f"assignments_r{res.run_id}", f"contacts_r{res.run_id}", "contacts_staging"],),
+            ([f"assignments_r{res.run_id}", f"contact_lists_r{res.run_id}",
+              f"phone_books_r{res.run_id}", "contact_lists_staging"],),
         ).fetchall()
-    )
-    assert len(options) == 3
+    )  # fmt: skip
+    assert len(options) == 4
     assert all("autovacuum_enabled=false" in (o or []) for o in options.values())
     # indexed (built before publishing) and constrained to the run (so ATTACH needed no scan)
-    for base in ("assignments", "contacts"):
+    for base, key in [("assignments", "(cif, campaign_group_id)"),
+                      ("contact_lists", "(cif, campaign_group_id)"),
+                      ("phone_books", "(owner, phone_rank)")]:  # fmt: skip
         part = f"{base}_r{res.run_id}"
         assert (
             db.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", (part,))
             .fetchone()[0]
-            .endswith("(cif, campaign_group_id)")
+            .endswith(key)
         )
         assert (
             db.execute(
