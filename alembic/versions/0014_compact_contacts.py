@@ -88,15 +88,15 @@ SELECT k.run_id, k.cif, k.campaign_group_id, k.campaign_id, k.position, k.rule_p
        k.is_primary, k.is_verified, k.phone_id
 FROM campaign_results.contact_rows k
 UNION ALL
-SELECT l.run_id, l.cif, l.campaign_group_id, l.campaign_id, CAST(u.position AS integer),
-       u.rule_priority, CASE WHEN b.party_order = 0 THEN 'customer' ELSE 'reference' END,
+SELECT l.run_id, l.cif, l.campaign_group_id, l.campaign_id,
+       array_position(l.phone_ranks, b.phone_rank),
+       l.rule_priorities[array_position(l.phone_ranks, b.phone_rank)],
+       CASE WHEN b.party_order = 0 THEN 'customer' ELSE 'reference' END,
        b.party_cif, b.relationship_type, b.contact_type, b.phone_number, b.is_primary,
        b.is_verified, b.phone_id
 FROM campaign_results.contact_lists l
-CROSS JOIN LATERAL unnest(l.phone_ranks, l.rule_priorities)
-  WITH ORDINALITY AS u(phone_rank, rule_priority, position)
 JOIN campaign_results.phone_books b
-  ON b.run_id = l.run_id AND b.owner = l.cif AND b.phone_rank = u.phone_rank;
+  ON b.run_id = l.run_id AND b.owner = l.cif AND b.phone_rank = ANY(l.phone_ranks);
 COMMENT ON VIEW campaign_results.contacts IS 'Selected phones of each assignment in contact order (SPEC §3), every run: the lists expanded against their run''s phone book, and the rows of contact_rows.';
 """
     + CONTACTS_0012

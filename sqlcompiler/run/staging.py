@@ -31,15 +31,15 @@ DEFAULT_KEY = ("cif", "campaign_group_id")
 # The staged contacts as rows, as the view campaign_results.contacts expands published ones
 # (alembic revision 0014): for checks that compare a statement's output row for row.
 STAGED_CONTACTS = sql.SQL("""
-SELECT l.run_id, l.cif, l.campaign_group_id, l.campaign_id, CAST(u.position AS integer) AS position,
-       u.rule_priority, CASE WHEN b.party_order = 0 THEN 'customer' ELSE 'reference' END AS party_type,
+SELECT l.run_id, l.cif, l.campaign_group_id, l.campaign_id,
+       array_position(l.phone_ranks, b.phone_rank) AS position,
+       l.rule_priorities[array_position(l.phone_ranks, b.phone_rank)] AS rule_priority,
+       CASE WHEN b.party_order = 0 THEN 'customer' ELSE 'reference' END AS party_type,
        b.party_cif, b.relationship_type, b.contact_type, b.phone_number, b.is_primary,
        b.is_verified, b.phone_id
 FROM campaign_results.contact_lists_staging l
-CROSS JOIN LATERAL unnest(l.phone_ranks, l.rule_priorities)
-  WITH ORDINALITY AS u(phone_rank, rule_priority, position)
 JOIN campaign_results.phone_books_staging b
-  ON b.run_id = l.run_id AND b.owner = l.cif AND b.phone_rank = u.phone_rank""")
+  ON b.run_id = l.run_id AND b.owner = l.cif AND b.phone_rank = ANY(l.phone_ranks)""")
 
 
 def staging_name(base: str, what: str = "") -> sql.Identifier:

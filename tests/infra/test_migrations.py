@@ -93,3 +93,48 @@ def test_constraints(db):
         db.execute("SELECT count(*) FROM campaign_engine.contact_selection_rules").fetchone()[0]
         == 0
     )
+
+
+def test_contacts_published_before_the_compact_form_stay_readable(empty_dsn):
+    """Revision 0014 stores contacts as lists against a per-run phone book; a run published
+    before it keeps its rows (the table, renamed contact_rows, under the view contacts), so the
+    public view shows them unchanged after the upgrade, and retention still drops them."""
+    migrations.upgrade(empty_dsn, "0013")
+    row = ("C1", 7, 70, 1, 10, "reference", "R1", "PARENT", "mobile", "+84 912", True, None)
+    with psycopg.connect(empty_dsn) as conn:
+        (run_id,) = conn.execute(
+            "INSERT INTO campaign_results.runs (kind, status, finished_at) "
+            "VALUES ('full', 'succeeded', now()) RETURNING run_id"
+        ).fetchone()
+        for base in ("assignments", "contacts", "unassignments"):
+            conn.execute(f"CREATE TABLE campaign_results.{base}_r{run_id} PARTITION OF "
+                         f"campaign_results.{base} FOR VALUES IN ({run_id})")  # fmt: skip
+        conn.execute(
+            "INSERT INTO campaign_results.assignments VALUES (%s, 'C1', 7, 70, '{L1}')", (run_id,)
+        )
+        conn.execute(
+            "INSERT INTO campaign_results.contacts (run_id, cif, campaign_group_id, campaign_id, "
+            "position, rule_priority, party_type, party_cif, relationship_type, contact_type, "
+            "phone_number, is_primary, is_verified, phone_id) VALUES (%s, %s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, 5)",
+            (run_id, *row),
+        )
+        before = conn.execute("SELECT * FROM campaign_results.current_contacts").fetchall()
+    assert [r[1:13] for r in before] == [row]
+    migrations.upgrade(empty_dsn)
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT * FROM campaign_results.current_contacts").fetchall() == before
+        assert conn.execute(
+            "SELECT phone_id FROM campaign_results.contacts WHERE run_id = %s", (run_id,)
+        ).fetchall() == [(5,)]
+        from sqlcompiler.run.retention import prune
+
+        conn.execute(
+            "INSERT INTO campaign_results.runs (kind, status, finished_at) "
+            "VALUES ('full', 'succeeded', now())"
+        )
+        prune(conn, 1, 1)  # a newer full run: the old run's partitions go
+        assert conn.execute("SELECT count(*) FROM campaign_results.contacts").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = %s", (f"contacts_r{run_id}",)
+        ).fetchone() == (0,)
