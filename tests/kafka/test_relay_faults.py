@@ -44,6 +44,22 @@ def _published(db, run_id: int, topic: str) -> tuple[int, str | None, int | None
     return row if row else (0, None, None)
 
 
+def _assignment_ids(db, run_id: int) -> set[str]:
+    """The message ids a run's assignments get (run:group:cif)."""
+    rows = db.execute(
+        "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
+        (run_id,),
+    )
+    return {f"{run_id}:{g}:{c}" for c, g in rows}
+
+
+def _message_ids(bootstrap: str, topic: str) -> list[str]:
+    """Every assignment message's id on the topic, duplicates kept."""
+    return [
+        json.loads(m.value())["message_id"] for m in _of(consume(bootstrap, topic), relay.SCHEMA)
+    ]
+
+
 def test_relay_process_killed_mid_run_resumes_without_gaps(db, dsn, kafka):
     """SIGKILL, not an exception: the relay process dies between or inside batches. The next
     relay starts from the stored watermark: every message arrives, and the only duplicates are
@@ -73,17 +89,8 @@ def test_relay_process_killed_mid_run_resumes_without_gaps(db, dsn, kafka):
     stored, last_cif, last_group = _published(db, run.run_id, settings.topic)
     assert 0 < stored < run.assigned  # killed in the middle of the run
     assert relay.relay(dsn, settings, batch=batch).messages == run.assigned - stored
-    ids = [
-        json.loads(m.value())["message_id"]
-        for m in _of(consume(kafka, settings.topic), relay.SCHEMA)
-    ]
-    want = {
-        f"{run.run_id}:{g}:{c}"
-        for c, g in db.execute(
-            "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
-            (run.run_id,),
-        )
-    }
+    ids = _message_ids(kafka, settings.topic)
+    want = _assignment_ids(db, run.run_id)
     assert set(ids) == want  # no gap
     twice = [i for i, n in collections.Counter(ids).items() if n > 1]
     assert all(n <= 2 for n in collections.Counter(ids).values())
@@ -138,17 +145,8 @@ def test_broker_stopped_mid_relay_and_restarted(db, dsn, monkeypatch):
         broker = start_tansu(port)  # back again (memory storage: the old log is gone with it)
         monkeypatch.setattr(relay.KafkaSettings, "producer", real)
         assert relay.relay(dsn, settings, batch=4).messages == run.assigned - 4
-        resent = {
-            json.loads(m.value())["message_id"]
-            for m in _of(consume(settings.bootstrap, settings.topic), relay.SCHEMA)
-        }
-        all_ids = {
-            f"{run.run_id}:{g}:{c}"
-            for c, g in db.execute(
-                "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
-                (run.run_id,),
-            )
-        }
+        resent = set(_message_ids(settings.bootstrap, settings.topic))
+        all_ids = _assignment_ids(db, run.run_id)
         assert (
             len(all_ids - resent) == 4 and resent <= all_ids
         )  # the first 4 went to the first broker, acknowledged
@@ -215,17 +213,8 @@ def test_follow_survives_a_broker_restart_with_a_batch_in_flight(db, dsn, monkey
         stop.set()
         t.join(30)
         assert not t.is_alive()
-        got = {
-            json.loads(m.value())["message_id"]
-            for m in _of(consume(settings.bootstrap, settings.topic), relay.SCHEMA)
-        }
-        want = {
-            f"{run.run_id}:{g}:{c}"
-            for c, g in db.execute(
-                "SELECT cif, campaign_group_id FROM campaign_results.assignments WHERE run_id = %s",
-                (run.run_id,),
-            )
-        }
+        got = set(_message_ids(settings.bootstrap, settings.topic))
+        want = _assignment_ids(db, run.run_id)
         # the first 4 were acknowledged by the broker that died (memory storage); the rest
         # arrived at the new one, none missing
         assert len(want - got) == 4 and got <= want and len(got) == run.assigned - 4
