@@ -74,9 +74,9 @@ def export_results(
 
 
 def results_csv_chunks(dsn: str):
-    """The current results as CSV, chunk by chunk (the workbench's download streams them)."""
+    """The current results as CSV in blocks of about 1 MB (the workbench's download streams them)."""
     with migrated(dsn) as conn:
-        yield from export.csv_chunks(conn)
+        yield from export.csv_blocks(conn)
 
 
 def prune_runs(

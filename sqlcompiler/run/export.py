@@ -104,6 +104,22 @@ def csv_chunks(
             yield bytes(chunk)
 
 
+def csv_blocks(conn: psycopg.Connection, size: int = 1 << 20) -> Iterator[bytes]:
+    """The CSV export in blocks of about ``size`` bytes: COPY delivers one row per chunk, and a
+    web server hands each chunk of a streamed response over between threads (3.96M of them
+    at 1M customers)."""
+    block: list[bytes] = []
+    held = 0
+    for chunk in csv_chunks(conn):
+        block.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(block)
+            block, held = [], 0
+    if block:
+        yield b"".join(block)
+
+
 def export(
     conn: psycopg.Connection,
     out: IO[bytes],
