@@ -76,6 +76,7 @@ class SourceSetup:
     statements: str | None = None
     config: source.SourceConfig | None = None
     replica: source.ReplicaState | None = None
+    done: str | None = None  # what a command changed, in words
 
 
 def _source_conn(dsn: str):
@@ -115,6 +116,23 @@ def source_replica(
                 return SourceSetup(statements=plan.render(conn))
         state = source.setup_replica(conn, publisher_dsn, wait=wait, progress=progress)
         return SourceSetup(config=source.configured(conn), replica=state)
+
+
+def source_citus(dsn: str, *, sql_only: bool = False, progress: Progress = quiet) -> SourceSetup:
+    """Distribute the bank-sync tables on the Citus cluster whose coordinator is ``dsn``."""
+    with _source_conn(dsn) as conn:
+        if sql_only:
+            return SourceSetup(statements=source.citus_plan(conn).render(conn))
+        plan = source.setup_citus(conn, progress=progress)
+        done = (
+            "distributed on cif: "
+            + ", ".join(t for t, c in source.CITUS_LAYOUT.items() if c is not None)
+            + "; reference tables: "
+            + ", ".join(t for t, c in source.CITUS_LAYOUT.items() if c is None)
+        )
+        if not plan.steps:
+            done = "unchanged: " + done
+        return SourceSetup(config=source.configured(conn), done=done)
 
 
 def source_status(dsn: str) -> source.SourceStatus:

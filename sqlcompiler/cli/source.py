@@ -20,6 +20,7 @@ def source() -> None:
     fdw      foreign tables over postgres_fdw; every run first copies them into local
              unlogged tables in one remote transaction (a consistent snapshot)
     replica  bank_sync_service.* here subscribe to a publication on the bank-sync database
+    citus    (this database is a Citus coordinator) distribute the local tables on cif
 
     The compiled SQL is the same in every mode. Every command is idempotent; --sql prints the
     statements for a DBA instead of running them (credentials appear as psql variables).
@@ -83,6 +84,22 @@ def source_replica(ctx: Ctx, publisher_dsn: str, sql_only: bool, wait: float) ->
     res = api.source_replica(
         ctx.dsn, publisher_dsn, sql_only=sql_only, wait=wait or None, progress=echo_err
     )
+    click.echo(console.source_setup(res))
+
+
+@source.command("citus")
+@click.option("--sql", "sql_only", is_flag=True, help="Print the statements, run nothing.")
+@pass_ctx
+def source_citus(ctx: Ctx, sql_only: bool) -> None:
+    """Distribute the bank-sync tables on the Citus cluster whose coordinator is --dsn.
+
+    customers, loans and reference_customers become distributed tables co-located on the
+    customer's cif; loan_custom_fields and phones become reference tables. loans and
+    reference_customers get primary keys that contain the distribution column, and the
+    foreign key from loan_custom_fields to loans is dropped (Citus cannot keep it). One
+    transaction; run again, it does nothing. See docs/scaling.md.
+    """
+    res = api.source_citus(ctx.dsn, sql_only=sql_only, progress=echo_err)
     click.echo(console.source_setup(res))
 
 

@@ -322,6 +322,8 @@ def source_setup(result: SourceSetup) -> str:
     text = f"source: {result.config.describe()}" if result.config else "source: unchanged"
     if result.replica is not None:
         text += "\n" + replica_lines(result.replica)
+    if result.done:
+        text += "\n" + result.done
     return text
 
 

@@ -268,13 +268,12 @@ def _population(work, cifs: list[str] | None, run_id: int, schema: str) -> tuple
         "SELECT %s, cif FROM pg_temp.run_population",
         (run_id,),
     )
-    unknown = work.execute(
-        sql.SQL(
-            "SELECT count(*) FROM pg_temp.run_population p WHERE NOT EXISTS "
-            "(SELECT 1 FROM {} c WHERE c.cif = p.cif)"
-        ).format(customers)
+    # the list as an array, not a join with the temporary table: on Citus a temporary table
+    # cannot be joined with a distributed one inside a subquery
+    known = work.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE cif = ANY(%s)").format(customers), (cifs,)
     ).fetchone()[0]
-    return len(cifs), unknown
+    return len(cifs), len(cifs) - known
 
 
 def _guard(meta, res: RunResult, opts: RunOptions, progress: Progress) -> None:

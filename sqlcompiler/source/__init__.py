@@ -9,12 +9,16 @@ so the statements a DBA reviewed do not change with the mode:
 * ``replica`` the ``bank_sync_service`` tables here subscribe (logical replication) to a
               publication on the bank-sync database (replica.py).
 
+On a Citus cluster, ``source citus`` distributes the local tables on ``cif`` (citus.py).
+
 plan.py holds what the modes share (the recorded mode, setup plans), status.py what a run
 reads and what ``source status`` shows.
 """
 
 from __future__ import annotations
 
+from .citus import LAYOUT as CITUS_LAYOUT
+from .citus import citus_plan, setup_citus
 from .fdw import fdw_plan, setup_fdw
 from .plan import (
     FDW_SCHEMA,
@@ -30,6 +34,9 @@ from .replica import ReplicaState, replica_plan, replica_state, setup_replica
 from .status import SourceStatus, TableStatus, catalog, prepare_run, status, use_local
 
 __all__ = [
+    "CITUS_LAYOUT",
+    "citus_plan",
+    "setup_citus",
     "FDW_SCHEMA",
     "SCHEMA",
     "SNAPSHOT_COMMENT",

@@ -1,0 +1,117 @@
+"""The product on a Citus cluster gives what it gives on plain PostgreSQL, row for row.
+
+The same demo data and configuration go into a plain database and into one whose bank-sync
+tables `source citus` distributed on cif; then a full run, a list run (with a cif the bank
+does not know), a configuration change and its preview, another run and retention, each
+compared between the two.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from sqlcompiler import api
+from sqlcompiler.config import files
+from sqlcompiler.errors import SourceError
+from sqlcompiler.run.orchestrate import RunOptions
+
+CUSTOMERS = 1500
+ASSIGNMENTS = (
+    "SELECT run_id, cif, campaign_group_id, campaign_group_name, campaign_id, campaign_name, "
+    "account_numbers FROM campaign_results.current_assignments ORDER BY cif, campaign_group_id"
+)
+CONTACTS = (
+    "SELECT run_id, cif, campaign_group_id, position, rule_priority, party_type, party_cif, "
+    "relationship_type, contact_type, phone_number, is_primary, is_verified "
+    "FROM campaign_results.current_contacts ORDER BY cif, campaign_group_id, position"
+)
+
+
+def _results(dsn: str) -> tuple[list[tuple], list[tuple]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(ASSIGNMENTS).fetchall(), conn.execute(CONTACTS).fetchall()
+
+
+def _distributed(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT logicalrelid::regclass::text, partmethod FROM pg_dist_partition"
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.fixture
+def both(citus_dsn: str, dsn: str) -> tuple[str, str]:
+    """(plain, citus): the same demo data and configuration, Citus's distributed."""
+    for target in (dsn, citus_dsn):
+        api.demo(target, CUSTOMERS, 7, run_after=False)
+    api.source_citus(citus_dsn)
+    return dsn, citus_dsn
+
+
+def test_source_citus_distributes_the_bank_sync_tables_once(citus_dsn: str) -> None:
+    api.demo(citus_dsn, 200, 3, run_after=False)
+    shown = api.source_citus(citus_dsn, sql_only=True).statements
+    assert "create_distributed_table('bank_sync_service.loans', 'cif'" in shown
+    assert _distributed(citus_dsn) == {}  # --sql changes nothing
+    done = api.source_citus(citus_dsn)
+    assert done.done.startswith("distributed on cif: customers, loans, reference_customers")
+    assert _distributed(citus_dsn) == {
+        "bank_sync_service.customers": "h",
+        "bank_sync_service.loans": "h",
+        "bank_sync_service.reference_customers": "h",
+        "bank_sync_service.loan_custom_fields": "n",
+        "bank_sync_service.phones": "n",
+    }
+    again = api.source_citus(citus_dsn)
+    assert again.done.startswith("unchanged")
+    assert "nothing to do" in api.source_citus(citus_dsn, sql_only=True).statements
+    with psycopg.connect(citus_dsn) as conn:  # every row is in the shards, none left behind
+        assert conn.execute("SELECT count(*) FROM bank_sync_service.customers").fetchone() == (200,)
+        shell = conn.execute("SELECT pg_relation_size('bank_sync_service.customers')").fetchone()
+    assert shell == (0,)
+
+
+def test_source_citus_on_plain_postgresql_says_what_is_missing(dsn: str) -> None:
+    with pytest.raises(SourceError, match="not a Citus coordinator: load Citus"):
+        api.source_citus(dsn, sql_only=True)
+
+
+def test_runs_on_citus_equal_plain_postgresql(both: tuple[str, str], tmp_path) -> None:
+    plain, citus = both
+    for target in both:
+        res = api.run(target, RunOptions(jobs=2))
+        assert res.status == "succeeded"
+    first = _results(plain)
+    assert first[0] and first[1]
+    assert _results(citus) == first
+
+    with psycopg.connect(plain) as conn:
+        cifs = [r[0] for r in conn.execute(
+            "SELECT cif FROM bank_sync_service.customers ORDER BY md5(cif) LIMIT 40")]  # fmt: skip
+    cifs.append("KHÔNG-CÓ-001")  # unknown to the bank: counted, not an error
+    for target in both:
+        res = api.run(target, RunOptions(cifs=cifs))
+        assert res.status == "succeeded"
+    assert _results(citus) == _results(plain)
+
+    # a configuration change: its preview, then the run that applies it
+    document = api.export_config(plain)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(document.replace("field_value: 120", "field_value: 60", 1), encoding="utf-8")
+    assert changed.read_text(encoding="utf-8") != document
+    previews = [api.preview(t, files.load(changed)) for t in both]
+    counts = [
+        [(g.name, [(c.name, c.assigned, c.contacts, c.entered, c.left) for c in g.campaigns])
+         for g in p.groups]
+        for p in previews
+    ]  # fmt: skip
+    assert counts[0] == counts[1]
+    assert any(c[3] or c[4] for _g, cs in counts[0] for c in cs)  # the change moves someone
+    for target in both:
+        api.apply_file(target, changed)
+        assert api.run(target, RunOptions(jobs=2, keep=1)).status == "succeeded"
+    assert _results(citus) == _results(plain)
+    runs = [[(r.run_id, r.status, r.results_dropped) for r in api.runs(t)] for t in both]
+    assert runs[0] == runs[1]
