@@ -3,7 +3,7 @@
 The same demo data and configuration go into a plain database and into one whose bank-sync
 tables `source citus` distributed on cif; then a full run, a list run (with a cif the bank
 does not know), a configuration change and its preview, another run and retention, each
-compared between the two.
+compared between the two, and the messages the relay publishes from each.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 from sqlcompiler import api
 from sqlcompiler.config import files
 from sqlcompiler.errors import SourceError
+from sqlcompiler.kafka import relay
 from sqlcompiler.run.orchestrate import RunOptions
+from tests.kafka.test_relay import _as_rows, _of, _settings, consume
 
 CUSTOMERS = 1500
 ASSIGNMENTS = (
@@ -115,3 +117,14 @@ def test_runs_on_citus_equal_plain_postgresql(both: tuple[str, str], tmp_path) -
     assert _results(citus) == _results(plain)
     runs = [[(r.run_id, r.status, r.results_dropped) for r in api.runs(t)] for t in both]
     assert runs[0] == runs[1]
+
+
+def test_the_relay_on_citus_publishes_what_plain_postgresql_does(both, kafka) -> None:
+    topics = []
+    for target in both:
+        res = api.run(target, RunOptions(jobs=2))
+        settings = _settings(kafka)
+        stats = relay.relay(target, settings, batch=500)
+        assert (stats.runs, stats.messages) == (1, res.assigned)
+        topics.append(sorted(_as_rows(_of(consume(kafka, settings.topic), relay.SCHEMA))))
+    assert topics[0] and topics[1] == topics[0]
