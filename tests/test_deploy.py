@@ -82,3 +82,29 @@ def test_dashboard_queries_name_exported_metrics():
         assert any(n in expr for n in exported), (
             f"panel {panel['title']!r} queries no exported metric"
         )
+
+
+def test_citus_compose_adds_every_worker_and_uses_real_commands():
+    path = ROOT / "deploy" / "citus" / "docker-compose.yml"
+    compose = yaml.safe_load(path.read_text())
+    services = compose["services"]
+    workers = {n for n in services if n.startswith("worker")}
+    assert {"coordinator", "cluster", "migrate", "sqlcompiler"} <= set(services) and workers
+    joined = " ".join(services["cluster"]["command"])
+    assert all(f"citus_add_node('{w}', 5432)" in joined for w in workers)
+    assert services["migrate"]["command"] == ["db", "upgrade"]
+    dsn = services["migrate"]["environment"]["SQLCOMPILER_DSN"]
+    assert (
+        "host=coordinator" in dsn
+        and services["sqlcompiler"]["environment"] == services["migrate"]["environment"]
+    )
+    # the commands the header tells users to run exist, with the options it gives them
+    for line in path.read_text().splitlines():
+        if "run --rm sqlcompiler" not in line:
+            continue
+        words = line.split("run --rm sqlcompiler", 1)[1].split()
+        command = cli.commands[words[0]]
+        if hasattr(command, "commands") and len(words) > 1 and not words[1].startswith("-"):
+            command = command.commands[words[1]]
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        assert {w for w in words if w.startswith("--")} <= options, line
