@@ -69,13 +69,16 @@ def parse(payload: bytes | None) -> tuple[str, list[str] | None]:
 
 
 def _unknown(conn: psycopg.Connection, cifs: list[str]) -> list[str]:
-    rows = conn.execute(
-        "SELECT c FROM unnest(%s::text[]) AS c WHERE NOT EXISTS "
-        "(SELECT 1 FROM bank_sync_service.customers k WHERE k.cif = c) LIMIT 10",
-        (cifs,),
-    ).fetchall()
+    """Up to 10 of ``cifs`` the bank does not know, in request order. The known ones are
+    looked up by list, not by a correlated subquery over unnest(): Citus refuses that form."""
+    known = {
+        r[0]
+        for r in conn.execute(
+            "SELECT cif FROM bank_sync_service.customers WHERE cif = ANY(%s)", (cifs,)
+        ).fetchall()
+    }
     conn.commit()
-    return [r[0] for r in rows]
+    return [c for c in dict.fromkeys(cifs) if c not in known][:10]
 
 
 def _dead_letter(producer, settings: relay.KafkaSettings, msg, reason: str) -> None:

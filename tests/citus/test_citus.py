@@ -3,20 +3,27 @@
 The same demo data and configuration go into a plain database and into one whose bank-sync
 tables `source citus` distributed on cif; then a full run, a list run (with a cif the bank
 does not know), a configuration change and its preview, another run and retention, each
-compared between the two, and the messages the relay publishes from each.
+compared between the two, and the messages the relay publishes from each; `serve`
+answers a request there.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import psycopg
 import pytest
+from confluent_kafka import Producer
 
 from sqlcompiler import api
 from sqlcompiler.config import files
 from sqlcompiler.errors import SourceError
-from sqlcompiler.kafka import relay
+from sqlcompiler.kafka import relay, serve
 from sqlcompiler.run.orchestrate import RunOptions
 from tests.kafka.test_relay import _as_rows, _of, _settings, consume
+from tests.kafka.test_serve import _committed, _done
 
 CUSTOMERS = 1500
 ASSIGNMENTS = (
@@ -128,3 +135,50 @@ def test_the_relay_on_citus_publishes_what_plain_postgresql_does(both, kafka) ->
         assert (stats.runs, stats.messages) == (1, res.assigned)
         topics.append(sorted(_as_rows(_of(consume(kafka, settings.topic), relay.SCHEMA))))
     assert topics[0] and topics[1] == topics[0]
+
+
+def test_serve_answers_a_request_on_citus(citus_dsn, kafka) -> None:
+    api.demo(citus_dsn, 300, 5, run_after=False)
+    api.source_citus(citus_dsn)
+    api.run(citus_dsn)
+    with psycopg.connect(citus_dsn) as conn:
+        cifs = [r[0] for r in conn.execute(
+            "SELECT cif FROM campaign_results.current_assignments ORDER BY cif LIMIT 3")]  # fmt: skip
+    settings = _settings(kafka)
+    stamp = time.time_ns()
+    settings.request_topic = f"requests-{stamp}"
+    settings.dead_letter_topic = f"dlq-{stamp}"
+    for t in (settings.request_topic, settings.dead_letter_topic, settings.topic):
+        relay.ensure_topic(settings, t)
+    producer = Producer({"bootstrap.servers": kafka})
+    producer.produce(
+        settings.request_topic, json.dumps({"request_id": "r1", "cifs": cifs}).encode()
+    )
+    producer.flush(10)
+    stop, out = threading.Event(), {}
+    group = f"serve-{stamp}"
+    thread = threading.Thread(target=lambda: out.update(
+        stats=serve.serve(citus_dsn, settings, group_id=group, stop=stop.is_set)))  # fmt: skip
+    thread.start()
+    try:
+        deadline = time.monotonic() + 90
+        with psycopg.connect(citus_dsn, autocommit=True) as conn:
+            while not (_done(conn) and _committed(kafka, group, settings) == 1):
+                assert thread.is_alive(), "serve exited"
+                assert time.monotonic() < deadline, "serve did not answer the request"
+                time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(60)
+    answered = [
+        json.loads(m.value())
+        for m in consume(kafka, settings.topic)
+        if dict(m.headers())["schema"] == relay.SCHEMA.encode() and m.value()
+    ]
+    mine = [m for m in answered if "r1" in m["request_ids"]]
+    assert {m["cif"] for m in mine} == set(cifs)
+    with psycopg.connect(citus_dsn) as conn:
+        expected = conn.execute(
+            "SELECT count(*) FROM campaign_results.current_assignments WHERE cif = ANY(%s)", (cifs,)
+        ).fetchone()[0]
+    assert len(mine) == expected
