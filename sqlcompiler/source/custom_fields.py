@@ -297,9 +297,13 @@ def upload(
                 UNION ALL
                 SELECT s.line, 'account_number ' || s.account_number || ' is not a loan in bank_sync_service.loans', s.raw
                 FROM pg_temp.upload_staging s
-                WHERE NOT EXISTS (SELECT 1 FROM {}.loans l WHERE l.account_number = s.account_number)
+                LEFT JOIN (SELECT DISTINCT l.account_number FROM {}.loans l
+                           WHERE l.account_number IN (SELECT account_number FROM pg_temp.upload_staging)) k
+                  ON k.account_number = s.account_number
+                WHERE k.account_number IS NULL
                 """
-            ).format(sql.Identifier("bank_sync_service"))
+            ).format(sql.Identifier("bank_sync_service"))  # known loans as a subquery, not a
+            # correlated NOT EXISTS: Citus plans it apart (loans distributed, the upload local)
         ).fetchall()
         problems.extend(found)
         problems.sort()
@@ -336,9 +340,10 @@ def upload(
                   SELECT account_number, fields, %(src)s, %(by)s, now() FROM pg_temp.upload_staging
                   ON CONFLICT (account_number) DO UPDATE
                   SET fields = {merge}, source_system = EXCLUDED.source_system,
-                      uploaded_by = EXCLUDED.uploaded_by, uploaded_at = now(), updated_at = now()
+                      uploaded_by = EXCLUDED.uploaded_by, uploaded_at = EXCLUDED.uploaded_at,
+                      updated_at = EXCLUDED.uploaded_at
                   RETURNING (xmax = 0) AS inserted
-                )
+                )  -- EXCLUDED.uploaded_at is now(): Citus allows no function in DO UPDATE SET
                 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
                 """
             ).format(t=sql.Identifier("bank_sync_service", "loan_custom_fields"), merge=merge),

@@ -182,3 +182,25 @@ def test_serve_answers_a_request_on_citus(citus_dsn, kafka) -> None:
             "SELECT count(*) FROM campaign_results.current_assignments WHERE cif = ANY(%s)", (cifs,)
         ).fetchone()[0]
     assert len(mine) == expected
+
+
+def test_custom_field_upload_on_citus(citus_dsn, tmp_path) -> None:
+    api.demo(citus_dsn, 200, 9, run_after=False)
+    api.source_citus(citus_dsn)
+    with psycopg.connect(citus_dsn) as conn:
+        loans = [r[0] for r in conn.execute(
+            "SELECT account_number FROM bank_sync_service.loans ORDER BY 1 LIMIT 2")]  # fmt: skip
+    upload = tmp_path / "scores.csv"
+    upload.write_text(f"account_number,risk_score\n{loans[0]},55\n{loans[1]},77\nKHÔNG-CÓ,1\n")
+    rejects = tmp_path / "rejects.tsv"
+    res = api.upload_custom_fields(
+        citus_dsn, upload, source_system="scoring", uploaded_by="Nguyễn", reject_file=rejects
+    )
+    assert (res.loaded, res.rejected) == (2, 1)
+    assert "KHÔNG-CÓ is not a loan" in rejects.read_text(encoding="utf-8")
+    with psycopg.connect(citus_dsn) as conn:
+        stored = conn.execute(
+            "SELECT account_number, fields ->> 'risk_score', uploaded_by "
+            "FROM bank_sync_service.loan_custom_fields WHERE source_system = 'scoring' ORDER BY 1"
+        ).fetchall()
+    assert stored == [(loans[0], "55", "Nguyễn"), (loans[1], "77", "Nguyễn")]
