@@ -16,12 +16,14 @@ import time
 import psycopg
 import pytest
 from confluent_kafka import Producer
+from fastapi.testclient import TestClient
 
 from sqlcompiler import api
 from sqlcompiler.config import files
 from sqlcompiler.errors import SourceError
 from sqlcompiler.kafka import relay, serve
 from sqlcompiler.run.orchestrate import RunOptions
+from sqlcompiler.ui import AuthSettings, create_app
 from tests.kafka.test_relay import _as_rows, _of, _settings, consume
 from tests.kafka.test_serve import _committed, _done
 
@@ -204,3 +206,22 @@ def test_custom_field_upload_on_citus(citus_dsn, tmp_path) -> None:
             "FROM bank_sync_service.loan_custom_fields WHERE source_system = 'scoring' ORDER BY 1"
         ).fetchall()
     assert stored == [(loans[0], "55", "Nguyễn"), (loans[1], "77", "Nguyễn")]
+
+
+def test_the_workbench_pages_answer_on_citus(citus_dsn) -> None:
+    api.demo(citus_dsn, 200, 4, run_after=False)
+    api.source_citus(citus_dsn)
+    res = api.run(citus_dsn)
+    with psycopg.connect(citus_dsn) as conn:
+        (cif,) = conn.execute(
+            "SELECT cif FROM campaign_results.current_assignments ORDER BY cif LIMIT 1"
+        ).fetchone()
+    client = TestClient(create_app(citus_dsn, AuthSettings()), base_url="http://127.0.0.1")
+    pages = ["/", "/configuration", "/history", "/custom-fields", "/draft", "/draft/condition",
+             "/approvals", "/runs", f"/runs/{res.run_id}", f"/customers?cif={cif}", "/api/fields",
+             f"/api/customers/{cif}", "/api/configuration"]  # fmt: skip
+    answers = {url: client.get(url) for url in pages}
+    assert {u: r.status_code for u, r in answers.items()} == dict.fromkeys(pages, 200)
+    assert cif in answers[f"/customers?cif={cif}"].text
+    download = client.get("/results.csv")
+    assert download.status_code == 200 and download.text.count("\n") > res.assigned
