@@ -150,6 +150,29 @@ def publish(work: psycopg.Connection, run_id: int) -> None:
                 schema, staging, schema, sql.Identifier(base), NO_AUTOVACUUM
             )
         )
+    analyze_parents_once(work)
+
+
+# The contacts view joins these two across their partitions with the run id known only at
+# execution, so the planner estimates the join from the parents' own statistics, which
+# autovacuum never gathers; without them it assumes 200 distinct cifs and picks a nested
+# loop (a full scan of current_contacts 2.1 x the row form's time at 1M; with them a hash
+# join). ANALYZE of a partitioned table re-reads every partition (about 20 s at 1M with three
+# runs kept), so it runs once, when the parent first has rows. It records distinct cifs as a
+# share of the rows, so with more runs kept it overestimates them (by the number of runs),
+# which keeps the hash join (docs/performance.md, seventeenth session).
+ANALYZED_PARENTS = ("contact_lists", "phone_books")
+
+
+def analyze_parents_once(conn: psycopg.Connection) -> None:
+    for parent in ANALYZED_PARENTS:
+        (known,) = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = 'campaign_results' "
+            "AND tablename = %s AND inherited)",
+            (parent,),
+        ).fetchone()
+        if not known:
+            conn.execute(sql.SQL("ANALYZE {}.{}").format(RESULTS, sql.Identifier(parent)))
 
 
 def empty_staging(meta: psycopg.Connection) -> None:
