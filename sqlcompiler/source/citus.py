@@ -24,7 +24,7 @@ from psycopg import sql
 
 from ..errors import SourceError
 from ..progress import Progress, quiet
-from .plan import SCHEMA, Plan, Step, execute, require_local
+from .plan import SCHEMA, Plan, Step, execute, local_tables, require_local
 
 # table -> distribution column (co-located with customers); None: a reference table
 LAYOUT: dict[str, str | None] = {
@@ -79,6 +79,12 @@ def _constraints(conn: psycopg.Connection, table: str, kind: str) -> list[tuple[
 def citus_plan(conn: psycopg.Connection) -> Plan:
     """The statements that distribute the bank-sync tables still local on this coordinator."""
     workers = _check_cluster(conn)
+    missing = [t for t in LAYOUT if local_tables(conn).get(t, ("",))[0] not in ("r", "p")]
+    if missing:
+        raise SourceError(
+            f"no table {SCHEMA}.{missing[0]} to distribute: load the bank-sync tables on the "
+            "coordinator first (your bank-sync service, or `sqlcompiler demo init` for empty ones)"
+        )
     done = _distributed(conn)
     todo = [t for t in LAYOUT if t not in done]
     plan = Plan(notes=[f"Citus coordinator with {workers} active worker node(s)"])

@@ -89,6 +89,14 @@ def test_source_citus_on_plain_postgresql_says_what_is_missing(dsn: str) -> None
         api.source_citus(dsn, sql_only=True)
 
 
+def test_source_citus_without_the_bank_sync_tables_says_so(citus_dsn: str) -> None:
+    with psycopg.connect(citus_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE bank_sync_service.phones")
+    with pytest.raises(SourceError, match=r"no table bank_sync_service\.phones to distribute"):
+        api.source_citus(citus_dsn)
+    assert _distributed(citus_dsn) == {}  # nothing half done
+
+
 def test_runs_on_citus_equal_plain_postgresql(both: tuple[str, str], tmp_path) -> None:
     plain, citus = both
     for target in both:
