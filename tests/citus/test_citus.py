@@ -10,22 +10,19 @@ answers a request there.
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 
 from sqlcompiler import api
 from sqlcompiler.config import files
 from sqlcompiler.errors import SourceError
-from sqlcompiler.kafka import relay, serve
+from sqlcompiler.kafka import relay
 from sqlcompiler.run.orchestrate import RunOptions
 from sqlcompiler.ui import AuthSettings, create_app
 from tests.kafka.test_relay import _as_rows, _of, _settings, consume
-from tests.kafka.test_serve import _committed, _done
+from tests.kafka.test_serve import requested, serve_until_answered
 
 CUSTOMERS = 1500
 ASSIGNMENTS = (
@@ -154,32 +151,9 @@ def test_serve_answers_a_request_on_citus(citus_dsn, kafka) -> None:
     with psycopg.connect(citus_dsn) as conn:
         cifs = [r[0] for r in conn.execute(
             "SELECT cif FROM campaign_results.current_assignments ORDER BY cif LIMIT 3")]  # fmt: skip
-    settings = _settings(kafka)
-    stamp = time.time_ns()
-    settings.request_topic = f"requests-{stamp}"
-    settings.dead_letter_topic = f"dlq-{stamp}"
-    for t in (settings.request_topic, settings.dead_letter_topic, settings.topic):
-        relay.ensure_topic(settings, t)
-    producer = Producer({"bootstrap.servers": kafka})
-    producer.produce(
-        settings.request_topic, json.dumps({"request_id": "r1", "cifs": cifs}).encode()
-    )
-    producer.flush(10)
-    stop, out = threading.Event(), {}
-    group = f"serve-{stamp}"
-    thread = threading.Thread(target=lambda: out.update(
-        stats=serve.serve(citus_dsn, settings, group_id=group, stop=stop.is_set)))  # fmt: skip
-    thread.start()
-    try:
-        deadline = time.monotonic() + 90
-        with psycopg.connect(citus_dsn, autocommit=True) as conn:
-            while not (_done(conn) and _committed(kafka, group, settings) == 1):
-                assert thread.is_alive(), "serve exited"
-                assert time.monotonic() < deadline, "serve did not answer the request"
-                time.sleep(0.5)
-    finally:
-        stop.set()
-        thread.join(60)
+    settings = requested(kafka, [{"request_id": "r1", "cifs": cifs}])
+    with psycopg.connect(citus_dsn, autocommit=True) as conn:
+        serve_until_answered(conn, citus_dsn, kafka, settings, commits=1)
     answered = [
         json.loads(m.value())
         for m in consume(kafka, settings.topic)

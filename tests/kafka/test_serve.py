@@ -22,8 +22,8 @@ def test_parse_requests():
             serve.parse(bad)
 
 
-def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
-    _setup(db, n=4)
+def requested(kafka: str, payloads: list) -> relay.KafkaSettings:
+    """Fresh topics, with ``payloads`` (dicts as JSON, strings as they are) on the request one."""
     settings = _settings(kafka)
     stamp = time.time_ns()
     settings.request_topic = f"requests-{stamp}"
@@ -31,22 +31,21 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
     for t in (settings.request_topic, settings.dead_letter_topic, settings.topic):
         relay.ensure_topic(settings, t)
     p = Producer({"bootstrap.servers": kafka})
-    for payload in [
-        {"request_id": "r1", "cifs": ["C1", "C2", "C3"]},
-        {"request_id": "r2", "all": True},
-        "this is not json",
-        {"cifs": ["C1"]},
-        {"request_id": "r3", "cifs": ["NOPE"]},
-    ]:
+    for payload in payloads:
         p.produce(
             settings.request_topic,
             value=payload.encode() if isinstance(payload, str) else json.dumps(payload).encode(),
         )
     p.flush(10)
+    return settings
 
+
+def serve_until_answered(db, dsn: str, kafka: str, settings, commits: int) -> serve.ServeStats:
+    """Run serve in a thread until a requested run succeeded and ``commits`` request offsets
+    are committed (after the results): state, not time."""
     stop = threading.Event()
     out = {}
-    group = f"serve-{stamp}"
+    group = f"serve-{settings.request_topic}"
     t = threading.Thread(
         target=lambda: out.update(
             stats=serve.serve(dsn, settings, group_id=group, stop=stop.is_set)
@@ -55,15 +54,29 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
     t.start()
     try:
         deadline = time.monotonic() + 90
-        # answered, and every request's offset committed (after the results): state, not time
-        while not (_done(db) and _committed(kafka, group, settings) == 5):
+        while not (_done(db) and _committed(kafka, group, settings) == commits):
             assert t.is_alive(), "serve exited"
             assert time.monotonic() < deadline, "serve did not answer the requests"
             time.sleep(0.5)
     finally:
         stop.set()
         t.join(60)
-    stats = out["stats"]
+    return out["stats"]
+
+
+def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
+    _setup(db, n=4)
+    settings = requested(
+        kafka,
+        [
+            {"request_id": "r1", "cifs": ["C1", "C2", "C3"]},
+            {"request_id": "r2", "all": True},
+            "this is not json",
+            {"cifs": ["C1"]},
+            {"request_id": "r3", "cifs": ["NOPE"]},
+        ],
+    )
+    stats = serve_until_answered(db, dsn, kafka, settings, commits=5)
     assert stats.dead_lettered == 3
     answered = [
         json.loads(m.value())
@@ -82,6 +95,7 @@ def test_serve_answers_requests_and_dead_letters_bad_ones(db, dsn, kafka):
         "missing field request_id (a non-empty string)",
         "unknown cifs: NOPE",
     }
+    group = f"serve-{settings.request_topic}"
     assert _committed(kafka, group, settings) == 5  # every request's offset, after the results
 
 
