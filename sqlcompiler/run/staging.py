@@ -158,9 +158,9 @@ def publish(work: psycopg.Connection, run_id: int) -> None:
 # autovacuum never gathers; without them it assumes 200 distinct cifs and picks a nested
 # loop (a full scan of current_contacts 2.1 x the row form's time at 1M; with them a hash
 # join). ANALYZE of a partitioned table re-reads every partition (about 20 s at 1M with three
-# runs kept), so it runs once, when the parent first has rows. It records distinct cifs as a
-# share of the rows, so with more runs kept it overestimates them (by the number of runs),
-# which keeps the hash join (docs/performance.md, seventeenth session).
+# runs kept), so it runs once, when the parent first has rows: the distinct cifs it records
+# are those of one run, and later runs decide the same customers (measured: a hash join at 1M
+# with three runs kept; docs/performance.md, seventeenth session).
 ANALYZED_PARENTS = ("contact_lists", "phone_books")
 
 

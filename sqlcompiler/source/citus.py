@@ -79,7 +79,8 @@ def _constraints(conn: psycopg.Connection, table: str, kind: str) -> list[tuple[
 def citus_plan(conn: psycopg.Connection) -> Plan:
     """The statements that distribute the bank-sync tables still local on this coordinator."""
     workers = _check_cluster(conn)
-    missing = [t for t in LAYOUT if local_tables(conn).get(t, ("",))[0] not in ("r", "p")]
+    present = local_tables(conn)
+    missing = [t for t in LAYOUT if present.get(t, ("",))[0] not in ("r", "p")]
     if missing:
         raise SourceError(
             f"no table {SCHEMA}.{missing[0]} to distribute: load the bank-sync tables on the "
