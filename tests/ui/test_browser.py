@@ -65,38 +65,38 @@ def test_manager_story(server, page, db, dsn):
     assert page.locator("text=Gọi gấp").first.is_visible()
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
-    page.click("text=Configuration")
+    _submit(page, "text=Configuration")
     assert page.locator("td", has_text="Nhắc nhở").first.is_visible()
     page.screenshot(path=str(SHOTS / "configuration.png"), full_page=True)
 
     # a draft with a wrong-typed value: the message names its place; fix it; preview; apply
-    page.click("text=Draft & preview")
+    _submit(page, "text=Draft & preview")
     draft = {"groups": [V1["groups"][0] | {"campaigns": [
         V1["groups"][0]["campaigns"][0] | {"conditions": [
             {"data_source": "bank_sync_service.loans", "field_name": "dpd", "operator": ">", "field_value": "bốn mươi"}]},
         V1["groups"][0]["campaigns"][1],
     ]}]}  # fmt: skip
     page.fill("textarea", yaml.safe_dump(draft, allow_unicode=True, sort_keys=False))
-    page.click("button:has-text('Check')")
+    _submit(page, "button:has-text('Check')")
     problems = page.locator("#problems")
     assert "groups[0].campaigns[0].conditions[0]" in problems.inner_text()
     page.screenshot(path=str(SHOTS / "draft-problem.png"), full_page=True)
     fixed = page.input_value("textarea").replace("bốn mươi", "40")
     page.fill("textarea", fixed)
-    page.click("button:has-text('Preview')")
+    _submit(page, "button:has-text('Preview')")
     page.wait_for_selector("#preview", timeout=60_000)  # the page refreshes while it computes
     preview = page.locator("#preview")
     assert "+1 from Nhắc nhở" in preview.inner_text()  # C1 (dpd 45) moves up
     assert "VIP" in preview.inner_text()  # removed group: its customers leave
     page.screenshot(path=str(SHOTS / "preview.png"), full_page=True)
-    page.click("button:has-text('Apply')")
+    _submit(page, "button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
 
     # the guided editor: a new group and campaign, three conditions (one value wrong first)
     page.goto(server + "/draft/condition")
     page.fill("#new-campaign input[name=group]", "Nhóm ưu tiên")
     page.fill("#new-campaign input[name=campaign]", "Ưu tiên cao")
-    page.click("#new-campaign button")
+    _submit(page, "#new-campaign button")
     assert page.locator("#existing").is_visible()  # the new campaign is the target now
     conditions = [
         ("bank_sync_service.loans", "dpd", "IN", "45, bốn lăm", "45, 70, 90"),
@@ -116,21 +116,21 @@ def test_manager_story(server, page, db, dsn):
             assert {"LIKE", "ILIKE", "IN"} <= set(operators)  # a string field's operators
         if wrong:
             page.fill("#value-step input[name=value]", wrong)
-            page.click("button:has-text('Add to the draft')")
+            _submit(page, "button:has-text('Add to the draft')")
             assert "bốn lăm" in page.inner_text("#value-problem")  # beside the value
             page.screenshot(path=str(SHOTS / "guided-condition.png"), full_page=True)
         page.fill("#value-step input[name=value]", right)
-        page.click("button:has-text('Add to the draft')")
+        _submit(page, "button:has-text('Add to the draft')")
         if column == "product_type":  # AUTO is in no loan: asked again, the value kept
             assert "no row has product_type = 'AUTO'" in page.inner_text("#value-problem")
             assert page.input_value("#value-step input[name=value]") == right
             page.check("#value-step input[name=confirm]")
-            page.click("button:has-text('Add to the draft')")
+            _submit(page, "button:has-text('Add to the draft')")
         assert page.locator("#added").is_visible()
     assert len(page.locator("#existing .cond").all()) == 3
 
     # a tree (SPEC §2b): segment OR product, then a relative date, negated, then removed
-    page.click("button[aria-label^='group bank_sync_service.customers.segment']")
+    _submit(page, "button[aria-label^='group bank_sync_service.customers.segment']")
     existing = page.locator("#existing .cond").all_inner_texts()
     assert existing[1] == (
         "(bank_sync_service.customers.segment = MASS OR bank_sync_service.loans.product_type IN "
@@ -141,25 +141,25 @@ def test_manager_story(server, page, db, dsn):
         _choose(page, name, value)
     assert "today - 7d" in page.inner_text("#relative-hint")
     page.fill("#value-step input[name=value]", "today - 30d")
-    page.click("button:has-text('Add to the draft')")
-    page.click(
-        "button[aria-label='negate bank_sync_service.loans.next_payment_date >= today - 30d']"
+    _submit(page, "button:has-text('Add to the draft')")
+    _submit(
+        page, "button[aria-label='negate bank_sync_service.loans.next_payment_date >= today - 30d']"
     )
     assert page.locator("#existing .cond").all_inner_texts()[2] == (
         "NOT (bank_sync_service.loans.next_payment_date >= today - 30d)"
     )
     page.screenshot(path=str(SHOTS / "guided-tree.png"), full_page=True)
-    page.click("button[aria-label^='remove NOT (']")
+    _submit(page, "button[aria-label^='remove NOT (']")
     assert len(page.locator("#existing .cond").all()) == 2
 
     # reorder: Nhắc nhở before Gọi gấp, priorities renumbered
     page.goto(server + "/draft")
-    page.click("button[aria-label='move Nhắc nhở up']")
+    _submit(page, "button[aria-label='move Nhắc nhở up']")
     assert page.locator("#order td", has_text="Nhắc nhở").first.is_visible()
-    page.click("button:has-text('Preview')")
+    _submit(page, "button:has-text('Preview')")
     page.wait_for_selector("#preview", timeout=60_000)
     assert "Ưu tiên cao" in page.inner_text("#preview")
-    page.click("button:has-text('Apply')")
+    _submit(page, "button:has-text('Apply')")
     assert "applied" in page.locator("#message").inner_text()
     # the configuration page shows the applied tree as one line
     page.goto(server + "/configuration")
@@ -179,12 +179,12 @@ def test_manager_story(server, page, db, dsn):
     page.goto(server + "/runs")
     page.screenshot(path=str(SHOTS / "runs.png"), full_page=True)
     first, second = sorted(int(x) for x in page.locator("table a").all_inner_texts())[-2:]
-    page.click(f"table a:text-is('{second}')")
+    _submit(page, f"table a:text-is('{second}')")
     assert "Ưu tiên cao" in page.inner_text("main")
     page.goto(server + "/runs")
     page.fill("input[name=a]", str(first))
     page.fill("input[name=b]", str(second))
-    page.click("button:has-text('Compare')")
+    _submit(page, "button:has-text('Compare')")
     page.wait_for_selector("#moves", timeout=60_000)  # a job: the page refreshes until done
     assert "entered" in page.inner_text("#moves") and "left" in page.inner_text("#moves")
     page.screenshot(path=str(SHOTS / "runs-diff.png"), full_page=True)
@@ -200,11 +200,11 @@ def test_manager_story(server, page, db, dsn):
     page.goto(server + "/custom-fields")
     page.fill("input[name=name]", "điểm_rủi_ro")
     page.select_option("select[name=data_type]", value="number")
-    page.click("button:has-text('Register')")
+    _submit(page, "button:has-text('Register')")
     page.set_input_files("input[name=file]", files=[{
         "name": "diem.csv", "mimeType": "text/csv",
         "buffer": "account_number,điểm_rủi_ro\nL0,80\nL1,cao\nL7,5\n".encode()}])  # fmt: skip
-    page.click("button:has-text('Upload')")
+    _submit(page, "button:has-text('Upload')")
     assert "Loaded 1 line(s)" in page.inner_text("#upload-result")
     assert "cao" in page.inner_text("#rejected") and "L7" in page.inner_text("#rejected")
     page.screenshot(path=str(SHOTS / "custom-fields.png"), full_page=True)
@@ -239,7 +239,7 @@ def _login(page, server: str, name: str, secret: str | None = None) -> None:
     page.goto(server + "/")
     page.fill("input[name=name]", name)
     page.fill("input[name=secret]", secret or SECRETS[name][1])
-    page.click("button:has-text('Log in')")
+    _submit(page, "button:has-text('Log in')")
 
 
 def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
@@ -254,43 +254,51 @@ def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
     )
     assert refused.status == 403
     assert "mật-khẩu" not in page.content()
-    page.click("button:has-text('Log out')")
+    _submit(page, "button:has-text('Log out')")
     _login(page, token_server, "lan")  # an editor submits; she cannot approve her own draft
     page.goto(token_server + "/draft")
     page.fill(
         "textarea", page.input_value("textarea").replace("field_value: 60", "field_value: 50")
     )
-    page.click("button:has-text('Submit for approval')")
+    _submit(page, "button:has-text('Submit for approval')")
     assert "submitted for approval" in page.inner_text("#message")
     page.goto(token_server + "/approvals")
     assert "your own draft" in page.inner_text("main")
     assert page.locator("button:has-text('Approve')").count() == 0
-    page.click("button:has-text('Log out')")
+    _submit(page, "button:has-text('Log out')")
     _login(page, token_server, "chi")  # the approver sees the change and sends it back
     page.goto(token_server + "/approvals")
     assert "when " in page.inner_text(".touched")  # the touched campaign's conditions
-    page.click("button:has-text('Preview its effect')")  # the submitted snapshot's effect
+    _submit(page, "button:has-text('Preview its effect')")  # the submitted snapshot's effect
     page.wait_for_selector("#preview", timeout=60_000)  # the page refreshes while it computes
     assert "Preview over" in page.inner_text("#preview")
     page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
     _no_serious_violation(page)
     page.fill("textarea[name=comment]", "ngưỡng 50 quá thấp, giữ 55")
-    page.click("button:has-text('Send back')")
+    _submit(page, "button:has-text('Send back')")
     assert "Nothing is waiting" in page.inner_text("main")
-    page.click("button:has-text('Log out')")
+    _submit(page, "button:has-text('Log out')")
     _login(page, token_server, "lan")  # she reads why, changes it, submits again
     page.goto(token_server + "/draft")
     assert "chi sent this draft back: ngưỡng 50 quá thấp, giữ 55" in page.inner_text("#returned")
     page.fill(
         "textarea", page.input_value("textarea").replace("field_value: 50", "field_value: 55")
     )
-    page.click("button:has-text('Submit for approval')")
-    page.click("button:has-text('Log out')")
+    _submit(page, "button:has-text('Submit for approval')")
+    _submit(page, "button:has-text('Log out')")
     _login(page, token_server, "chi")  # the approver applies the new submission
     page.goto(token_server + "/approvals")
-    page.click("button:has-text('Approve and apply')")
+    _submit(page, "button:has-text('Approve and apply')")
     assert "lan, approved by chi" in page.inner_text("main")
     assert "It takes effect at the next run" in page.inner_text("#applied")
+
+
+def _submit(page, selector: str) -> None:
+    """Click a link or a form's button and wait for the page it loads: every button of the
+    workbench submits a form, and a check that reads the page before the answer arrives reads
+    the old page (a race the loaded CI machine lost)."""
+    with page.expect_navigation(timeout=60_000):
+        page.click(selector)
 
 
 def _choose(page, name: str, value: str) -> None:
