@@ -22,7 +22,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     **{("campaign_engine", t): "r" for t in (
         "campaign_groups", "campaigns", "base_conditions", "contact_selection_rules",
         "contact_rule_conditions", "contact_rule_outputs", "custom_fields", "config_history",
-        "data_source", "ui_drafts", "condition_nodes", "ui_reads",
+        "data_source", "ui_drafts", "condition_nodes", "ui_reads", "retired_ids",
     )},
     ("campaign_engine", "set_updated_at"): "f",
     ("campaign_engine", "json_date"): "f",

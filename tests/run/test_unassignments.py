@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from sqlcompiler import api
+from sqlcompiler.config.model import ConfigFile
 from sqlcompiler.run import orchestrate as runner
 from sqlcompiler.run.staging import removed_groups
 from tests.run.scenarios import TWO_GROUPS, setup_two_groups
-from tests.scenario import configure, results
+from tests.scenario import cond, configure, results
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -84,3 +86,41 @@ def test_list_run_supersedes_only_its_customers_including_lost_assignments(db, d
     assert ("C3", "G1") not in current  # removed: C3 no longer matches
     assert ("C4", "G1") in current  # not in the list: unchanged
     assert ("C3", "G2") in current
+
+
+def test_a_rollback_keeps_ids_so_nobody_leaves_a_group_they_stay_in(db, dsn):
+    """Issue 31: a group removed and put back (a rollback between two runs) and a campaign
+    removed and re-added keep their ids, so the next run records no one as leaving and the
+    preview of the rollback shows no movement."""
+    setup_two_groups(db)
+    first = runner.run(dsn)
+    before = _ids(db)
+    g1, g2 = TWO_GROUPS["groups"]
+    configure(db, {"groups": [g1]})  # G2 removed, no run in between
+    preview = api.preview(dsn, ConfigFile.model_validate(TWO_GROUPS))  # the rollback's effect
+    assert [c for g in preview.groups for c in g.campaigns if c.entered or c.left] == []
+    configure(db, TWO_GROUPS)  # the rollback
+    other = {"name": "other", "priority": 2, "conditions": [cond("l", "dpd", ">", 90)]}
+    configure(db, {"groups": [g1 | {"campaigns": [other]}, g2]})  # 'late' removed
+    configure(db, TWO_GROUPS)  # and added back
+    assert _ids(db) == before
+    second = runner.run(dsn)
+    assert second.unassigned == 0 and second.left_removed_groups == 0
+    assert sorted((g.group_id, g.campaigns) for g in second.groups) == sorted(
+        (g.group_id, g.campaigns) for g in first.groups
+    )
+    # a new name gets a new id; so does a name whose old id is somebody else's now
+    configure(db, {"groups": [g1]})
+    db.execute(
+        "UPDATE campaign_engine.retired_ids SET id = %s WHERE kind = 'group'", (before[0][1],)
+    )
+    configure(db, {"groups": [g1, g2, g2 | {"name": "G3"}]})
+    now = {name: gid for name, gid, _c, _i in _ids(db)}
+    assert len(set(now.values())) == 3 and now["G2"] != before[1][1]
+
+
+def _ids(db) -> list[tuple]:
+    return db.execute(
+        "SELECT g.name, g.id, c.name, c.id FROM campaign_engine.campaign_groups g "
+        "JOIN campaign_engine.campaigns c ON c.campaign_group_id = g.id ORDER BY 1, 3"
+    ).fetchall()

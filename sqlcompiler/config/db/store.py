@@ -4,7 +4,8 @@ back is load.py).
 ``plan`` and ``apply`` are the same walk over (database, file); ``apply`` also executes each
 step. Rows are matched by their natural keys (group name, campaign name, rule priority,
 condition content) so ids stay stable across applies and results keep pointing at the same
-campaigns.
+campaigns; a group or campaign removed and added back under the same name (a rollback) gets
+its old id again (``campaign_engine.retired_ids``).
 """
 
 from __future__ import annotations
@@ -126,25 +127,63 @@ class _Sync:
         for g in cur.groups:
             if g.name not in new_names:
                 self.note("remove", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
+                self.retire(g.name, "", g.id)
+                for c in g.campaigns:
+                    self.retire(g.name, c.name, c.id)
                 self.delete("campaign_groups", g.id)
         for g in new.groups:
             old = cur_groups.get(g.name)
             if old is None:
                 self.note("add", f"group {g.name!r}", f"{len(g.campaigns)} campaigns")
-                gid = self.insert("campaign_groups", name=g.name)
+                gid = self.insert("campaign_groups", **self.revive(g.name, ""), name=g.name)
                 for c in g.campaigns:
-                    self.add_campaign(gid, c, quiet=True)
+                    self.add_campaign(gid, g.name, c)
             else:
                 self.sync_campaigns(old, g)
         return self.changes
 
-    def pair(self, table: str, old: list, new: list, key, removed) -> list[tuple[Any, Any]]:
-        """Match rows by their natural key: delete (and note) the old rows the new list lacks;
-        each new row with its old row, or None when it is new."""
+    def retire(self, group: str, campaign: str, row_id: int | None) -> None:
+        """Remember a removed group's (``campaign`` empty) or campaign's id under its name."""
+        if self.conn is None:
+            return
+        self.conn.execute(
+            "INSERT INTO campaign_engine.retired_ids (kind, group_name, campaign_name, id) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (kind, group_name, campaign_name) "
+            "DO UPDATE SET id = EXCLUDED.id, retired_at = EXCLUDED.retired_at",
+            ("campaign" if campaign else "group", group, campaign, row_id),
+        )
+
+    def revive(self, group: str, campaign: str) -> dict[str, int]:
+        """``{"id": …}`` when this name was removed before and its id is free: a rollback, or
+        remove and re-add, keeps the id results and Kafka consumers know (no false leave and
+        enter at the next run); ``{}`` for a new name."""
+        if self.conn is None:
+            return {}
+        kind, table = ("campaign", "campaigns") if campaign else ("group", "campaign_groups")
+        row = self.conn.execute(
+            "DELETE FROM campaign_engine.retired_ids WHERE kind = %s AND group_name = %s "
+            "AND campaign_name = %s RETURNING id",
+            (kind, group, campaign),
+        ).fetchone()
+        if row is None:
+            return {}
+        taken = self.conn.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(sql.Identifier(SCHEMA, table)),
+            (row[0],),
+        ).fetchone()
+        return {} if taken else {"id": row[0]}
+
+    def pair(
+        self, table: str, old: list, new: list, key, removed, retire=None
+    ) -> list[tuple[Any, Any]]:
+        """Match rows by their natural key: delete (and note, and ``retire``) the old rows the
+        new list lacks; each new row with its old row, or None when it is new."""
         keep = {key(x) for x in new}
         for x in old:
             if key(x) not in keep:
                 self.note("remove", removed(x))
+                if retire is not None:
+                    retire(x)
                 self.delete(table, x.id)
         by_key = {key(x): x for x in old}
         return [(x, by_key.get(key(x))) for x in new]
@@ -153,12 +192,17 @@ class _Sync:
         def removed(c: CampaignSpec) -> str:
             return f"campaign {c.name!r} in group {old.name!r}"
 
-        pairs = self.pair("campaigns", old.campaigns, new.campaigns, lambda c: c.name, removed)
+        def retire(c: CampaignSpec) -> None:
+            self.retire(old.name, c.name, c.id)
+
+        pairs = self.pair(
+            "campaigns", old.campaigns, new.campaigns, lambda c: c.name, removed, retire
+        )
         for c, prev in pairs:
             where = f"campaign {c.name!r} in group {new.name!r}"
             if prev is None:
                 self.note("add", where, f"priority {c.priority}")
-                self.add_campaign(old.id, c)
+                self.add_campaign(old.id, new.name, c)
                 continue
             if prev.priority != c.priority:
                 self.note("change", where, f"priority {prev.priority} -> {c.priority}")
@@ -166,8 +210,9 @@ class _Sync:
             self.sync_conditions("base_conditions", prev.id, prev.conditions, c.conditions, where)
             self.sync_rules(prev, c, where)
 
-    def add_campaign(self, gid: int | None, c: CampaignSpec, quiet: bool = False) -> None:
-        cid = self.insert("campaigns", campaign_group_id=gid, name=c.name, priority=c.priority)
+    def add_campaign(self, gid: int | None, group: str, c: CampaignSpec) -> None:
+        cid = self.insert("campaigns", **self.revive(group, c.name), campaign_group_id=gid,
+                          name=c.name, priority=c.priority)  # fmt: skip
         self.insert_conditions("base_conditions", cid, c.conditions)
         for r in c.contact_rules:
             self.add_rule(cid, r)
