@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 10000
 
-.PHONY: install install-test system-deps demo ui test test-long lint screenshots bench clean
+.PHONY: install install-test system-deps demo ui test test-long lint screenshots messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test-long: system-deps install-test
 # writes them to a scratch folder)
 screenshots: install-test
 	SQLCOMPILER_SCREENSHOTS=$(CURDIR)/docs/ui $(BIN)/python -m pytest -q tests/ui/test_browser.py
+
+# the workbench's texts into the Vietnamese catalogue (translations kept; lists what is missing)
+messages: install
+	$(BIN)/python -m sqlcompiler.ui.catalogue vi
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -50,10 +50,19 @@ from .options import Ctx, pass_ctx
     help="Four eyes: editors submit drafts and rollbacks, another user with the approver role "
     "applies them; nothing changes the live configuration without a second person.",
 )
+@click.option(
+    "--language",
+    type=click.Choice(["en", "vi"]),
+    default="en",
+    show_default=True,
+    envvar="SQLCOMPILER_UI_LANGUAGE",
+    help="The pages' language for browsers that ask for neither English nor Vietnamese (env "
+    "SQLCOMPILER_UI_LANGUAGE); each user can switch in the page header.",
+)
 @click.pass_context
 def ui(click_ctx: click.Context, host: str, port: int, auth: str, proxy_header: str,
        trusted_proxies: str, allowed_host: tuple[str, ...], secure_cookies: bool,
-       require_approval: bool) -> None:  # fmt: skip
+       require_approval: bool, language: str) -> None:  # fmt: skip
     """Start the campaign workbench: overview, configuration, draft with preview and apply,
     history, runs and customer explanations in the browser, plus a JSON API under /api
     (OpenAPI at /api/openapi.json). Stop it with Ctrl-C. See docs/ui.md, "Security"."""
@@ -68,7 +77,7 @@ def ui(click_ctx: click.Context, host: str, port: int, auth: str, proxy_header: 
         auth, host, require_approval=require_approval, proxy_header=proxy_header,
         trusted_proxies=trusted_proxies, allowed_hosts=allowed_host, secure_cookies=secure_cookies,
     )  # fmt: skip
-    app = create_app(ctx.dsn, settings)
+    app = create_app(ctx.dsn, settings, language=language)
     echo_err(f"workbench on http://{host}:{port}/ (auth {auth}); Ctrl-C stops it")
     # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For
     # when the peer is loopback, and any local process could pose as the trusted proxy

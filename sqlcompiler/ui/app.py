@@ -23,10 +23,11 @@ from ..errors import ApprovalRequired, SqlCompilerError
 from .auth import AuthSettings
 from .deps import HERE, Redirect, Workbench
 from .guard import Guard
+from .i18n import DEFAULT, LanguageMiddleware
 from .routes import ROUTERS
 
 
-def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
+def create_app(dsn: str, auth: AuthSettings | None = None, *, language: str = DEFAULT) -> FastAPI:
     auth = auth or AuthSettings()
     app = FastAPI(
         title="sqlcompiler workbench",
@@ -40,6 +41,7 @@ def create_app(dsn: str, auth: AuthSettings | None = None) -> FastAPI:
         SessionMiddleware, secret_key=auth.session_secret, same_site="lax",
         https_only=auth.secure_cookies, max_age=None,  # the cookie ends with the browser
     )  # fmt: skip
+    app.add_middleware(LanguageMiddleware, default=language)
     app.add_middleware(Guard, allowed_hosts=auth.allowed_hosts)  # outermost: added last
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

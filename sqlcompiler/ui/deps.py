@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from . import i18n
 from .auth import AuthSettings, User
 from .jobs import Jobs
 from .sessions import LoginLimiter, Sessions
@@ -35,6 +36,7 @@ class Workbench:
         pages = Jinja2Templates(directory=HERE / "templates")
         pages.env.globals["fmt"] = lambda n: f"{n:,}" if isinstance(n, int) else n
         pages.env.globals["four_eyes"] = auth.require_approval
+        i18n.install(pages.env)
         return cls(dsn, auth, pages, Jobs(), Sessions(), LoginLimiter())
 
 

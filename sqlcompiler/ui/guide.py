@@ -17,11 +17,12 @@ import yaml
 from .. import api
 from ..api.editing import LIST_OPS, NO_VALUE_OPS, field_profile, operators_for, source_fields
 from ..errors import ConfigError
+from .i18n import N_, _
 
 SOURCES = {
-    "bank_sync_service.customers": "customer data",
-    "bank_sync_service.loans": "loan data",
-    "custom_fields": "custom fields",
+    "bank_sync_service.customers": N_("customer data"),
+    "bank_sync_service.loans": N_("loan data"),
+    "custom_fields": N_("custom fields"),
 }
 
 
@@ -64,7 +65,8 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
             for ri, r in enumerate(c.get("contact_rules") or []):
                 campaigns.append((
                     f"{gi}:{ci}:{ri}",
-                    f"{g.get('name')} / {c.get('name')} · contact rule {r.get('rule_priority')}",
+                    f"{g.get('name')} / {c.get('name')} · "
+                    + _("contact rule %(rule)s") % {"rule": r.get("rule_priority")},
                 ))  # fmt: skip
     s = Step(campaigns, group_names=[str(g.get("name")) for g in doc.get("groups") or []])
     if params.get("target") not in dict(campaigns):
@@ -147,7 +149,7 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
     and N+1 into a node of the other kind, so that (A OR B) AND C is three clicks."""
     s = step(conn, draft_text, {"target": form.get("target", "")})
     if s.target is None:
-        s.problem = "that campaign is not in the draft any more"
+        s.problem = _("that campaign is not in the draft any more")
         return draft_text, s
     doc = _document(draft_text)
     items = _conditions(doc, s)
@@ -156,7 +158,7 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
     if action == "switch":
         holder["conditions"] = list(items) if _mode(doc, s) == "any" else {"any": list(items)}
     elif not 0 <= index < len(items) - (action == "group"):
-        s.problem = "that condition is not in the draft any more; reload the page"
+        s.problem = _("that condition is not in the draft any more; reload the page")
         return draft_text, s
     elif action == "remove":
         del items[index]
@@ -183,10 +185,12 @@ def common_values(conn: psycopg.Connection, source: str, column: str, dtype: str
     if p is None:
         return None
     if dtype in ("number", "date"):
-        shape = f"min {p.min}, median {p.median}, max {p.max}"
+        shape = _("min %(min)s, median %(median)s, max %(max)s") % {
+            "min": p.min, "median": p.median, "max": p.max}  # fmt: skip
     else:
-        shape = "common values: " + (", ".join(f"{v!r} ({n:,})" for v, n in p.top) or "none")
-    return f"{shape}; {100 * p.missing:.0f} % missing"
+        shape = _("common values: %(values)s") % {
+            "values": ", ".join(f"{v!r} ({n:,})" for v, n in p.top) or _("none")}  # fmt: skip
+    return _("%(shape)s; %(missing).0f %% missing") % {"shape": shape, "missing": 100 * p.missing}
 
 
 def _value(kind: str, dtype: str, form: dict[str, str]) -> Any:
@@ -215,7 +219,7 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
     validator's message about it."""
     s = step(conn, draft_text, form)
     if s.value_kind is None or s.target is None:
-        s.problem = "choose a campaign, a data source, a field and an operator first"
+        s.problem = _("choose a campaign, a data source, a field and an operator first")
         return draft_text, s
     doc = _document(draft_text)
     gi, ci = s.target
@@ -249,8 +253,9 @@ def _doubt(conn: psycopg.Connection, s: Step, value: Any) -> tuple[str, bool] | 
             isinstance(v, str) and v.strip().lower().startswith("today") for v in value
         )
         if same and low > high:
-            return (f"{what} {low} AND {high} can never hold: the first value is above the "
-                    "second; swap them", False)  # fmt: skip
+            return (_("%(what)s %(low)s AND %(high)s can never hold: the first value is above "
+                      "the second; swap them") % {"what": what, "low": low, "high": high},
+                    False)  # fmt: skip
     if s.data_type == "string" and s.operator in ("=", "IN") and value:
         p = field_profile(conn, s.source, s.column, "string")
         values = value if isinstance(value, list) else [value]
@@ -259,8 +264,9 @@ def _doubt(conn: psycopg.Connection, s: Step, value: Any) -> tuple[str, bool] | 
             unseen = [v for v in values if v not in seen]
             if unseen:
                 held = ", ".join(repr(v) for v, _n in p.top)
-                return (f"no row has {s.column} = {', '.join(map(repr, unseen))} (the data holds "
-                        f"{held}); tick “add anyway” to keep it", True)  # fmt: skip
+                return (_("no row has %(field)s = %(values)s (the data holds %(held)s); tick "
+                          "“add anyway” to keep it") % {"field": s.column, "held": held,
+                        "values": ", ".join(map(repr, unseen))}, True)  # fmt: skip
     return None
 
 
@@ -271,7 +277,8 @@ def _validated(conn, draft_text: str, doc: dict[str, Any], s: Step, where: str) 
         api.validate_config(conn, api.parse_document(text, "draft"))
     except ConfigError as exc:
         mine = [m for loc, m in exc.problems if loc.startswith(where)]
-        s.problem = "; ".join(mine) if mine else f"the draft has other problems: {exc}"
+        s.problem = "; ".join(mine) if mine else _("the draft has other problems: %(problems)s") % {
+            "problems": exc}  # fmt: skip
         return draft_text, s
     return text, s
 
@@ -280,7 +287,7 @@ def add_rule(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) ->
     """A new contact rule (after the others) with one output, on the chosen campaign."""
     s = step(conn, draft_text, {"target": form.get("target", "")})
     if s.target is None or s.rule is not None:
-        s.problem = "choose a campaign (not one of its rules) to add a contact rule to"
+        s.problem = _("choose a campaign (not one of its rules) to add a contact rule to")
         return draft_text, s
     doc = _document(draft_text)
     gi, ci = s.target
@@ -308,7 +315,9 @@ def reorder(draft_text: str, group: int, campaign: int, direction: str) -> str:
         if not 0 <= campaign < len(campaigns) or not 0 <= other < len(campaigns):
             return draft_text
     except (KeyError, IndexError, TypeError):
-        raise ConfigError("that campaign is not in the draft any more; reload the page") from None
+        raise ConfigError(
+            _("that campaign is not in the draft any more; reload the page")
+        ) from None
     campaigns[campaign], campaigns[other] = campaigns[other], campaigns[campaign]
     for i, c in enumerate(campaigns, start=1):
         c["priority"] = 10 * i

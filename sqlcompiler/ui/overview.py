@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from .. import api
+from .i18n import _, word
 
 
 def overview(dsn: str) -> dict[str, Any]:
@@ -26,21 +27,27 @@ def overview(dsn: str) -> dict[str, Any]:
     trend = list(reversed([(r.run_id, r.assignments or 0) for r in full]))
     points = ""
     if len(trend) > 1:
-        hi = max(n for _, n in trend) or 1
+        hi = max(n for _run, n in trend) or 1
         step = 600 / (len(trend) - 1)
         points = " ".join(
-            f"{i * step:.0f},{110 - 100 * n / hi:.0f}" for i, (_, n) in enumerate(trend)
+            f"{i * step:.0f},{110 - 100 * n / hi:.0f}" for i, (_run, n) in enumerate(trend)
         )
     banner = None
     now = dt.datetime.now(dt.UTC)
     if last is not None and last.status in ("failed", "held"):
-        banner = f"The last run ({last.run_id}) {last.status}: {last.error or last.hold_reason}"
+        banner = _("The last run (%(run)s) %(status)s: %(why)s") % {
+            "run": last.run_id,
+            "status": word(last.status),
+            "why": last.error or last.hold_reason,
+        }
         if last.next_step:
-            banner += f" Next step: {last.next_step}."
+            banner += " " + _("Next step: %(step)s.") % {"step": last.next_step}
     elif current is None:
-        banner = "No run has published results yet."
+        banner = _("No run has published results yet.")
     elif current.finished_at and now - current.finished_at > dt.timedelta(days=1):
-        banner = f"The results are from {current.finished_at:%Y-%m-%d %H:%M}, more than a day old."
+        banner = _("The results are from %(when)s, more than a day old.") % {
+            "when": f"{current.finished_at:%Y-%m-%d %H:%M}"
+        }
     return {"last": last, "current": current, "groups": groups, "trend": trend,
             "points": points, "banner": banner, "pending": pending_change(dsn, current)}  # fmt: skip
 
@@ -52,6 +59,7 @@ def pending_change(dsn: str, current) -> str | None:
     if not versions or current is None or versions[0].fingerprint == current.fingerprint:
         return None
     v = versions[0]
-    return (f"The configuration changed since these results: version {v.version} "
-            f"({v.summary}) by {v.applied_by} at {v.applied_at:%Y-%m-%d %H:%M}. It takes effect "
-            "at the next run (the scheduler's nightly `sqlcompiler run`).")  # fmt: skip
+    return _("The configuration changed since these results: version %(version)s (%(summary)s) "
+             "by %(who)s at %(when)s. It takes effect at the next run (the scheduler's nightly "
+             "`sqlcompiler run`).") % {"version": v.version, "summary": v.summary,
+                                     "who": v.applied_by, "when": f"{v.applied_at:%Y-%m-%d %H:%M}"}  # fmt: skip

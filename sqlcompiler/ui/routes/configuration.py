@@ -14,6 +14,7 @@ from ...api.approval import Change
 from ...errors import ConfigError
 from ..auth import User
 from ..deps import EDITOR, FORM, USER, render, workbench
+from ..i18n import _
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,9 +35,10 @@ def history(request: Request, a: int | None = None, b: int | None = None,
     message = None
     if applied is not None and versions:
         v = versions[0]
-        message = (f"Applied as version {v.version} by {v.applied_by} ({v.summary}). It takes "
-                   "effect at the next run (the scheduler's nightly `sqlcompiler run`); the "
-                   "Overview says so until then.")  # fmt: skip
+        message = _("Applied as version %(version)s by %(who)s (%(summary)s). It takes effect at "
+                    "the next run (the scheduler's nightly `sqlcompiler run`); the Overview says "
+                    "so until then.") % {"version": v.version, "who": v.applied_by,
+                                         "summary": v.summary}  # fmt: skip
     return render(request, "history.html", user, versions=versions, diff=diff, a=a, b=b,
                   message=message)  # fmt: skip
 
@@ -50,10 +52,11 @@ async def rollback(request: Request, version: int, user: User = EDITOR, _csrf: N
         if wb.auth.require_approval:
             drafts.reset(conn, user.name)  # the draft starts from the current configuration
             drafts.submit(conn, user.name, approval.version_yaml(conn, version))
-            return render(request, "message.html", user, title="Rollback submitted",
-                          message=f"The rollback to version {version} is submitted for approval "
-                          "(it is now your submitted draft): another user with the approver role "
-                          "applies it on Approvals.")  # fmt: skip
+            return render(request, "message.html", user, title=_("Rollback submitted"),
+                          message=_("The rollback to version %(version)s is submitted for "
+                                    "approval (it is now your submitted draft): another user with "
+                                    "the approver role applies it on Approvals.")
+                          % {"version": version})  # fmt: skip
         approval.rollback_live(conn, version, Change(user.name), four_eyes=False)
     return RedirectResponse("/history", status_code=303)
 
@@ -73,7 +76,7 @@ async def custom_fields_action(request: Request, user: User = EDITOR, _csrf: Non
     if form.get("action") == "register":
         api.add_custom_field(dsn, str(form.get("name", "")).strip(), str(form.get("data_type")),
                              str(form.get("description", "")) or None)  # fmt: skip
-        message = f"registered {str(form.get('name')).strip()!r}"
+        message = _("registered %(field)r") % {"field": str(form.get("name")).strip()}
     else:
         upload = form.get("file")
         if upload is None or not getattr(upload, "filename", ""):

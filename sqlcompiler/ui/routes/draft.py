@@ -15,6 +15,7 @@ from ...errors import ConfigError, SqlCompilerError
 from .. import guide
 from ..auth import User
 from ..deps import EDITOR, FORM, USER, render, workbench
+from ..i18n import _
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,7 +62,7 @@ async def draft_action(
         if cfg is not None and action == "submit":
             drafts.require_base(conn, draft)
             drafts.submit(conn, user.name, document)
-            message = "submitted for approval: another user with the approver role applies it"
+            message = _("submitted for approval: another user with the approver role applies it")
         if cfg is not None and action == "apply":
             approval.check_four_eyes(wb.auth.require_approval, Change(user.name))
             drafts.require_base(conn, draft)
@@ -69,9 +70,11 @@ async def draft_action(
                                           four_eyes=wb.auth.require_approval)  # fmt: skip
             drafts.reset(conn, user.name)
             message = (
-                f"applied {len(result.changes)} changes as {user.name}, fingerprint "
-                f"{result.fingerprint[:12]}: they take effect at the next run (the scheduler's "
-                "nightly `sqlcompiler run`)" if result.changes else "no changes to apply"
+                _("applied %(n)s changes as %(who)s, fingerprint %(fingerprint)s: they take effect "
+                  "at the next run (the scheduler's nightly `sqlcompiler run`)")
+                % {"n": len(result.changes), "who": user.name,
+                   "fingerprint": result.fingerprint[:12]}
+                if result.changes else _("no changes to apply")
             )  # fmt: skip
             draft = drafts.load(conn, user.name)
     if cfg is not None and action == "preview":
@@ -80,7 +83,8 @@ async def draft_action(
         return RedirectResponse(f"/draft/preview/{job}", status_code=303)
     elif cfg is not None and action == "validate":
         changes = api.plan_document(wb.dsn, cfg)
-        message = "valid: " + (f"{len(changes)} changes" if changes else "no changes")
+        message = (_("valid: %(n)s changes") % {"n": len(changes)} if changes
+                   else _("valid: no changes"))  # fmt: skip
     return _page(request, user, draft, problems=problems, changes=changes, message=message)
 
 

@@ -35,7 +35,7 @@ document.addEventListener("change", async (event) => {
   const again = here.querySelector(`select[name="${CSS.escape(el.name)}"]`);
   if (again) again.focus();
   const status = document.getElementById("step-status");
-  if (status) status.textContent = "Updated: the next step is below.";
+  if (status) status.textContent = status.dataset.updated || "Updated: the next step is below.";
 });
 
 // The step-by-step form's "Next" button is for pages without this script; a table wider than
