@@ -239,7 +239,7 @@ def _login(page, server: str, name: str, secret: str | None = None) -> None:
     page.goto(server + "/")
     page.fill("input[name=name]", name)
     page.fill("input[name=secret]", secret or SECRETS[name][1])
-    _submit(page, "button:has-text('Log in')")
+    _submit(page, "button[value=login]")  # the same button in every language
 
 
 def test_viewer_is_refused_and_four_eyes_in_the_browser(token_server, page):
