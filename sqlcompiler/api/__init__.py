@@ -29,6 +29,7 @@ from .configuration import (
     upload_custom_fields,
     validate_config,
     validate_file,
+    yaml_diff,
 )
 from .operations import (
     DemoResult,
@@ -121,6 +122,7 @@ __all__ = _types + [
     "list_custom_fields",
     "load_config",
     "plan_document",
+    "yaml_diff",
     "plan_file",
     "preview",
     "preview_file",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,16 @@ def plan_document(dsn: str, cfg: ConfigFile) -> list[db.Change]:
     with migrated(dsn) as conn:
         validate_config(conn, cfg)
         return db.plan(conn, cfg)
+
+
+def yaml_diff(conn: psycopg.Connection, cfg: ConfigFile) -> list[str]:
+    """``cfg`` against the live configuration as a unified diff of both in the form
+    ``config export`` writes (so layout and key order in the draft make no difference): for
+    an approver who reads the change as text."""
+    live = files.dump(db.load_from_db(conn), "yaml").splitlines()
+    draft = files.dump(cfg, "yaml").splitlines()
+    diff = difflib.unified_diff(live, draft, "live", "submitted", n=3, lineterm="")
+    return list(diff)[2:]  # the two file-name lines say nothing here
 
 
 def plan_file(dsn: str, path: str | Path) -> list[db.Change]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 from sqlcompiler import api
 from tests.cli.test_cli import sqlc
 from tests.run.test_preview import V1
@@ -34,3 +36,16 @@ def test_history_diff_and_rollback_restores_the_fingerprint(db, dsn):
     )
     old = sqlc("config", "diff", str(first.history_id), str(second.history_id), dsn=dsn)
     assert old.returncode == 1 and "only its fingerprint and changes are known" in old.stderr
+
+
+def test_yaml_diff_of_a_draft_against_the_live_configuration(db, dsn):
+    """What an approver reads as text: only the lines that change, whatever the draft's own
+    layout (both sides in the form `config export` writes)."""
+    configure(db, V1)
+    same = yaml.safe_dump(V1, allow_unicode=True, default_flow_style=True)  # another layout
+    assert api.yaml_diff(db, api.parse_document(same, "draft")) == []
+    smaller = api.parse_document(yaml.safe_dump({"groups": V1["groups"][:1]}), "draft")
+    diff = api.yaml_diff(db, smaller)
+    assert diff[0].startswith("@@") and not any(line.startswith("+") for line in diff)
+    assert any(line.startswith("-") and "VIP" in line for line in diff)
+    assert any(line.startswith("-") and "Chăm sóc" in line for line in diff)

@@ -121,6 +121,8 @@ def _story(page, server: str, dsn: str) -> None:
     _login(page, server, "chi")
     page.goto(server + "/approvals")
     assert "Hứa trả bị lỡ" in page.inner_text("main")
+    page.click("details.yaml-diff summary")  # the change as YAML too
+    assert page.locator(".yaml-diff span.ok", has_text="Hứa trả bị lỡ").count() == 1
     _submit(page, "button[value=preview]")
     page.wait_for_selector("#preview", timeout=60_000)  # the page refreshes while it computes
     assert "Xem trước trên 5 khách hàng" in page.inner_text("#preview")

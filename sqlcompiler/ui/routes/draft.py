@@ -115,7 +115,8 @@ def _approvals(request: Request, user: User, **context):
             parsed = api.parse_document(s.document, f"draft of {s.editor}")
             changes = api.plan_document(dsn, parsed)
             waiting.append((s, changes, approval.digest(s.document),
-                            _touched(api.validate_config(conn, parsed), changes)))  # fmt: skip
+                            _touched(api.validate_config(conn, parsed), changes),
+                            api.yaml_diff(conn, parsed)))  # fmt: skip
     context = {"preview": None, "preview_of": None, "running": False, "progress": [], **context}
     return render(request, "approvals.html", user, waiting=waiting, **context)
 
