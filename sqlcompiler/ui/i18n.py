@@ -65,6 +65,26 @@ WORDS = {
 }  # fmt: skip
 
 
+# operators, parties and phone types in words; the option's value stays the file's own word
+OPERATOR_WORDS = {
+    "=": N_("is"), "!=": N_("is not"), ">": N_("is more than"), ">=": N_("is at least"),
+    "<": N_("is less than"), "<=": N_("is at most"),
+    "LIKE": N_("matches the pattern (_ is one character, the percent sign any text)"),
+    "NOT LIKE": N_("does not match the pattern"),
+    "ILIKE": N_("matches the pattern, upper or lower case alike"),
+    "IN": N_("is one of"), "NOT IN": N_("is none of"),
+    "BETWEEN": N_("is between (both ends included)"),
+    "IS NULL": N_("is missing"), "IS NOT NULL": N_("is present"),
+}  # fmt: skip
+PARTY_WORDS = {
+    "customer": N_("the customer"),
+    "reference_customer_parent": N_("the customer's references who are parents"),
+    "reference_customer_all": N_("all the customer's references"),
+}
+CONTACT_WORDS = {"mobile": N_("mobile"), "home": N_("home"), "work": N_("work"),
+                 "all": N_("all")}  # fmt: skip
+
+
 def word(value: str | None) -> str:
     """A stored value in the user's language (the value itself when it is not one of ours)."""
     return _(WORDS[value]) if value in WORDS else (value or "")
@@ -130,4 +150,6 @@ def install(env) -> None:
     env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
     env.globals["language"] = language
     env.globals["word"] = word
+    env.globals.update(operator_words=OPERATOR_WORDS, party_words=PARTY_WORDS,
+                       contact_words=CONTACT_WORDS)  # fmt: skip
     env.globals["languages"] = LANGUAGES

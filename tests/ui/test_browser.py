@@ -113,7 +113,11 @@ def test_manager_story(server, page, db, dsn):
         if column == "segment":
             assert "common values" in page.inner_text("#common")  # what the data holds
             operators = page.locator("select[name=operator] option").all_inner_texts()
-            assert {"LIKE", "ILIKE", "IN"} <= set(operators)  # a string field's operators
+            assert {
+                "is one of (IN)",
+                "matches the pattern, upper or lower case alike (ILIKE)",
+                "is between (both ends included) (BETWEEN)",
+            } <= set(operators)  # in words
         if wrong:
             page.fill("#value-step input[name=value]", wrong)
             _submit(page, "button:has-text('Add to the draft')")
