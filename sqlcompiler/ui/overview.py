@@ -23,6 +23,8 @@ def overview(dsn: str) -> dict[str, Any]:
             by_group.setdefault(c.group, []).append(
                 {"name": c.campaign, "n": c.assigned, "width": round(100 * c.assigned / top, 1)}
             )
+        for gname, cname in _new_campaigns(dsn, {(c.group, c.campaign) for c in counts}):
+            by_group.setdefault(gname, []).append({"name": cname, "pending": True})
         groups = [{"name": g, "campaigns": cs} for g, cs in by_group.items()]
     trend = list(reversed([(r.run_id, r.assignments or 0) for r in full]))
     points = ""
@@ -63,3 +65,13 @@ def pending_change(dsn: str, current) -> str | None:
              "by %(who)s at %(when)s. It takes effect at the next run (the scheduler's nightly "
              "`sqlcompiler run`).") % {"version": v.version, "summary": v.summary,
                                      "who": v.applied_by, "when": f"{v.applied_at:%Y-%m-%d %H:%M}"}  # fmt: skip
+
+
+def _new_campaigns(dsn: str, counted: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Campaigns configured since the results were made (the run's record names every
+    campaign it had, with or without customers): the chart marks them waiting for their first
+    run instead of leaving them out."""
+    with api.connect(dsn) as conn:
+        config = api.load_config(conn)
+    return [(g.name, c.name) for g in config.groups for c in g.campaigns
+            if (g.name, c.name) not in counted]  # fmt: skip

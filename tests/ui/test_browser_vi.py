@@ -79,7 +79,8 @@ def _story(page, server: str, dsn: str) -> None:
 
     # the campaign, built step by step: counted from the first page to the last addition
     user = Counted(page)
-    page.goto(server + "/draft/condition")
+    page.goto(server + "/configuration")
+    user.submit("a:has-text('Chiến dịch mới')")  # the builder, from the configuration
     user.fill("#new-campaign input[name=group]", "Nhóm trễ hạn")
     user.fill("#new-campaign input[name=campaign]", "Hứa trả bị lỡ")
     user.submit("#new-campaign button")
@@ -151,12 +152,17 @@ def _story(page, server: str, dsn: str) -> None:
     assert "lan, approved by chi" in page.inner_text("main")  # the history records both names
     page.goto(server + "/")
     assert "Cấu hình đã thay đổi" in page.inner_text("#pending")  # until the next run
+    assert (
+        page.locator("tr.pending", has_text="Hứa trả bị lỡ")
+        .inner_text()
+        .endswith("mới: chờ lần chạy đầu tiên")
+    )
     page.screenshot(path=str(SHOTS / "vi-overview-pending.png"), full_page=True)
 
     # the night's run: the marker goes, the last run and the counts are shown
     runner.run(dsn, max_drop=100)
     page.goto(server + "/")
-    assert page.locator("#pending").count() == 0
+    assert page.locator("#pending").count() == 0 and page.locator("tr.pending").count() == 0
     assert "thành công" in page.inner_text("#last-run")
     assert "Phân bổ theo chiến dịch" in page.inner_text("main")
     page.goto(server + "/configuration")
