@@ -151,8 +151,15 @@ def preview(p: Preview) -> str:
         for c in g.campaigns:
             for what, cifs in c.samples.items():
                 lines.append(f"    {c.name}, {what}: {', '.join(cifs)}")
-    for w in p.warnings:
-        lines.append(f"warning: {w.where}: {w.message}")
+    if p.since_results is None:
+        lines.append("note: the configuration changed since the current results were made "
+                     "(that version is no longer in the history): movements include its changes")  # fmt: skip
+    elif p.since_results:
+        lines.append("note: applied since the current results were made, so part of the "
+                     "movements above are not this draft's:")  # fmt: skip
+        lines += [f"  {c}" for c in p.since_results]
+    for w in sorted(p.warnings, key=lambda w: w.standing):
+        lines.append(f"warning: {w.where}: {w.message}" + (" (standing)" if w.standing else ""))
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ from ..infra.connection import connect
 from ..progress import Progress, quiet
 from .executor import Split, execute, split
 from .lock import run_lock
+from .preview_context import live_conditions, since_results, standing_messages
 from .record import GroupResult
 from .staging import empty_staging, unconstrain_staging
 
@@ -67,6 +68,7 @@ class GroupPreview:
 class Warning:
     where: str
     message: str
+    standing: bool = False  # the live configuration has it too: not the draft's doing
 
 
 @dataclass
@@ -77,6 +79,9 @@ class Preview:
     groups: list[GroupPreview]
     warnings: list[Warning]
     seconds: float = 0.0
+    # applied since the current results were made ([]: nothing; None: not known any more):
+    # movements come from these too, not only from the draft
+    since_results: list[Change] | None = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -104,6 +109,9 @@ class Preview:
                 for g in self.groups
             ],
             "warnings": [dataclasses.asdict(w) for w in self.warnings],
+            "since_results": None
+            if self.since_results is None
+            else [str(c) for c in self.since_results],
         }
 
 
@@ -172,6 +180,8 @@ def _evaluate_draft(
     old_names = {c.id: (g.name, c.name) for g in old.groups for c in g.campaigns}
     old_groups = {g.id: g.name for g in old.groups}
     changes = plan(work, draft)
+    since = since_results(work, old.fingerprint)
+    live_quiet = fields_without_values(work, old.custom_fields, schema)
     for statement in set_local_statements(False):
         work.execute(statement)
     apply(work, draft, catalog, applied_by="preview", source="preview")
@@ -201,8 +211,8 @@ def _evaluate_draft(
     )
     result = _groups(config, groups, contacts, population, old, old_names)
     _movements(reader, result, config, old_names, old_groups, show_customers)
-    warnings = _warnings(work, typed, result, schema)
-    return Preview(config.fingerprint, changes, population, result, warnings)
+    warnings = _warnings(work, typed, result, schema, (old, live_quiet))
+    return Preview(config.fingerprint, changes, population, result, warnings, since_results=since)
 
 
 def _groups(config, groups, contacts, population, old, old_names) -> list[GroupPreview]:
@@ -279,7 +289,9 @@ def _sample(c: CampaignPreview, key: str, cifs: list[str]) -> None:
         c.samples[key] = cifs
 
 
-def _warnings(conn, typed: Configuration, result, schema) -> list[Warning]:
+def _warnings(conn, typed: Configuration, result, schema, live) -> list[Warning]:
+    """``live``: the live configuration and its custom fields without values, whose warnings
+    make the draft's same warnings standing."""
     out: list[Warning] = []
     counts = {(g.name, c.name): c for g in result for c in g.campaigns}
     for gi, g in enumerate(typed.groups):
@@ -289,9 +301,11 @@ def _warnings(conn, typed: Configuration, result, schema) -> list[Warning]:
                     f"groups[{gi}].campaigns[{ci}] (group {g.name!r}, campaign {c.name!r})",
                     "would catch 0 customers",
                 ))  # fmt: skip
-    out += _data_warnings(conn, typed, schema)
+    out += _data_warnings(conn, typed, schema, live_conditions(live[0]))
     quiet_fields = fields_without_values(conn, typed.custom_fields, schema)
-    out += [Warning(f.location, f.message) for f in lint(typed, quiet_fields)]
+    standing = standing_messages(*live)
+    out += [Warning(f.location, f.message, f.message in standing)
+            for f in lint(typed, quiet_fields)]  # fmt: skip
     return out
 
 
@@ -304,8 +318,9 @@ def _conditions(typed: Configuration) -> list[Condition]:
     return list(seen.values())
 
 
-def _data_warnings(conn, typed: Configuration, schema: str) -> list[Warning]:
-    """Conditions nothing satisfies and string values that never occur: one scan per table."""
+def _data_warnings(conn, typed: Configuration, schema: str, live: set[str]) -> list[Warning]:
+    """Conditions nothing satisfies and string values that never occur: one scan per table
+    (standing when the live configuration has the same condition)."""
     conds = [c for c in _conditions(typed) if c.op not in ("IS NULL", "IS NOT NULL")]
     out: list[Warning] = []
     for level, table in (("customer", "customers"), ("loan", "loans")):
@@ -333,13 +348,15 @@ def _data_warnings(conn, typed: Configuration, schema: str) -> list[Warning]:
                 continue
             if kind == "any":
                 what = "customer" if level == "customer" else "loan"
-                out.append(Warning(c.location, f"no {what} satisfies {c.describe()}"))
+                out.append(Warning(c.location, f"no {what} satisfies {c.describe()}",
+                                   c.describe() in live))  # fmt: skip
             else:
                 common = _common(conn, c, table, schema)
                 out.append(Warning(
                     c.location,
                     f"the value {v!r} never occurs in {c.source}.{c.field}"
                     + (f"; common values: {common}" if common else "; the field has no values"),
+                    c.describe() in live,
                 ))  # fmt: skip
     return out
 

@@ -115,6 +115,29 @@ def test_each_warning_has_its_place(db, dsn):
     assert "has no contact rules" in text
 
 
+def test_what_is_not_the_drafts_doing_is_named(db, dsn):
+    """Changes applied since the current results were made are listed (part of the movements
+    are theirs), and a warning the live configuration has too is marked standing."""
+    _scenario(db)
+    nobody = {"name": "Không ai", "priority": 3, "conditions": [cond("l", "dpd", ">", 1000)]}
+    late = V1["groups"][0]
+    configure(db, {"groups": [late | {"campaigns": [*late["campaigns"], nobody]}]})  # no run
+    other = {"name": "Cũng không ai", "priority": 4, "conditions": [cond("l", "dpd", "<", -5)]}
+    draft = {"groups": [late | {"campaigns": [*late["campaigns"], nobody, other]}]}
+    p = api.preview(dsn, ConfigFile.model_validate(draft))
+    assert [str(c) for c in p.since_results] == [
+        "- group 'VIP': 1 campaigns",
+        "+ campaign 'Không ai' in group 'Nhóm trễ hạn': priority 3",
+    ]
+    standing = {w.message: w.standing for w in p.warnings if "satisfies" in w.message}
+    assert standing == {"no loan satisfies loan.dpd > 1000": True,  # the live one has it
+                        "no loan satisfies loan.dpd < -5": False}  # fmt: skip
+    assert p.to_json()["since_results"] == [str(c) for c in p.since_results]
+    configure(db, draft)
+    runner.run(dsn, max_drop=100)
+    assert api.preview(dsn, ConfigFile.model_validate(draft)).since_results == []
+
+
 def test_cli_formats_and_detailed_exit_codes(db, dsn, tmp_path):
     import json
 
