@@ -36,6 +36,7 @@ class Step:
     existing: list[tuple[int, str]] = field(default_factory=list)  # the target's conditions
     mode: str = "all"  # how the target's top-level conditions combine: all or any (SPEC §2b)
     common: str | None = None  # what the data holds for the chosen field
+    suggestions: list[tuple[str, int]] = field(default_factory=list)  # a string's top values
     group_names: list[str] = field(default_factory=list)
     source: str | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
@@ -86,7 +87,7 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     if s.column is None:
         return s
     s.data_type = types[s.column]
-    s.common = common_values(conn, s.source, s.column, s.data_type)
+    s.common, s.suggestions = common_values(conn, s.source, s.column, s.data_type)
     s.operators = operators_for(s.data_type)
     s.operator = params.get("operator") if params.get("operator") in s.operators else None
     if s.operator is not None:
@@ -179,18 +180,22 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
     return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
 
 
-def common_values(conn: psycopg.Connection, source: str, column: str, dtype: str) -> str | None:
-    """A line about what the data holds for one field (sampled on big tables)."""
+def common_values(
+    conn: psycopg.Connection, source: str, column: str, dtype: str
+) -> tuple[str | None, list[tuple[str, int]]]:
+    """A line about what the data holds for one field (sampled on big tables), and a string
+    field's most common values with their counts, offered as choices for the value."""
     p = field_profile(conn, source, column, dtype)
     if p is None:
-        return None
+        return None, []
     if dtype in ("number", "date"):
         shape = _("min %(min)s, median %(median)s, max %(max)s") % {
             "min": p.min, "median": p.median, "max": p.max}  # fmt: skip
     else:
         shape = _("common values: %(values)s") % {
             "values": ", ".join(f"{v!r} ({n:,})" for v, n in p.top) or _("none")}  # fmt: skip
-    return _("%(shape)s; %(missing).0f %% missing") % {"shape": shape, "missing": 100 * p.missing}
+    line = _("%(shape)s; %(missing).0f %% missing") % {"shape": shape, "missing": 100 * p.missing}
+    return line, [(str(v), n) for v, n in p.top] if dtype == "string" else []
 
 
 def _value(kind: str, dtype: str, form: dict[str, str]) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import gettext as _gettext
 import io
+import re
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -90,6 +91,20 @@ def word(value: str | None) -> str:
     return _(WORDS[value]) if value in WORDS else (value or "")
 
 
+_PLACE_WORD = re.compile(r"(^|, )(group|campaign|contact rule|condition)(?= ['\d])")
+
+
+def place(where: str) -> tuple[str, str]:
+    """A validator's location, ``groups[0].campaigns[1] (group 'G', campaign 'C')``, as the
+    words a manager reads first (in their language) and the file path as a detail."""
+    path, sep, words = where.partition(" (")
+    if not sep or not words.endswith(")"):
+        return where, ""
+    said = {"group": N_("group"), "campaign": N_("campaign"), "contact rule": N_("contact rule"),
+            "condition": N_("condition")}  # fmt: skip
+    return _PLACE_WORD.sub(lambda m: m.group(1) + _(said[m.group(2)]), words[:-1]), path
+
+
 def language() -> str:
     return _current.get()
 
@@ -150,6 +165,7 @@ def install(env) -> None:
     env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
     env.globals["language"] = language
     env.globals["word"] = word
+    env.filters["place"] = place
     env.globals.update(operator_words=OPERATOR_WORDS, party_words=PARTY_WORDS,
                        contact_words=CONTACT_WORDS)  # fmt: skip
     env.globals["languages"] = LANGUAGES

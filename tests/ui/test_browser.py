@@ -112,6 +112,10 @@ def test_manager_story(server, page, db, dsn):
         assert page.evaluate("document.activeElement.name") == "operator"
         if column == "segment":
             assert "common values" in page.inner_text("#common")  # what the data holds
+            offered = page.locator("#common-values option").evaluate_all(
+                "os => os.map(o => [o.value, o.textContent])"
+            )
+            assert ["MASS", "MASS (5)"] in offered  # the value box offers them, with counts
             operators = page.locator("select[name=operator] option").all_inner_texts()
             assert {
                 "is one of (IN)",

@@ -97,3 +97,19 @@ def test_messages_from_the_pages_code_and_the_default_language(db, dsn):
     checked = client.post("/draft", data={"csrf": token, "action": "validate",
                                           "document": client.get("/api/configuration").text})  # fmt: skip
     assert "hợp lệ: không có thay đổi" in checked.text
+
+
+def test_a_place_in_words_first_and_its_path_as_a_detail():
+    where = "groups[0].campaigns[1].conditions[0] (group 'Nhóm, campaign X', campaign 'Gọi gấp', condition 0)"
+    assert i18n.place(where) == (
+        "group 'Nhóm, campaign X', campaign 'Gọi gấp', condition 0",
+        "groups[0].campaigns[1].conditions[0]",
+    )
+    token = i18n._current.set("vi")
+    try:
+        assert i18n.place(where)[0] == (
+            "nhóm 'Nhóm, campaign X', chiến dịch 'Gọi gấp', điều kiện 0"  # names untouched
+        )
+    finally:
+        i18n._current.reset(token)
+    assert i18n.place("custom field 'x'") == ("custom field 'x'", "")
