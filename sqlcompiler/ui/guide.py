@@ -15,7 +15,15 @@ import psycopg
 import yaml
 
 from .. import api
-from ..api.editing import LIST_OPS, NO_VALUE_OPS, field_profile, operators_for, source_fields
+from ..api.editing import (
+    LIST_OPS,
+    NO_VALUE_OPS,
+    Estimate,
+    estimate_campaign,
+    field_profile,
+    operators_for,
+    source_fields,
+)
 from ..errors import ConfigError
 from .i18n import N_, _
 
@@ -37,6 +45,7 @@ class Step:
     mode: str = "all"  # how the target's top-level conditions combine: all or any (SPEC §2b)
     common: str | None = None  # what the data holds for the chosen field
     suggestions: list[tuple[str, int]] = field(default_factory=list)  # a string's top values
+    reach: Estimate | None = None  # about how many customers the target campaign catches
     group_names: list[str] = field(default_factory=list)
     source: str | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
@@ -77,6 +86,8 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     s.rule = parts[2] if len(parts) == 3 else None
     s.existing = [(i, describe(c)) for i, c in enumerate(_conditions(doc, s))]
     s.mode = _mode(doc, s)
+    if s.rule is None:
+        s.reach = _reach(conn, draft_text, doc, s.target)
     s.source = params.get("source") if params.get("source") in SOURCES else None
     if s.source is None:
         return s
@@ -178,6 +189,18 @@ def combine(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> 
             items[index] = {other: [first, second]}
     text, s = _validated(conn, draft_text, doc, s, "groups")
     return text, step(conn, text, {"target": form.get("target", "")}) if s.problem is None else s
+
+
+def _reach(conn, draft_text: str, doc: dict, target: tuple[int, int]) -> Estimate | None:
+    """The chosen campaign's reach as the draft stands, from a sample (shown after each edit)."""
+    group = doc["groups"][target[0]]
+    try:
+        cfg = api.parse_document(draft_text, "the draft")
+    except ConfigError:
+        return None
+    return estimate_campaign(
+        conn, cfg, group.get("name"), group["campaigns"][target[1]].get("name")
+    )
 
 
 def common_values(
