@@ -31,6 +31,15 @@ from .configuration import (
     validate_file,
     yaml_diff,
 )
+from .contact_policy import (
+    AttemptsResult,
+    ContactBlock,
+    add_block,
+    list_blocks,
+    prune_attempts,
+    remove_block,
+    upload_attempts,
+)
 from .operations import (
     DemoResult,
     SourceSetup,
@@ -122,6 +131,13 @@ __all__ = _types + [
     "list_custom_fields",
     "load_config",
     "plan_document",
+    "AttemptsResult",
+    "ContactBlock",
+    "add_block",
+    "list_blocks",
+    "prune_attempts",
+    "remove_block",
+    "upload_attempts",
     "yaml_diff",
     "plan_file",
     "preview",

@@ -15,7 +15,7 @@ import psycopg
 from .. import __version__, api
 from ..console import echo_err, set_log_format
 from ..errors import SqlCompilerError
-from . import admin, config, kafka, run, source, ui
+from . import admin, config, kafka, policy, run, source, ui
 from .options import Ctx
 
 
@@ -54,7 +54,7 @@ def cli(ctx: click.Context, dsn: str | None, debug: bool, log_format: str) -> No
     ctx.obj = Ctx(dsn, debug)
 
 
-for _module in (admin, config, source, run, kafka, ui):
+for _module in (admin, config, source, policy, run, kafka, ui):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

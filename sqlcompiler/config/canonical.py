@@ -8,6 +8,7 @@ import json
 
 from .model import ConditionSpec, ConfigFile, NodeSpec, is_flat
 from .operands import value_text
+from .policy import document as policy_document
 
 
 def fingerprint(cfg: ConfigFile) -> str:
@@ -58,5 +59,7 @@ def fingerprint(cfg: ConfigFile) -> str:
             for g in cfg.groups
         ),
     }
+    if cfg.contact_policy is not None:  # absent: the fingerprint of a file without one
+        canon["contact_policy"] = policy_document(cfg.contact_policy)
     blob = json.dumps(canon, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .model import ConfigFile, NodeSpec
+from .policy import document as policy_document
 
 
 class _Loader(yaml.SafeLoader):
@@ -202,6 +203,8 @@ def to_document(cfg: ConfigFile) -> dict[str, Any]:
                 }
             )
         doc["groups"].append({"name": g.name, "campaigns": campaigns})
+    if cfg.contact_policy is not None:
+        doc["contact_policy"] = policy_document(cfg.contact_policy)
     return doc
 
 

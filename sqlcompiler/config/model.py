@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from .policy import ContactPolicy, ContactPolicySpec
+
 DATA_SOURCES = {
     "bank_sync_service.customers": "customer",
     "bank_sync_service.loans": "loan",
@@ -188,11 +190,12 @@ class CustomFieldSpec(_Strict):
 
 
 class ConfigFile(_Strict):
-    """The whole configuration: custom fields and campaign groups."""
+    """The whole configuration: custom fields, campaign groups, the contact policy (SPEC §6)."""
 
     version: Literal[1] = 1
     custom_fields: list[CustomFieldSpec] = []
     groups: list[GroupSpec] = []
+    contact_policy: ContactPolicySpec | None = None
 
 
 def json_schema() -> dict[str, Any]:
@@ -377,6 +380,7 @@ class Configuration:
     custom_fields: dict[str, str] = field(default_factory=dict)  # name -> data_type
     fingerprint: str = ""
     as_of: dt.date | None = None  # the date relative values were resolved against (SPEC §2a)
+    policy: ContactPolicy | None = None  # SPEC §6; None: every selected contact stays
 
     def group(self, name: str) -> Group:
         for g in self.groups:

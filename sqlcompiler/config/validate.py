@@ -43,6 +43,7 @@ from .operands import (
     parse_scalar,
     value_text,
 )
+from .policy import check as check_policy
 
 MAX_DEPTH = 8  # SPEC §2b
 MAX_LEAVES = 200
@@ -212,6 +213,7 @@ class _Validator:
                 campaigns.append(self._campaign(c, cloc, cdesc))
             campaigns.sort(key=lambda x: x.priority)
             groups.append(Group(name=g.name, campaigns=tuple(campaigns), id=g.id))
+        policy = check_policy(cfg.contact_policy, self.fail)
         if self.problems:
             raise ConfigError(self.problems)
         return Configuration(
@@ -219,6 +221,7 @@ class _Validator:
             custom_fields=dict(self.custom_fields),
             fingerprint=fingerprint(cfg),
             as_of=self.as_of,
+            policy=policy,
         )
 
     def _custom_field_specs(self, cfg: ConfigFile) -> None:

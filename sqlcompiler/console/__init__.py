@@ -163,6 +163,23 @@ def preview(p: Preview) -> str:
     return "\n".join(lines)
 
 
+def blocks(items: list) -> str:
+    """``blocks list``: one line per block."""
+    if not items:
+        return "no blocks"
+    lines = []
+    for b in items:
+        until = f"to {b.valid_until}" if b.valid_until else "open-ended"
+        removed = (
+            f"; removed by {b.removed_by} {b.removed_at:%Y-%m-%d %H:%M}" if b.removed_at else ""
+        )
+        note = f" ({b.note})" if b.note else ""
+        lines.append(f"{b.id:>6}  {b.scope:<5} {b.value:<16} {b.reason}{note}: from "
+                     f"{b.valid_from} {until}; added by {b.added_by} "
+                     f"{b.added_at:%Y-%m-%d %H:%M}{removed}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def fields_report(report, fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(

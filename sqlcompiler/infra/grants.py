@@ -24,7 +24,7 @@ from ..errors import SqlCompilerError
 PRODUCT = ("campaign_engine", "sqlcompiler")  # owned by the owner
 RESULTS = "campaign_results"  # owned by the runner
 SOURCE = "bank_sync_service"  # read by the runner
-VIEWS = ("current_assignments", "current_contacts")
+VIEWS = ("current_assignments", "current_contacts", "current_suppressed_contacts")
 
 OBJECTS = """
 SELECT n.nspname, c.relname, c.relkind FROM pg_class c

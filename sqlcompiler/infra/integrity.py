@@ -16,21 +16,24 @@ from psycopg import sql
 from ..errors import MigrationError
 
 RESULTS = "campaign_results"
-PARTITIONED = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments")
+PARTITIONED = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments",
+               "suppressed_contacts")  # fmt: skip
 # (schema, name) -> kind: r table, p partitioned table, v view, f function
 EXPECTED: dict[tuple[str, str], str] = {
     **{("campaign_engine", t): "r" for t in (
         "campaign_groups", "campaigns", "base_conditions", "contact_selection_rules",
         "contact_rule_conditions", "contact_rule_outputs", "custom_fields", "config_history",
-        "data_source", "ui_drafts", "condition_nodes", "ui_reads", "retired_ids",
+        "data_source", "ui_drafts", "condition_nodes", "ui_reads", "retired_ids", "contact_blocks",
+        "contact_policy",
     )},
+    ("campaign_engine", "contact_attempts"): "p",
     ("campaign_engine", "set_updated_at"): "f",
     ("campaign_engine", "json_date"): "f",
     **{(RESULTS, t): "r" for t in ("runs", "run_population", "relay_progress")},
     **{(RESULTS, t): "p" for t in PARTITIONED},
     **{(RESULTS, f"{t}_staging"): "r" for t in PARTITIONED},
     **{(RESULTS, v): "v" for v in ("current_runs", "current_assignments", "current_contacts",
-                                   "contacts")},
+                                   "contacts", "current_suppressed_contacts")},
 }  # fmt: skip
 KINDS = {"r": "table", "p": "partitioned table", "v": "view", "f": "function"}
 

@@ -15,26 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-OUTCOMES = ("connected", "no_answer", "busy", "voicemail", "failed", "wrong_party")
-PER = ("party", "phone")
-SCOPES = ("phone", "party")
+import psycopg
+
+from ..config.policy import ContactPolicy, Limit
+
+__all__ = ["Attempt", "Block", "Limit", "Outcome", "Policy", "apply", "apply_all", "reason"]
 
 
-@dataclass(frozen=True)
-class Limit:
-    per: str  # party | phone
-    days: int
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Policy:
-    timezone: str
-    start: dt.time
-    end: dt.time
-    limits: tuple[Limit, ...] = ()
-    after_connected_days: int = 0  # 0: off
-    reference_min_days: int = 0  # 0: off
+Policy = ContactPolicy  # the validated configuration's policy (config/policy.py)
 
 
 @dataclass(frozen=True)
@@ -150,3 +138,46 @@ def apply(
         else:
             suppressed.append(c | {"reason": why})
     return Outcome(kept, suppressed)
+
+
+def load_inputs(
+    conn: psycopg.Connection, policy: Policy, as_of: dt.date
+) -> tuple[list[Attempt], list[Block]]:
+    """The stored attempts around the days the policy looks back (a day more on each side in
+    UTC: which of them count is decided above, by their day in the policy's zone) and the
+    blocks not removed."""
+    days = max(policy.longest, 1)
+    low = dt.datetime.combine(as_of - dt.timedelta(days=days), dt.time(), dt.UTC)
+    high = dt.datetime.combine(as_of + dt.timedelta(days=2), dt.time(), dt.UTC)
+    attempts = [
+        Attempt(*row)
+        for row in conn.execute(
+            "SELECT attempt_id, cif, party_cif, phone_number, attempted_at, outcome "
+            "FROM campaign_engine.contact_attempts WHERE attempted_at >= %s AND attempted_at < %s",
+            (low, high),
+        )
+    ]
+    blocks = [
+        Block(*row)
+        for row in conn.execute(
+            "SELECT scope, value, reason, valid_from, valid_until FROM campaign_engine.contact_blocks "
+            "WHERE removed_at IS NULL"
+        )
+    ]
+    return attempts, blocks
+
+
+def apply_all(conn: psycopg.Connection, policy: Policy, as_of: dt.date, found: list) -> list[dict]:
+    """The reference engine's assignments through the policy: each keeps its remaining
+    contacts, renumbered; the suppressed ones are returned, each with its assignment's keys."""
+    attempts, blocks = load_inputs(conn, policy, as_of)
+    removed = []
+    for a in found:
+        parties = {c["party_cif"] for c in a.contacts}
+        numbers = {c["phone_number"] for c in a.contacts}
+        mine = [x for x in attempts if x.party_cif in parties or x.phone_number in numbers]
+        out = apply(a.contacts, policy, as_of, mine, blocks)
+        a.contacts = out.kept
+        removed += [c | {"cif": a.cif, "campaign_group_id": a.campaign_group_id,
+                         "campaign_id": a.campaign_id} for c in out.suppressed]  # fmt: skip
+    return removed

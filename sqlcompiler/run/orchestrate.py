@@ -30,9 +30,11 @@ from ..errors import RunError, SqlCompilerError
 from ..infra import metrics, migrations
 from ..infra.connection import connect, describe_db_error, redact
 from ..progress import Progress, quiet
+from ..reference import policy as reference_policy
 from .executor import execute, split
 from .guards import DEFAULT_MAX_DROP, hold_reason, previous_counts
 from .lock import run_lock
+from .policy_stage import run_stage
 from .record import (
     GroupResult,
     RunResult,
@@ -131,8 +133,9 @@ class _Progress:
 
 
 def _reference_groups(
-    work, config, opts: RunOptions, progress: Progress, run_id: int, population: int, groups
-) -> None:
+    work, config, opts: RunOptions, progress: Progress, run_id: int, population: int, groups,
+    as_of,
+) -> None:  # fmt: skip
     """The reference engine: evaluate in Python, COPY the results into the staging tables."""
     if population > opts.reference_limit:
         raise RunError(
@@ -143,6 +146,8 @@ def _reference_groups(
     t0 = time.monotonic()
     data = reference.load_data(work, opts.cifs, opts.source_schema)
     found = reference.evaluate(config, data, opts.cifs)
+    if config.policy is not None:
+        _reference_policy(work, config.policy, as_of, run_id, found, groups)
     with work.cursor().copy(
         "COPY campaign_results.assignments_staging (run_id, cif, campaign_group_id, campaign_id, account_numbers) FROM STDIN"
     ) as cp:
@@ -162,6 +167,24 @@ def _reference_groups(
                 ))  # fmt: skip
     seconds = time.monotonic() - t0
     progress(f"  reference engine: {len(found):,} assignments in {seconds:.2f}s")
+
+
+def _reference_policy(work, policy, as_of, run_id: int, found, groups) -> None:
+    """SPEC §6 by the reference statement of it: contacts removed from the assignments
+    before they are written, and recorded with their reason."""
+    removed = reference_policy.apply_all(work, policy, as_of, found)
+    by_id = {g.group_id: g for g in groups}
+    with work.cursor().copy(
+        "COPY campaign_results.suppressed_contacts_staging (run_id, cif, campaign_group_id, "
+        "campaign_id, rule_priority, party_type, party_cif, contact_type, phone_number, reason) "
+        "FROM STDIN"
+    ) as cp:
+        for k in removed:
+            cp.write_row((run_id, k["cif"], k["campaign_group_id"], k["campaign_id"],
+                          k["rule_priority"], k["party_type"], k["party_cif"], k["contact_type"],
+                          k["phone_number"], k["reason"]))  # fmt: skip
+            g = by_id[k["campaign_group_id"]]
+            g.suppressed[k["reason"]] = g.suppressed.get(k["reason"], 0) + 1
 
 
 def _reference_counts(work, groups: list[GroupResult], population: bool) -> int:
@@ -235,7 +258,7 @@ def _evaluate(
     population, unknown = _population(work, opts.cifs, run_id, opts.source_schema)
     state.step = "the run's statements (prologue and run statement)"
     if opts.engine == "reference":
-        _reference_groups(work, config, opts, progress, run_id, population, groups)
+        _reference_groups(work, config, opts, progress, run_id, population, groups, as_of)
         committed, left_removed = False, _reference_counts(work, groups, opts.cifs is not None)
     else:
         how = split(opts.jobs, len(config.groups), population=opts.cifs is not None)
@@ -243,12 +266,16 @@ def _evaluate(
                                   source_schema=opts.source_schema, slices=how.slices)  # fmt: skip
         done = execute(work, compiled, groups, how, run_id=run_id, progress=progress)
         committed, left_removed = done.committed, done.left_removed
+        if config.policy is not None:
+            state.step = "the contact policy"
+            run_stage(work, committed, config.policy, as_of, run_id, groups, progress)
         if done.prologue:
             state.timings["prologue"] = done.prologue
             state.timings["statement"] = done.statement
     return RunResult(
         run_id, "succeeded", opts.kind, opts.dry_run, config.fingerprint, population, groups,
         0.0, unknown, left_removed_groups=left_removed, as_of=as_of,
+        window=config.policy.window(as_of) if config.policy else None,
     ), committed  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from ..infra.connection import connect
 from ..progress import Progress, quiet
 from .executor import Split, execute, split
 from .lock import run_lock
+from .policy_stage import run_stage
 from .preview_context import live_conditions, since_results, standing_messages
 from .record import GroupResult
 from .staging import empty_staging, unconstrain_staging
@@ -201,6 +202,8 @@ def _evaluate_draft(
         for g in config.groups
     ]
     done = execute(work, compiled, groups, how, run_id=0, progress=progress)
+    if config.policy is not None:  # SPEC §6 as the run applies it: the counts are after it
+        run_stage(work, done.committed, config.policy, as_of, 0, groups, progress)
     reader = meta if done.committed else work  # committed rows: a connection that sees them
     contacts = dict(
         ((g, c), n)

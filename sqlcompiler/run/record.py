@@ -34,6 +34,7 @@ class GroupResult:
     campaigns: dict[int, int] = field(default_factory=dict)  # campaign id -> assignments
     campaign_names: dict[int, str] = field(default_factory=dict)  # every campaign, 0 or more
     left: int = 0  # assigned in this group before the run, not after it
+    suppressed: dict[str, int] = field(default_factory=dict)  # reason -> contacts (SPEC §6)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class RunResult:
     previous: dict[int, dict[int, int]] | None = None  # its {group id: {campaign id: n}}
     as_of: dt.date | None = None  # what relative dates resolved against (SPEC §2a)
     timings: dict[str, Any] = field(default_factory=dict)  # seconds per step, as recorded
+    window: tuple[dt.datetime, dt.datetime] | None = None  # the calling window (SPEC §6)
 
     @property
     def unassigned(self) -> int:
@@ -243,6 +245,7 @@ def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> No
                 "left": g.left,
                 "campaigns": {str(k): v for k, v in g.campaigns.items()},
                 "campaign_names": {str(k): v for k, v in g.campaign_names.items()},
+                **({"suppressed": g.suppressed} if g.suppressed else {}),
             }
             for g in res.groups
         },
@@ -254,12 +257,14 @@ def finish_record(conn: psycopg.Connection, res: RunResult, timings: dict) -> No
         SET status = %s, finished_at = clock_timestamp(), config_fingerprint = %s,
             population_size = %s, assignments = %s,
             contacts = %s, counts = %s, timings = %s, dry_run = %s,
-            hold_reason = %s, forced = %s, unassignments = %s
+            hold_reason = %s, forced = %s, unassignments = %s, window_start = %s,
+            window_end = %s
         WHERE run_id = %s
         """,
         (
             res.status, res.fingerprint, res.population, res.assigned, res.contacts, json.dumps(counts),
-            json.dumps(timings), res.dry_run, res.hold_reason, res.forced, res.unassigned, res.run_id,
+            json.dumps(timings), res.dry_run, res.hold_reason, res.forced, res.unassigned,
+            *(res.window or (None, None)), res.run_id,
         ),
     )  # fmt: skip
     if cur.rowcount != 1:

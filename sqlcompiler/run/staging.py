@@ -23,7 +23,8 @@ NO_AUTOVACUUM = sql.SQL("autovacuum_enabled = false, toast.autovacuum_enabled = 
 RESULTS = sql.Identifier("campaign_results")
 # contact_rows: the reference engine's contacts, one row each; a compiled run writes
 # contact_lists and phone_books instead (alembic revision 0014: the view contacts reads both)
-BASES = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments")
+BASES = ("assignments", "contact_rows", "contact_lists", "phone_books", "unassignments",
+         "suppressed_contacts")  # fmt: skip
 # what each staging table is indexed on (the index keeps the name *_cif_idx for all)
 KEYS = {"phone_books": ("owner", "phone_rank")}
 DEFAULT_KEY = ("cif", "campaign_group_id")

@@ -204,7 +204,8 @@ def test_contact_order_with_missing_flags_and_numbers_as_whole_view_rows(db, dsn
         "SELECT * FROM campaign_results.current_contacts WHERE cif = 'C' ORDER BY position"
     ).fetchall()
     r = res.run_id
-    assert rows == [
+    assert [row[-2:] for row in rows] == [(None, None)] * 6  # no contact policy: no window
+    assert [row[:-2] for row in rows] == [
         (r, "C", g, c, 1, 1, "customer", "C", None, "mobile", "+900", True, True, "Nhóm", "Gọi"),
         (r, "C", g, c, 2, 1, "customer", "C", None, "home", "+0999", None, None, "Nhóm", "Gọi"),
         (r, "C", g, c, 3, 1, "customer", "C", None, "home", "+100", False, True, "Nhóm", "Gọi"),

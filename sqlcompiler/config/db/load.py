@@ -25,6 +25,7 @@ from ..model import (
     RuleSpec,
 )
 from ..validate import validate
+from . import policy
 
 _Placed = tuple[
     int | None, int | None, int, "ConditionSpec | NodeSpec"
@@ -137,7 +138,7 @@ def load_from_db(conn: psycopg.Connection) -> ConfigFile:
             "SELECT id, name FROM campaign_engine.campaign_groups ORDER BY id"
         ).fetchall()
     ]
-    return ConfigFile(custom_fields=fields, groups=groups)
+    return ConfigFile(custom_fields=fields, groups=groups, contact_policy=policy.load(conn))
 
 
 def load_validated(

@@ -33,9 +33,13 @@ from ..model import (
     is_flat,
 )
 from ..operands import value_text
+from ..policy import ContactPolicySpec
+from ..policy import describe as describe_policy
+from ..policy import document as policy_document
 from ..trees import condition_key, describe_condition, describe_conditions, tree_key
 from ..validate import validate
 from .load import load_from_db
+from .policy import save as save_policy
 
 CONFIG_LOCK = 0x5C0C0F16  # advisory lock key serialising configuration applies
 
@@ -140,7 +144,18 @@ class _Sync:
                     self.add_campaign(gid, g.name, c)
             else:
                 self.sync_campaigns(old, g)
+        self.sync_policy(cur.contact_policy, new.contact_policy)
         return self.changes
+
+    def sync_policy(self, old: ContactPolicySpec | None, new: ContactPolicySpec | None) -> None:
+        if (old and policy_document(old)) == (new and policy_document(new)):
+            return
+        if new is None:
+            self.note("remove", "contact policy")
+        else:
+            self.note("add" if old is None else "change", "contact policy", describe_policy(new))
+        if self.conn is not None:
+            save_policy(self.conn, new)
 
     def retire(self, group: str, campaign: str, row_id: int | None) -> None:
         """Remember a removed group's (``campaign`` empty) or campaign's id under its name."""

@@ -1,0 +1,124 @@
+"""The contact policy's stage in a run (SPEC §6): each reason on a small named scenario,
+renumbering, an assignment left without contacts, the calling window in the views, the run's
+counts; the same rows from the compiled run (one and two connections) and from the reference
+engine, which applies tests/reference/test_policy.py's statement of §6."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from sqlcompiler.run import orchestrate as runner
+from sqlcompiler.source import attempts, blocks
+from tests.scenario import Scenario, configure
+
+D = dt.date(2026, 12, 7)
+HCM = dt.timezone(dt.timedelta(hours=7))
+POLICY = {"timezone": "Asia/Ho_Chi_Minh", "calling_window": {"start": "07:00", "end": "21:00"},
+          "limits": [{"per": "party", "days": 7, "attempts": 3}, {"per": "phone", "days": 1, "attempts": 2}],
+          "after_connected_days": 7, "reference_min_days": 30}  # fmt: skip
+CONFIG = {"groups": [{"name": "Nhóm", "campaigns": [{"name": "Tất cả", "priority": 1,
+    "contact_rules": [
+        {"rule_priority": 1, "outputs": [{"related_party_type": "customer", "contact_type": "all"}]},
+        {"rule_priority": 2, "outputs": [{"related_party_type": "reference_customer_parent", "contact_type": "all"}]}]}]}],
+    "contact_policy": POLICY}  # fmt: skip
+
+
+def _scenario(db) -> None:
+    s = Scenario()
+    for cif in ("C1", "C2", "C3", "C4", "C5"):
+        s.customer(cif, name=f"Lê Thị {cif}")
+    s.phone("C1", 1, "mobile", "+84901", primary=True).phone("C1", 2, "home", "+84902")
+    s.reference("C1", "R1", "parent").phone("R1", 3, "mobile", "+84911")
+    s.phone("C2", 4, "mobile", "+84921").phone("C3", 5, "mobile", "+84931")
+    s.phone("C4", 6, "mobile", "+84941").phone("C5", 7, "mobile", "+84951")
+    s.phone("C5", 8, "work", "+84952")
+    s.load(db)
+    configure(db, CONFIG)
+    at = lambda day, hour=10: dt.datetime.combine(day, dt.time(hour), HCM)  # noqa: E731
+    rows = [
+        ("a1", "C1", "R1", "+84911", at(D - dt.timedelta(days=10)), "no_answer"),  # a reference
+        *((f"b{i}", "C2", "C2", "+84921", at(D - dt.timedelta(days=i)), "busy") for i in range(3)),
+        # 17:30 UTC on Nov 30 is Dec 1 in Vietnam: the 7th day back from Dec 7 (connected)
+        ("c1", "C4", "C4", "+84941", dt.datetime(2026, 11, 30, 17, 30, tzinfo=dt.UTC), "connected"),
+        # two calls today to +84952 about someone else: the number's daily limit
+        ("d1", "C9", "C9", "+84952", at(D, 8), "no_answer"),
+        ("d2", "C9", "C9", "+84952", at(D, 9), "voicemail"),
+        ("d2", "C9", "C9", "+84952", at(D, 11), "connected"),  # a repeated id: ignored
+    ]
+    assert attempts.record(db, rows) == (7, 1)
+    blocks.add(db, "phone", "+84902", "do_not_call", added_by="lan", valid_from=D)
+    blocks.add(db, "party", "C3", "dispute", added_by="lan", valid_from=D - dt.timedelta(days=5),
+               valid_until=D)  # fmt: skip
+    blocks.add(db, "party", "C5", "deceased", added_by="lan", valid_from=D + dt.timedelta(days=1))
+
+
+def _views(db) -> tuple[list, list, list]:
+    contacts = db.execute(
+        "SELECT cif, position, phone_number, window_start, window_end "
+        "FROM campaign_results.current_contacts ORDER BY cif, position"
+    ).fetchall()
+    suppressed = db.execute(
+        "SELECT cif, rule_priority, party_type, party_cif, contact_type, phone_number, reason "
+        "FROM campaign_results.current_suppressed_contacts ORDER BY cif, phone_number"
+    ).fetchall()
+    assigned = db.execute(
+        "SELECT cif FROM campaign_results.current_assignments ORDER BY cif"
+    ).fetchall()
+    return contacts, suppressed, assigned
+
+
+START = dt.datetime(2026, 12, 7, 0, 0, tzinfo=dt.UTC)  # 07:00 in Ho Chi Minh City
+END = dt.datetime(2026, 12, 7, 14, 0, tzinfo=dt.UTC)  # 21:00
+
+
+@pytest.mark.parametrize("how", [{"jobs": 1}, {"jobs": 2}, {"engine": "reference"}])
+def test_each_reason_renumbering_and_the_window(db, dsn, how):
+    _scenario(db)
+    res = runner.run(dsn, as_of=D, **how)
+    contacts, suppressed, assigned = _views(db)
+    assert [c[:3] for c in contacts] == [
+        ("C1", 1, "+84901"),  # +84902 blocked, R1's phone suppressed: +84901 stays first
+        ("C5", 1, "+84951"),  # the deceased block starts tomorrow: C5 keeps +84951;
+    ]  # +84952 reached its daily limit
+    assert {c[3:] for c in contacts} == {(START, END)}
+    assert suppressed == [
+        ("C1", 1, "customer", "C1", "home", "+84902", "blocked: do_not_call"),
+        ("C1", 2, "reference", "R1", "mobile", "+84911", "reference_recently"),
+        ("C2", 1, "customer", "C2", "mobile", "+84921", "limit: party/7d"),
+        ("C3", 1, "customer", "C3", "mobile", "+84931", "blocked: dispute"),
+        ("C4", 1, "customer", "C4", "mobile", "+84941", "connected_recently"),
+        ("C5", 1, "customer", "C5", "work", "+84952", "limit: phone/1d"),
+    ]
+    assert [a[0] for a in assigned] == ["C1", "C2", "C3", "C4", "C5"]  # none lost
+    (group,) = res.groups
+    assert group.contacts == 2 and res.contacts == 2
+    assert group.suppressed == {"blocked: do_not_call": 1, "reference_recently": 1,
+                                "limit: party/7d": 1, "blocked: dispute": 1,
+                                "connected_recently": 1, "limit: phone/1d": 1}  # fmt: skip
+    record = db.execute(
+        "SELECT contacts, window_start, window_end, counts -> 'groups' -> %s -> 'suppressed' "
+        "FROM campaign_results.runs WHERE run_id = %s",
+        (str(group.group_id), res.run_id),
+    ).fetchone()
+    assert record == (2, START, END, group.suppressed)
+
+
+def test_without_a_policy_the_run_is_as_before(db, dsn):
+    _scenario(db)
+    configure(db, {"groups": CONFIG["groups"]})  # the policy removed
+    runner.run(dsn, as_of=D)
+    contacts, suppressed, _ = _views(db)
+    assert len(contacts) == 8 and suppressed == []  # every selected phone
+    assert {c[3:] for c in contacts} == {(None, None)}
+
+
+def test_the_preview_counts_contacts_after_the_policy(db, dsn):
+    from sqlcompiler import api
+    from sqlcompiler.config.model import ConfigFile
+
+    _scenario(db)
+    p = api.preview(dsn, ConfigFile.model_validate(CONFIG), as_of=D)
+    (campaign,) = p.groups[0].campaigns
+    assert (campaign.assigned, campaign.contacts) == (5, 2)  # as the run: 6 of 8 suppressed
