@@ -50,7 +50,7 @@ test-long: system-deps install-test
 # refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
 # writes them to a scratch folder)
 screenshots: install-test
-	SQLCOMPILER_SCREENSHOTS=$(CURDIR)/docs/ui $(BIN)/python -m pytest -q tests/ui/test_browser.py tests/ui/test_browser_vi.py
+	SQLCOMPILER_SCREENSHOTS=$(CURDIR)/docs/ui $(BIN)/python -m pytest -q tests/ui/test_browser.py tests/ui/test_browser_vi.py tests/ui/test_browser_policy.py
 
 # the workbench's texts into the Vietnamese catalogue (translations kept; lists what is missing)
 messages: install

@@ -118,6 +118,15 @@ def run_summary(res: RunResult) -> str:
         lines.append(
             f"note: {res.unknown_cifs:,} requested cifs are not in bank_sync_service.customers"
         )
+    reasons: dict[str, int] = {}
+    for g in res.groups:
+        for why, k in g.suppressed.items():
+            reasons[why] = reasons.get(why, 0) + k
+    if reasons:
+        shown = ", ".join(f"{why} {k:,}" for why, k in sorted(reasons.items()))
+        lines.append(f"contact policy: {sum(reasons.values()):,} contacts suppressed ({shown})")
+    if res.window:
+        lines.append(f"calling window: {res.window[0].isoformat()} to {res.window[1].isoformat()}")
     return "\n".join(lines)
 
 
@@ -151,6 +160,9 @@ def preview(p: Preview) -> str:
         for c in g.campaigns:
             for what, cifs in c.samples.items():
                 lines.append(f"    {c.name}, {what}: {', '.join(cifs)}")
+            if c.suppressed:
+                shown = ", ".join(f"{why} {n:,}" for why, n in sorted(c.suppressed.items()))
+                lines.append(f"    {c.name}, contacts suppressed by the contact policy: {shown}")
     if p.since_results is None:
         lines.append("note: the configuration changed since the current results were made "
                      "(that version is no longer in the history): movements include its changes")  # fmt: skip

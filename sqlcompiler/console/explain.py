@@ -73,7 +73,8 @@ def trace(result: dict[str, Any]) -> str:
                     for c in r["conditions"]:
                         lines.append(f"         {_mark(c['holds'])} {c['condition']}")
                 for p in r["phones"]:
-                    lines.append(f"         + {p['number']} ({p['type']}, {p['party']})")
+                    verdict = f" — suppressed: {p['suppressed']}" if p.get("suppressed") else ""
+                    lines.append(f"         + {p['number']} ({p['type']}, {p['party']}){verdict}")
                 for p in r["already_taken"]:
                     lines.append(
                         f"         = {p['number']} ({p['type']}, {p['party']}) already taken by rule {p['taken_by_rule']}"

@@ -23,6 +23,12 @@ LEFT = Gauge(
     ["group"],
     registry=REGISTRY,
 )
+SUPPRESSED = Gauge(
+    "sqlcompiler_suppressed_contacts",
+    "Contacts the contact policy removed in the last run, by reason (SPEC §6)",
+    ["reason"],
+    registry=REGISTRY,
+)
 HELD = Gauge(
     "sqlcompiler_last_run_held",
     "1 when the latest run was held by a guard (0 customers, or --max-drop exceeded)",
@@ -68,6 +74,13 @@ def record_run(result) -> None:
     if result.status == "succeeded" and not result.dry_run:
         LAST_SUCCESS.set_to_current_time()
     HELD.set(1 if result.status == "held" else 0)
+    SUPPRESSED.clear()  # a reason absent from this run is not carried over from the last
+    reasons: dict[str, int] = {}
+    for g in result.groups:
+        for why, n in g.suppressed.items():
+            reasons[why] = reasons.get(why, 0) + n
+    for why, n in reasons.items():
+        SUPPRESSED.labels(reason=why).set(n)
     for g in result.groups:
         LEFT.labels(group=g.name).set(g.left)
         for cid in {**g.campaign_names, **g.campaigns}:

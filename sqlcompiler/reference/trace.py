@@ -6,6 +6,7 @@ the database; it is set beside what the run stored, so any disagreement shows.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import psycopg
@@ -199,6 +200,8 @@ def trace_customer(
     if cif not in data.customers:
         raise SqlCompilerError(f"no customer with cif {cif!r} in bank_sync_service.customers")
     result = trace(config, cif, data)
+    if config.policy is not None:
+        _policy(conn, config, result)
     saved = stored(conn, cif, run_id)
     for g in result["groups"]:
         s = saved.get(g["group_id"])
@@ -214,3 +217,22 @@ def trace_customer(
                 f"run {s['run_id']} used configuration {str(s['fingerprint'])[:12]}, now {config.fingerprint[:12]}"
             )
     return result
+
+
+def _policy(conn: psycopg.Connection, config: Configuration, result: dict[str, Any]) -> None:
+    """SPEC §6 on the traced contacts: each phone's verdict beside it (its reason when the
+    policy removes it), the remaining contacts renumbered as the run stores them."""
+    from . import policy
+
+    as_of = config.as_of or dt.date.today()
+    attempts, blocks = policy.load_inputs(conn, config.policy, as_of)
+    for g in result["groups"]:
+        out = policy.apply(g["contacts"], config.policy, as_of, attempts, blocks)
+        g["contacts"], g["suppressed"] = out.kept, out.suppressed
+        why = {k["phone_number"]: k["reason"] for k in out.suppressed}
+        for r in g["contact_rules"]:
+            for phone in r["phones"]:
+                if phone["number"] in why:
+                    phone["suppressed"] = why[phone["number"]]
+        if out.kept:
+            g["window"] = [out.kept[0]["window_start"], out.kept[0]["window_end"]]

@@ -154,7 +154,7 @@ def apply_policy(
 def run_stage(
     work: psycopg.Connection, committed: bool, policy: ContactPolicy, as_of: dt.date,
     run_id: int, groups: list[GroupResult], progress: Progress,
-) -> None:  # fmt: skip
+) -> dict[tuple[int, int], dict[str, int]]:  # fmt: skip
     """The stage on a connection that sees the staged lists (the work transaction's, or a
     fresh one when the run's connections committed them); the groups' counts follow."""
     t0 = time.monotonic()
@@ -166,6 +166,7 @@ def run_stage(
     count_suppressed(groups, found)
     total = sum(n for reasons in found.values() for n in reasons.values())
     progress(f"  contact policy: {total:,} contacts suppressed ({time.monotonic() - t0:.2f}s)")
+    return found
 
 
 def count_suppressed(

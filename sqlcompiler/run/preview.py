@@ -19,16 +19,14 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlglot import exp
 
 from .. import source
 from ..compiler import compile_config
-from ..compiler.conditions import CUSTOM, LOAN, predicate
 from ..compiler.settings import set_local_statements
 from ..config import dates
 from ..config.db import Change, apply, fields_without_values, load_validated, plan
 from ..config.lint import lint
-from ..config.model import Condition, ConfigFile, Configuration
+from ..config.model import ConfigFile, Configuration
 from ..config.validate import validate
 from ..infra import migrations
 from ..infra.connection import connect
@@ -37,10 +35,9 @@ from .executor import Split, execute, split
 from .lock import run_lock
 from .policy_stage import run_stage
 from .preview_context import live_conditions, since_results, standing_messages
+from .preview_warnings import Warning, data_warnings
 from .record import GroupResult
 from .staging import empty_staging, unconstrain_staging
-
-COMMON = 5  # common values named when a string value never occurs
 
 
 @dataclass
@@ -55,6 +52,7 @@ class CampaignPreview:
     moved_out: dict[str, int] = field(default_factory=dict)
     removed: bool = False  # in the current results, not in the draft
     samples: dict[str, list[str]] = field(default_factory=dict)  # movement -> sample cifs
+    suppressed: dict[str, int] = field(default_factory=dict)  # reason -> contacts (SPEC §6)
 
 
 @dataclass
@@ -63,13 +61,6 @@ class GroupPreview:
     unassigned: int
     campaigns: list[CampaignPreview]
     removed: bool = False
-
-
-@dataclass(frozen=True)
-class Warning:
-    where: str
-    message: str
-    standing: bool = False  # the live configuration has it too: not the draft's doing
 
 
 @dataclass
@@ -118,7 +109,7 @@ class Preview:
 
 def _campaign_json(c: CampaignPreview) -> dict[str, Any]:
     out = dataclasses.asdict(c)
-    for optional in ("removed", "samples"):  # only when they say something
+    for optional in ("removed", "samples", "suppressed"):  # only when they say something
         if not out[optional]:
             del out[optional]
     return out
@@ -202,8 +193,9 @@ def _evaluate_draft(
         for g in config.groups
     ]
     done = execute(work, compiled, groups, how, run_id=0, progress=progress)
-    if config.policy is not None:  # SPEC §6 as the run applies it: the counts are after it
-        run_stage(work, done.committed, config.policy, as_of, 0, groups, progress)
+    suppressed = {}  # (group id, campaign id) -> {reason: contacts}; SPEC §6 as a run does it
+    if config.policy is not None:
+        suppressed = run_stage(work, done.committed, config.policy, as_of, 0, groups, progress)
     reader = meta if done.committed else work  # committed rows: a connection that sees them
     contacts = dict(
         ((g, c), n)
@@ -212,20 +204,24 @@ def _evaluate_draft(
             "campaign_results.contact_lists_staging GROUP BY 1, 2"
         ).fetchall()
     )
-    result = _groups(config, groups, contacts, population, old, old_names)
+    result = _groups(config, groups, contacts, population, old, old_names, suppressed)
     _movements(reader, result, config, old_names, old_groups, show_customers)
     warnings = _warnings(work, typed, result, schema, (old, live_quiet))
     return Preview(config.fingerprint, changes, population, result, warnings, since_results=since)
 
 
-def _groups(config, groups, contacts, population, old, old_names) -> list[GroupPreview]:
+def _groups(config, groups, contacts, population, old, old_names, suppressed) -> list:
     counted = {g.group_id: g for g in groups}
     out = []
     for g in config.groups:
         res = counted[g.id]
         campaigns = [
             CampaignPreview(
-                c.name, c.priority, res.campaigns.get(c.id, 0), contacts.get((g.id, c.id), 0)
+                c.name,
+                c.priority,
+                res.campaigns.get(c.id, 0),
+                contacts.get((g.id, c.id), 0),
+                suppressed=suppressed.get((g.id, c.id), {}),
             )
             for c in g.campaigns
         ]
@@ -304,87 +300,12 @@ def _warnings(conn, typed: Configuration, result, schema, live) -> list[Warning]
                     f"groups[{gi}].campaigns[{ci}] (group {g.name!r}, campaign {c.name!r})",
                     "would catch 0 customers",
                 ))  # fmt: skip
-    out += _data_warnings(conn, typed, schema, live_conditions(live[0]))
+    out += data_warnings(conn, typed, schema, live_conditions(live[0]))
     quiet_fields = fields_without_values(conn, typed.custom_fields, schema)
     standing = standing_messages(*live)
     out += [Warning(f.location, f.message, f.message in standing)
             for f in lint(typed, quiet_fields)]  # fmt: skip
     return out
-
-
-def _conditions(typed: Configuration) -> list[Condition]:
-    seen: dict[str, Condition] = {}
-    for g in typed.groups:
-        for c in g.campaigns:
-            for cond in c.conditions + tuple(x for r in c.rules for x in r.conditions):
-                seen.setdefault(cond.location, cond)
-    return list(seen.values())
-
-
-def _data_warnings(conn, typed: Configuration, schema: str, live: set[str]) -> list[Warning]:
-    """Conditions nothing satisfies and string values that never occur: one scan per table
-    (standing when the live configuration has the same condition)."""
-    conds = [c for c in _conditions(typed) if c.op not in ("IS NULL", "IS NOT NULL")]
-    out: list[Warning] = []
-    for level, table in (("customer", "customers"), ("loan", "loans")):
-        mine = [c for c in conds if (c.source == "customer") == (level == "customer")]
-        if not mine:
-            continue
-        probes: list[tuple[str, Condition, Any]] = []  # (kind, condition, value)
-        for c in mine:
-            probes.append(("any", c, None))
-            if c.dtype == "string" and c.op in ("=", "!=", "IN", "NOT IN"):
-                for v in c.values or (c.value,):
-                    probes.append(("value", c, v))
-        exprs = []
-        for kind, c, v in probes:
-            cond = c if kind == "any" else dataclasses.replace(c, op="=", value=v, values=())
-            exprs.append(exp.func("bool_or", predicate(cond)).sql(dialect="postgres"))
-        sources = _from(table, schema)
-        row = conn.execute(
-            sql.SQL("SELECT {} FROM {}").format(
-                sql.SQL(", ").join(sql.SQL(e) for e in exprs), sources
-            )
-        ).fetchone()
-        for (kind, c, v), hit in zip(probes, row, strict=True):
-            if hit:
-                continue
-            if kind == "any":
-                what = "customer" if level == "customer" else "loan"
-                out.append(Warning(c.location, f"no {what} satisfies {c.describe()}",
-                                   c.describe() in live))  # fmt: skip
-            else:
-                common = _common(conn, c, table, schema)
-                out.append(Warning(
-                    c.location,
-                    f"the value {v!r} never occurs in {c.source}.{c.field}"
-                    + (f"; common values: {common}" if common else "; the field has no values"),
-                    c.describe() in live,
-                ))  # fmt: skip
-    return out
-
-
-def _from(table: str, schema: str) -> sql.Composable:
-    s = sql.Identifier(schema)
-    if table == "customers":
-        return sql.SQL("{}.customers AS c").format(s)
-    return sql.SQL(
-        "{}.loans AS {} LEFT JOIN {}.loan_custom_fields AS {} ON {}.account_number = {}.account_number"
-    ).format(s, sql.Identifier(LOAN), s, sql.Identifier(CUSTOM), sql.Identifier(CUSTOM),
-             sql.Identifier(LOAN))  # fmt: skip
-
-
-def _common(conn, c: Condition, table: str, schema: str) -> str:
-    from ..compiler.conditions import value_expr
-
-    value = value_expr(c).sql(dialect="postgres")
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT v, count(*) FROM (SELECT {} AS v FROM {}) x WHERE v IS NOT NULL "
-            "GROUP BY v ORDER BY count(*) DESC, v LIMIT {}"
-        ).format(sql.SQL(value), _from(table, schema), sql.Literal(COMMON))  # fmt: skip
-    ).fetchall()
-    return ", ".join(f"{v!r} ({n:,})" for v, n in rows)
 
 
 def group_by_name(p: Preview) -> dict[str, dict[str, CampaignPreview]]:

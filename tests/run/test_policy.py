@@ -122,3 +122,37 @@ def test_the_preview_counts_contacts_after_the_policy(db, dsn):
     p = api.preview(dsn, ConfigFile.model_validate(CONFIG), as_of=D)
     (campaign,) = p.groups[0].campaigns
     assert (campaign.assigned, campaign.contacts) == (5, 2)  # as the run: 6 of 8 suppressed
+    assert campaign.suppressed == {"blocked: do_not_call": 1, "reference_recently": 1,
+                                   "limit: party/7d": 1, "blocked: dispute": 1,
+                                   "connected_recently": 1, "limit: phone/1d": 1}  # fmt: skip
+    assert p.to_json()["groups"][0]["campaigns"][0]["suppressed"] == campaign.suppressed
+
+
+def test_the_run_prints_and_exports_what_it_suppressed(db, dsn, tmp_path):
+    from tests.cli.test_cli import sqlc
+
+    _scenario(db)
+    metrics = tmp_path / "metrics.prom"
+    out = sqlc("run", "--as-of", str(D), dsn=dsn,
+               env={"SQLCOMPILER_METRICS_TEXTFILE": str(metrics)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (
+        "contact policy: 6 contacts suppressed (blocked: dispute 1, blocked: do_not_call 1, "
+        "connected_recently 1, limit: party/7d 1, limit: phone/1d 1, reference_recently 1)"
+    ) in out.stdout
+    assert "calling window: 2026-12-07T07:00:00+07:00 to 2026-12-07T21:00:00+07:00" in out.stdout
+    text = metrics.read_text()
+    assert 'sqlcompiler_suppressed_contacts{reason="limit: party/7d"} 1.0' in text
+
+
+def test_explain_shows_each_phones_verdict(db, dsn):
+    from tests.cli.test_cli import sqlc
+
+    _scenario(db)
+    runner.run(dsn, as_of=D)
+    out = sqlc("explain", "C1", "--as-of", str(D), dsn=dsn)
+    assert out.returncode == 0, out.stderr
+    assert "+ +84902 (home, C1) — suppressed: blocked: do_not_call" in out.stdout
+    assert "+ +84911 (mobile, R1) — suppressed: reference_recently" in out.stdout
+    assert "contacts in order: #1 +84901" in out.stdout and "agrees" in out.stdout
+    assert "DISAGREES" not in out.stdout

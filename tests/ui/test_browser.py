@@ -327,7 +327,7 @@ def _no_serious_violation(page) -> None:
 
 
 PAGES = ["/", "/configuration", "/draft", "/draft/condition?target=0:1&source=bank_sync_service.loans&field=dpd&operator=%3E",
-         "/history", "/runs", "/runs/1", "/customers?cif=C1", "/custom-fields", "/login"]  # fmt: skip
+         "/history", "/runs", "/runs/1", "/customers?cif=C1", "/custom-fields", "/blocks", "/login"]  # fmt: skip
 
 
 def test_no_serious_accessibility_violation(server, page):

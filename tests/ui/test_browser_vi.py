@@ -173,7 +173,7 @@ def _story(page, server: str, dsn: str) -> None:
     # every page at a phone's width in Vietnamese: no serious violation, no sideways scroll
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/", "/configuration", "/draft", "/draft/condition", "/history", "/runs",
-                 "/runs/1", "/customers?cif=C1", "/custom-fields", "/approvals"):  # fmt: skip
+                 "/runs/1", "/customers?cif=C1", "/custom-fields", "/approvals", "/blocks"):  # fmt: skip
         page.goto(server + path)
         _no_serious_violation(page)
         wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

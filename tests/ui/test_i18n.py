@@ -16,6 +16,7 @@ PAGES = {
     "/draft": "Bản nháp của bạn được lưu trên máy chủ", "/history": "Lịch sử cấu hình",
     "/runs": "thành công", "/runs/1": "Lần chạy 1", "/customers?cif=C0": "Được phân bổ vào",
     "/custom-fields": "Đăng ký một trường", "/runs-diff?a=1&b=1": "So sánh",
+    "/blocks": "Số điện thoại và người không được gọi",
     "/draft/condition?target=0:0&source=bank_sync_service.loans&field=dpd&operator=%3E":
         "5. Giá trị của",
 }  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import configuration, draft, guide, json_api, login, results
+from . import blocks, configuration, draft, guide, json_api, login, results
 
 ROUTERS = (
     login.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     draft.router,
     guide.router,
     json_api.router,
+    blocks.router,
 )
