@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..config.model import Campaign, Condition, Configuration, Group, Node, Output, Rule
+from ..config.policy import ContactPolicy, Limit
 
 SOURCES = {"bank_sync_service.customers": "customer", "bank_sync_service.loans": "loan",
            "custom_fields": "custom"}  # fmt: skip
@@ -161,8 +162,26 @@ class Reader:
                 Group(name=g["name"], campaigns=tuple(campaigns), id=self.ids(g["name"], None))
             )
         return Configuration(
-            groups=tuple(groups), custom_fields=dict(self.custom), as_of=self.as_of
-        )
+            groups=tuple(groups), custom_fields=dict(self.custom), as_of=self.as_of,
+            policy=_policy(doc.get("contact_policy")),
+        )  # fmt: skip
+
+
+def _policy(p: dict | None) -> ContactPolicy | None:
+    """SPEC §6's section as written (the times HH:MM)."""
+    if not p:
+        return None
+
+    def hhmm(text: str) -> dt.time:
+        hours, minutes = text.split(":")
+        return dt.time(int(hours), int(minutes))
+
+    window = p["calling_window"]
+    return ContactPolicy(
+        p["timezone"], hhmm(window["start"]), hhmm(window["end"]),
+        tuple(Limit(x["per"], int(x["days"]), int(x["attempts"])) for x in p.get("limits") or []),
+        int(p.get("after_connected_days") or 0), int(p.get("reference_min_days") or 0),
+    )  # fmt: skip
 
 
 def _leaves(item: Condition | Node) -> list[Condition]:
