@@ -28,20 +28,16 @@ SELECT p.cif, p.campaign_group_id,
     'previous', json_build_object(
       'run_id', p.previous_run_id,
       'campaign', json_build_object('id', p.campaign_id, 'name', c.name))
-  ) ELSE json_build_object(
-    'schema', %(schema)s::text,
-    'message_id', p.run_id || ':' || p.campaign_group_id || ':' || p.cif,
-    'run_id', p.run_id,
-    'configuration_fingerprint', r.config_fingerprint,
-    'request_ids', to_json(r.request_ids),
-    'cif', p.cif,
-    'campaign_group', json_build_object('id', p.campaign_group_id, 'name', g.name),
-    'campaign', json_build_object('id', p.campaign_id, 'name', c.name),
-    'account_numbers', to_json(p.account_numbers),
-    'contacts', coalesce((
-      SELECT {contacts}
-      FROM campaign_results.contacts k
-      WHERE k.run_id = %(run)s AND k.cif = p.cif AND k.campaign_group_id = p.campaign_group_id), '[]'::json)
+  ) WHEN r.window_start IS NULL THEN json_build_object({assignment}
+  ) ELSE json_build_object({assignment},
+    -- with a contact policy (SPEC §6): the calling window of the run's day and how many of
+    -- the assignment's selected contacts the policy removed (keys only then: the messages of
+    -- a configuration without a policy are as they were)
+    'window_start', r.window_start,
+    'window_end', r.window_end,
+    'suppressed', (SELECT count(*) FROM campaign_results.suppressed_contacts s
+                   WHERE s.run_id = %(run)s AND s.cif = p.cif
+                     AND s.campaign_group_id = p.campaign_group_id)
   ) END::text
 FROM (
   -- the batch: the next (cif, group) keys with their rows, each branch walking its
@@ -66,21 +62,36 @@ FROM (
   ORDER BY 1, 2
   LIMIT {limit}
 ) AS p
-CROSS JOIN (SELECT config_fingerprint, request_ids FROM campaign_results.runs
-            WHERE run_id = %(run)s) AS r
+CROSS JOIN (SELECT config_fingerprint, request_ids, window_start, window_end
+            FROM campaign_results.runs WHERE run_id = %(run)s) AS r
 LEFT JOIN campaign_engine.campaign_groups g ON g.id = p.campaign_group_id
 LEFT JOIN campaign_engine.campaigns c ON c.id = p.campaign_id
 ORDER BY 1, 2
 """
 
 
+_ASSIGNMENT = """
+    'schema', %(schema)s::text,
+    'message_id', p.run_id || ':' || p.campaign_group_id || ':' || p.cif,
+    'run_id', p.run_id,
+    'configuration_fingerprint', r.config_fingerprint,
+    'request_ids', to_json(r.request_ids),
+    'cif', p.cif,
+    'campaign_group', json_build_object('id', p.campaign_group_id, 'name', g.name),
+    'campaign', json_build_object('id', p.campaign_id, 'name', c.name),
+    'account_numbers', to_json(p.account_numbers),
+    'contacts', coalesce((
+      SELECT {contacts}
+      FROM campaign_results.contacts k
+      WHERE k.run_id = %(run)s AND k.cif = p.cif AND k.campaign_group_id = p.campaign_group_id), '[]'::json)"""
+
+
 def messages(batch: int) -> sql.Composed:
     """The next ``batch`` messages after a (cif, group) key. The batch size is a literal, not
     a parameter: psycopg prepares a query it runs five times, and PostgreSQL's generic plan
     for ``LIMIT $n`` assumes a tenth of the rows, not the batch."""
-    return sql.SQL(_MESSAGES).format(
-        contacts=sql.SQL(contacts_agg("json")), limit=sql.Literal(int(batch))
-    )
+    assignment = sql.SQL(_ASSIGNMENT).format(contacts=sql.SQL(contacts_agg("json")))
+    return sql.SQL(_MESSAGES).format(assignment=assignment, limit=sql.Literal(int(batch)))
 
 
 COMPLETED = """

@@ -156,3 +156,30 @@ def test_explain_shows_each_phones_verdict(db, dsn):
     assert "+ +84911 (mobile, R1) — suppressed: reference_recently" in out.stdout
     assert "contacts in order: #1 +84901" in out.stdout and "agrees" in out.stdout
     assert "DISAGREES" not in out.stdout
+
+
+def test_the_kafka_message_carries_the_window_and_the_suppressed_count(db, dsn):
+    """The relay's batch query (docs/kafka.md): with a policy the calling window and how many
+    contacts were removed; without one, the message as it was (no new keys)."""
+    import json
+
+    from sqlcompiler.kafka.messages import SCHEMA, UNASSIGNED_SCHEMA, messages
+    from tests.paths import REPO
+
+    def published(run_id: int) -> dict[str, dict]:
+        params = {"schema": SCHEMA, "unassigned_schema": UNASSIGNED_SCHEMA, "run": run_id,
+                  "cif": "", "group": -1}  # fmt: skip
+        return {r[0]: json.loads(r[3]) for r in db.execute(messages(100), params).fetchall()}
+
+    _scenario(db)
+    res = runner.run(dsn, as_of=D)
+    c1, c3 = published(res.run_id)["C1"], published(res.run_id)["C3"]
+    assert (c1["window_start"], c1["window_end"]) == ("2026-12-07T00:00:00+00:00",
+                                                      "2026-12-07T14:00:00+00:00")  # fmt: skip
+    assert c1["suppressed"] == 2 and [k["phone_number"] for k in c1["contacts"]] == ["+84901"]
+    assert c3["suppressed"] == 1 and c3["contacts"] == []  # blocked: assigned, nobody to call
+    schema = json.loads((REPO / "docs" / "kafka-message.schema.json").read_text())
+    assert set(c1) <= set(schema["properties"])
+    configure(db, {"groups": CONFIG["groups"]})  # the policy removed: the message as before
+    plain = published(runner.run(dsn, as_of=D).run_id)["C1"]
+    assert set(plain) == set(schema["required"]) and len(plain["contacts"]) == 3
