@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import dates
 from ..config.model import Configuration, Group
 from ..errors import CompileError
 from .phones import CompiledPhones, compile_phones
+from .policy import CompiledPolicy
 from .prologue import CompiledPrologue, CompiledSlice, LoanValues, compile_prologue
 from .settings import WHY, set_local_statements
 from .statement import CompiledStatement, compile_statement
@@ -26,6 +28,9 @@ class CompiledRun:
     population: bool = False  # the statements read pg_temp.run_population
     slice: CompiledSlice | None = None  # a full run whose population is a customer slice
     phones: CompiledPhones | None = None  # the run's phone book (some rule has outputs)
+    # SPEC §6, once per run after the run statement (not one of ``statements``: those run on
+    # every connection)
+    policy: CompiledPolicy | None = None
 
     @property
     def list_run(self) -> bool:
@@ -104,5 +109,8 @@ def compile_config(
         slice=CompiledSlice(slices, source_schema) if sliced else None,
         phones=compile_phones(population=population, source_schema=source_schema)
         if asks and statement is not None
+        else None,
+        policy=CompiledPolicy(config.policy, config.as_of or dates.today())
+        if config.policy is not None and asks and statement is not None
         else None,
     )

@@ -183,3 +183,31 @@ def test_the_kafka_message_carries_the_window_and_the_suppressed_count(db, dsn):
     configure(db, {"groups": CONFIG["groups"]})  # the policy removed: the message as before
     plain = published(runner.run(dsn, as_of=D).run_id)["C1"]
     assert set(plain) == set(schema["required"]) and len(plain["contacts"]) == 3
+
+
+def test_compile_shows_the_stage_in_words_explains_it_and_writes_a_runnable_file(db, dsn, tmp_path):
+    import subprocess
+
+    from tests.cli.test_cli import psql_dsn, sqlc
+
+    _scenario(db)
+    shown = sqlc("compile", "--as-of", str(D), dsn=dsn)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "-- The contact policy stage (SPEC §6)" in text
+    assert "calling window 07:00-21:00 (2026-12-07T07:00:00+07:00" in text
+    assert "--   2. connected_recently  a connected attempt in the last 7 days" in text
+    assert "--   5. limit: phone/1d  2 or more attempts per phone in the last 1 days" in text
+    assert text.index("The contact policy stage") > text.index("contact_lists_staging")
+    explained = sqlc("compile", "--as-of", str(D), "--explain", dsn=dsn)
+    assert explained.returncode == 0, explained.stderr
+    assert "-- EXPLAIN of the contact policy stage (SPEC §6)" in explained.stdout
+    out = sqlc("compile", "--as-of", str(D), "--out", str(tmp_path), dsn=dsn)
+    assert out.returncode == 0, out.stderr
+    stage = tmp_path / "02_contact_policy.sql"
+    ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", psql_dsn(dsn),
+                          "-f", str(stage)], capture_output=True, text=True)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert db.execute(
+        "SELECT count(*) FROM campaign_results.suppressed_contacts_staging"
+    ).fetchone() == (0,)  # rolled back: nothing kept
