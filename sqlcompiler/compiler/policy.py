@@ -19,27 +19,36 @@ from psycopg import sql
 from ..config.policy import ContactPolicy
 
 STAGE = """
-WITH listed AS (
-  SELECT l.cif, l.campaign_group_id, l.campaign_id, u.ord AS position,
-         l.rule_priorities[u.ord] AS rule_priority, u.phone_rank, b.party_order, b.party_cif,
-         b.contact_type, b.phone_number
-  FROM campaign_results.contact_lists_staging AS l
-  CROSS JOIN LATERAL unnest(l.phone_ranks) WITH ORDINALITY AS u(phone_rank, ord)
+WITH listed AS MATERIALIZED (
+  SELECT u.cif, u.campaign_group_id, u.campaign_id, u.position, u.rule_priority, u.phone_rank,
+         b.party_order, b.party_cif, b.contact_type, b.phone_number
+  FROM (
+    SELECT l.cif, l.campaign_group_id, l.campaign_id, u.ord AS position,
+           l.rule_priorities[u.ord] AS rule_priority, u.phone_rank
+    FROM campaign_results.contact_lists_staging AS l
+    CROSS JOIN LATERAL unnest(l.phone_ranks) WITH ORDINALITY AS u(phone_rank, ord)
+    OFFSET 0  -- a fence: the lists are unnested first, then meet the phone book in one join
+  ) AS u
   JOIN campaign_results.phone_books_staging AS b
-    ON b.owner = l.cif AND b.phone_rank = u.phone_rank
-),
-attempts AS (
-  SELECT a.party_cif, a.phone_number, a.outcome,
-         CAST(a.attempted_at AT TIME ZONE {tz} AS date) AS day
-  FROM campaign_engine.contact_attempts AS a
-  WHERE a.attempted_at >= CAST({first_day} AS timestamp) AT TIME ZONE {tz}
-    AND a.attempted_at < CAST({day_after} AS timestamp) AT TIME ZONE {tz}
+    ON b.owner = u.cif AND b.phone_rank = u.phone_rank
 ),
 by_party AS (
-  SELECT a.party_cif{party_columns} FROM attempts AS a GROUP BY a.party_cif
+  SELECT a.party_cif{party_columns}
+  FROM (SELECT a.party_cif, a.outcome, CAST(a.attempted_at AT TIME ZONE {tz} AS date) AS day
+        FROM campaign_engine.contact_attempts AS a
+        WHERE a.attempted_at >= CAST({party_first_day} AS timestamp) AT TIME ZONE {tz}
+          AND a.attempted_at < CAST({day_after} AS timestamp) AT TIME ZONE {tz}) AS a
+  WHERE {party_needed}
+  GROUP BY a.party_cif
 ),
 by_phone AS (
-  SELECT a.phone_number{phone_columns} FROM attempts AS a GROUP BY a.phone_number
+  SELECT a.phone_number{phone_columns}
+  FROM (SELECT a.phone_number, CAST(a.attempted_at AT TIME ZONE {tz} AS date) AS day
+        FROM campaign_engine.contact_attempts AS a
+        WHERE a.attempted_at >= CAST({phone_first_day} AS timestamp) AT TIME ZONE {tz}
+          AND a.attempted_at < CAST({day_after} AS timestamp) AT TIME ZONE {tz}) AS a
+  WHERE {phone_needed}
+  GROUP BY a.phone_number
 ),
 blocks AS (
   SELECT DISTINCT ON (b.scope, b.value) b.scope, b.value, b.reason, b.valid_from
@@ -123,10 +132,16 @@ def statement(policy: ContactPolicy, as_of: dt.date, run_id: int) -> sql.Compose
     def columns(items: list[sql.Composable]) -> sql.Composable:
         return sql.SQL("").join(sql.SQL(", ") + x for x in items)
 
-    longest = max(policy.longest, 1)
+    # each side reads only the days its rules look back, and nothing when it has no rule
+    party_days = max([policy.after_connected_days, policy.reference_min_days,
+                      *(x.days for x in policy.limits if x.per == "party")], default=0)  # fmt: skip
+    phone_days = max((x.days for x in policy.limits if x.per == "phone"), default=0)
     return sql.SQL(STAGE).format(
         tz=lit(policy.timezone),
-        first_day=lit(as_of - dt.timedelta(days=longest - 1)),
+        party_first_day=lit(as_of - dt.timedelta(days=max(party_days, 1) - 1)),
+        phone_first_day=lit(as_of - dt.timedelta(days=max(phone_days, 1) - 1)),
+        party_needed=sql.SQL("true" if party else "false"),
+        phone_needed=sql.SQL("true" if phone else "false"),
         day_after=lit(as_of + dt.timedelta(days=1)),
         as_of=lit(as_of),
         run_id=lit(run_id),

@@ -15,6 +15,7 @@ from ..compiler import CompiledRun
 from ..errors import SqlCompilerError
 from ..infra.connection import connect
 from .lock import RUN_LOCK, run_lock
+from .policy_stage import ANALYZE_STAGED
 from .staging import unconstrain_staging, unconstrain_statements
 
 
@@ -45,6 +46,8 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
                     for statement in after:  # index, ANALYZE
                         conn.execute(statement)
                 else:
+                    if st is compiled.policy:  # as the run does before the stage
+                        conn.execute(ANALYZE_STAGED)
                     stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
                     rows = conn.execute(stmt).fetchall()
             except psycopg.Error as exc:
