@@ -39,6 +39,7 @@ from .contact_policy import (
     prune_attempts,
     remove_block,
     upload_attempts,
+    upload_blocks,
 )
 from .operations import (
     DemoResult,
@@ -138,6 +139,7 @@ __all__ = _types + [
     "prune_attempts",
     "remove_block",
     "upload_attempts",
+    "upload_blocks",
     "yaml_diff",
     "plan_file",
     "preview",

@@ -15,7 +15,7 @@ from .common import migrated
 
 __all__ = [
     "AttemptsResult", "ContactBlock", "add_block", "list_blocks", "prune_attempts",
-    "remove_block", "upload_attempts",
+    "remove_block", "upload_attempts", "upload_blocks",
 ]  # fmt: skip
 
 
@@ -36,6 +36,11 @@ def add_block(
     with migrated(dsn) as conn:
         return _blocks.add(conn, scope, value, reason, added_by=added_by, valid_from=valid_from,
                            valid_until=valid_until, note=note)  # fmt: skip
+
+
+def upload_blocks(dsn: str, path: str | Path, *, added_by: str) -> int:
+    with migrated(dsn) as conn:
+        return _blocks.upload(conn, path, added_by=added_by)
 
 
 def remove_block(dsn: str, block_id: int, *, removed_by: str) -> None:

@@ -80,6 +80,18 @@ def blocks_add(ctx: Ctx, scope: str, value: str, reason: str, valid_from, valid_
     click.echo(f"block {block_id}: {scope} {value} ({reason}) from {_day(valid_from) or 'today'}")
 
 
+@blocks.command("upload")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--by", "added_by", default=None, help="Who adds them (default: your login name).")
+@pass_ctx
+def blocks_upload(ctx: Ctx, file: str, added_by: str | None) -> None:
+    """Add the blocks in FILE, a CSV with the columns scope, value, reason and optionally
+    valid_from, valid_until (YYYY-MM-DD, empty: today / no end) and note. All or none: a bad
+    line adds nothing and is named."""
+    n = api.upload_blocks(ctx.dsn, file, added_by=added_by or getpass.getuser())
+    click.echo(f"added {n:,} blocks")
+
+
 @blocks.command("remove")
 @click.argument("block_id", type=int)
 @click.option("--by", "removed_by", default=None, help="Who removes it (default: your login).")

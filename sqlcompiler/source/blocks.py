@@ -4,14 +4,16 @@ and why is kept; removing one records who removed it and keeps the row."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg.rows import class_row
 
 from ..config.model import text_problem
-from ..errors import ConfigError
+from ..errors import ConfigError, UploadError
 
 SCOPES = ("phone", "party")
 
@@ -83,3 +85,45 @@ def listed(
             "ORDER BY id DESC",
             (everything, value, value),
         ).fetchall()
+
+
+COLUMNS = ("scope", "value", "reason", "valid_from", "valid_until", "note")
+
+
+def upload(conn: psycopg.Connection, path: str | Path, *, added_by: str) -> int:
+    """Blocks from a CSV file (columns scope, value, reason, valid_from, valid_until, note; the
+    dates may be empty): all of them in one transaction, or none with every bad line named."""
+    path = Path(path)
+    if not path.exists():
+        raise UploadError(f"{path}: no such file")
+    rows, problems = [], []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            absent = [k for k in COLUMNS[:3] if k not in (reader.fieldnames or [])]
+            if absent:
+                raise UploadError(f"{path}: the CSV header lacks {', '.join(absent)}")
+            for rec in reader:
+                try:
+                    day = {k: dt.date.fromisoformat(rec[k].strip()) if (rec.get(k) or "").strip()
+                           else None for k in ("valid_from", "valid_until")}  # fmt: skip
+                except ValueError as exc:
+                    problems.append(f"line {reader.line_num}: {exc}")
+                    continue
+                rows.append((reader.line_num, rec, day))
+    except UnicodeDecodeError:
+        raise UploadError(f"{path}: not UTF-8; save the file as UTF-8") from None
+    with conn.transaction():
+        for line, rec, day in rows:
+            try:
+                with conn.transaction():
+                    add(conn, (rec.get("scope") or "").strip(), (rec.get("value") or "").strip(),
+                        (rec.get("reason") or "").strip(), added_by=added_by,
+                        valid_from=day["valid_from"], valid_until=day["valid_until"],
+                        note=(rec.get("note") or "").strip() or None)  # fmt: skip
+            except ConfigError as exc:
+                problems.append(f"line {line}: {exc}")
+        if problems:
+            raise UploadError(f"{path}: {len(problems)} bad line(s), no block was added:\n  "
+                              + "\n  ".join(problems[:10]))  # fmt: skip
+    return len(rows)

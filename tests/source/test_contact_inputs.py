@@ -81,3 +81,31 @@ def test_blocks_add_list_remove(db, dsn):
     assert "removed by minh" in sqlc("blocks", "list", "--all", dsn=dsn).stdout
     twice = sqlc("blocks", "remove", "1", dsn=dsn)
     assert twice.returncode == 1 and "was removed already" in twice.stderr
+
+
+def test_blocks_upload_all_or_none(db, dsn, tmp_path):
+    _scenario(db)
+    bad = tmp_path / "chan.csv"
+    bad.write_text(
+        "scope,value,reason,valid_from,valid_until,note\n"
+        "phone,+84 901,do_not_call,2026-12-01,,phiếu 1\n"
+        "party,Trần-07,dispute,,2026-12-31,\n"
+        "email,x@y,spam,,,\n"  # not a scope
+        "phone,+84 902,do_not_call,2026-13-01,,\n",  # not a date
+        encoding="utf-8",
+    )
+    refused = sqlc("blocks", "upload", str(bad), "--by", "lan", dsn=dsn)
+    assert refused.returncode == 1 and "2 bad line(s), no block was added" in refused.stderr
+    assert "line 4: scope 'email'" in refused.stderr and "line 5:" in refused.stderr
+    assert db.execute("SELECT count(*) FROM campaign_engine.contact_blocks").fetchone() == (0,)
+    good = tmp_path / "chan-ok.csv"
+    good.write_text("".join(bad.read_text(encoding="utf-8").splitlines(True)[:3]), encoding="utf-8")
+    added = sqlc("blocks", "upload", str(good), "--by", "lan", dsn=dsn)
+    assert added.returncode == 0 and "added 2 blocks" in added.stdout
+    assert db.execute(
+        "SELECT scope, value, valid_until, note, added_by FROM campaign_engine.contact_blocks "
+        "ORDER BY id"
+    ).fetchall() == [
+        ("phone", "+84 901", None, "phiếu 1", "lan"),
+        ("party", "Trần-07", dt.date(2026, 12, 31), None, "lan"),
+    ]
