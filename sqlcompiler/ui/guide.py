@@ -66,7 +66,12 @@ def _document(text: str) -> dict[str, Any]:
     return doc
 
 
-def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> Step:
+def step(
+    conn: psycopg.Connection, draft_text: str, params: dict[str, str], *, reach: bool | None = None
+) -> Step:
+    """What the page shows for ``params``; the campaign's live count (a sample evaluated, up to
+    0.3 s at 1M customers) only when the conditions may have changed (``reach``), by default
+    not while a new condition's source, field and operator are being chosen."""
     doc = _document(draft_text)
     campaigns: list[tuple[str, str]] = []
     for gi, g in enumerate(doc.get("groups") or []):
@@ -86,7 +91,7 @@ def step(conn: psycopg.Connection, draft_text: str, params: dict[str, str]) -> S
     s.rule = parts[2] if len(parts) == 3 else None
     s.existing = [(i, describe(c)) for i, c in enumerate(_conditions(doc, s))]
     s.mode = _mode(doc, s)
-    if s.rule is None:
+    if s.rule is None and (reach if reach is not None else not params.get("source")):
         s.reach = _reach(conn, draft_text, doc, s.target)
     s.source = params.get("source") if params.get("source") in SOURCES else None
     if s.source is None:
@@ -268,7 +273,7 @@ def add(conn: psycopg.Connection, draft_text: str, form: dict[str, str]) -> tupl
         + f".conditions[{len(conditions) - 1}]"
     )
     text, s = _validated(conn, draft_text, doc, s, where)
-    return text, step(conn, text, form) if s.problem is None else s
+    return text, step(conn, text, form, reach=True) if s.problem is None else s
 
 
 def _doubt(conn: psycopg.Connection, s: Step, value: Any) -> tuple[str, bool] | None:

@@ -47,3 +47,26 @@ def test_the_guide_shows_it(db, dsn):
     page = client.get("/draft/condition", params={"target": "0:1"}).text
     assert 'id="reach"' in page
     assert "would catch <strong>4</strong> customers, <strong>2</strong> of them" in page
+
+
+def test_not_recounted_while_a_condition_is_being_chosen(db, dsn):
+    """Choosing a new condition's source, field and operator does not change the campaign:
+    the sample is not evaluated again for each choice; adding the condition counts again."""
+    from fastapi.testclient import TestClient
+
+    from sqlcompiler.ui import AuthSettings, create_app
+
+    _scenario(db)
+    client = TestClient(create_app(dsn, AuthSettings()), base_url=LOCAL)
+    token = _csrf(client)
+    choosing = {
+        "target": "0:1",
+        "source": "bank_sync_service.loans",
+        "field": "dpd",
+        "operator": ">",
+    }
+    assert 'id="reach"' not in client.get("/draft/condition", params=choosing).text
+    added = client.post("/draft/condition", data={"csrf": token, **choosing, "value": "40"})
+    assert added.status_code == 200
+    # dpd > 0 and > 40: 90, 45, 70; Gọi gấp (dpd > 60) catches 90 and 70 first
+    assert "would catch <strong>3</strong> customers, <strong>1</strong> of them" in added.text
