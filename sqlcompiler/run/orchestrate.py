@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .. import reference, source
+from .. import source
 from ..compiler import compile_config
 from ..compiler.settings import set_local_statements, work_mem
 from ..config import dates
@@ -30,7 +30,7 @@ from ..errors import RunError, SqlCompilerError
 from ..infra import metrics, migrations
 from ..infra.connection import connect, describe_db_error, redact
 from ..progress import Progress, quiet
-from ..reference import policy as reference_policy
+from . import reference_engine
 from .executor import execute, split
 from .guards import DEFAULT_MAX_DROP, hold_reason, previous_counts
 from .lock import run_lock
@@ -38,7 +38,6 @@ from .policy_stage import run_stage
 from .record import (
     GroupResult,
     RunResult,
-    count_results,
     finish_record,
     last_success,
     record_failure,
@@ -48,7 +47,7 @@ from .record import (
     started_at,
 )
 from .retention import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, cleanup
-from .staging import empty_staging, index_staging, prepare_staging, publish, record_unassignments
+from .staging import empty_staging, index_staging, prepare_staging, publish
 from .unrecorded import remember
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
@@ -132,71 +131,6 @@ class _Progress:
     started: str = ""  # the record's started_at (names the run in run/unrecorded.py)
 
 
-def _reference_groups(
-    work, config, opts: RunOptions, progress: Progress, run_id: int, population: int, groups,
-    as_of,
-) -> None:  # fmt: skip
-    """The reference engine: evaluate in Python, COPY the results into the staging tables."""
-    if population > opts.reference_limit:
-        raise RunError(
-            f"the reference engine evaluates customers one by one in Python and is meant for small "
-            f"populations; {population:,} customers is above the limit of {opts.reference_limit:,} "
-            "(--cifs to narrow it, or raise --reference-limit / SQLCOMPILER_REFERENCE_LIMIT)"
-        )
-    t0 = time.monotonic()
-    data = reference.load_data(work, opts.cifs, opts.source_schema)
-    found = reference.evaluate(config, data, opts.cifs)
-    if config.policy is not None:
-        _reference_policy(work, config.policy, as_of, run_id, found, groups)
-    with work.cursor().copy(
-        "COPY campaign_results.assignments_staging (run_id, cif, campaign_group_id, campaign_id, account_numbers) FROM STDIN"
-    ) as cp:
-        for a in found:
-            cp.write_row((run_id, a.cif, a.campaign_group_id, a.campaign_id, a.account_numbers))
-    with work.cursor().copy(
-        "COPY campaign_results.contact_rows_staging (run_id, cif, campaign_group_id, campaign_id, position, "
-        "rule_priority, party_type, party_cif, relationship_type, contact_type, phone_number, is_primary, "
-        "is_verified, phone_id) FROM STDIN"
-    ) as cp:
-        for a in found:
-            for k in a.contacts:
-                cp.write_row((
-                    run_id, a.cif, a.campaign_group_id, a.campaign_id, k["position"], k["rule_priority"],
-                    k["party_type"], k["party_cif"], k["relationship_type"], k["contact_type"],
-                    k["phone_number"], k["is_primary"], k["is_verified"], k["phone_id"],
-                ))  # fmt: skip
-    seconds = time.monotonic() - t0
-    progress(f"  reference engine: {len(found):,} assignments in {seconds:.2f}s")
-
-
-def _reference_policy(work, policy, as_of, run_id: int, found, groups) -> None:
-    """SPEC §6 by the reference statement of it: contacts removed from the assignments
-    before they are written, and recorded with their reason."""
-    removed = reference_policy.apply_all(work, policy, as_of, found)
-    by_id = {g.group_id: g for g in groups}
-    with work.cursor().copy(
-        "COPY campaign_results.suppressed_contacts_staging (run_id, cif, campaign_group_id, "
-        "campaign_id, rule_priority, party_type, party_cif, contact_type, phone_number, reason) "
-        "FROM STDIN"
-    ) as cp:
-        for k in removed:
-            cp.write_row((run_id, k["cif"], k["campaign_group_id"], k["campaign_id"],
-                          k["rule_priority"], k["party_type"], k["party_cif"], k["contact_type"],
-                          k["phone_number"], k["reason"]))  # fmt: skip
-            g = by_id[k["campaign_group_id"]]
-            g.suppressed[k["reason"]] = g.suppressed.get(k["reason"], 0) + 1
-
-
-def _reference_counts(work, groups: list[GroupResult], population: bool) -> int:
-    """Count what the reference engine wrote and who left a group (the compiled statements
-    return these themselves); the assignments ended because their group was removed."""
-    count_results(work, groups)
-    left = record_unassignments(work, population=population)
-    for g in groups:
-        g.left = left.pop(g.group_id, 0)
-    return sum(left.values())
-
-
 def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float, dsn: str) -> RunResult:
     last = last_success(meta)  # every export (a failed or held run's too) says when results
     if last is not None:  # last changed
@@ -258,8 +192,12 @@ def _evaluate(
     population, unknown = _population(work, opts.cifs, run_id, opts.source_schema)
     state.step = "the run's statements (prologue and run statement)"
     if opts.engine == "reference":
-        _reference_groups(work, config, opts, progress, run_id, population, groups, as_of)
-        committed, left_removed = False, _reference_counts(work, groups, opts.cifs is not None)
+        if population > opts.reference_limit:
+            raise RunError(reference_engine.too_many(population, opts.reference_limit))
+        reference_engine.write(work, config, opts.cifs, opts.source_schema, progress, run_id,
+                               groups, as_of)  # fmt: skip
+        committed = False
+        left_removed = reference_engine.counts(work, groups, opts.cifs is not None)
     else:
         how = split(opts.jobs, len(config.groups), population=opts.cifs is not None)
         compiled = compile_config(config, population=opts.cifs is not None,
