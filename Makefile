@@ -45,7 +45,7 @@ test: system-deps install-test
 	SQLCOMPILER_DIFF_EXAMPLES=$(DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(PREVIEW_EXAMPLES) $(PYTEST)
 
 test-long: system-deps install-test
-	SQLCOMPILER_DIFF_EXAMPLES=$(LONG_DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(LONG_PREVIEW_EXAMPLES) $(PYTEST) -m property
+	SQLCOMPILER_DIFF_EXAMPLES=$(LONG_DIFF_EXAMPLES) SQLCOMPILER_PREVIEW_EXAMPLES=$(LONG_PREVIEW_EXAMPLES) SQLCOMPILER_PUBLISH_ROUNDS=60 $(PYTEST) -m property
 
 # refresh the workbench pictures in docs/ui/ (the browser tests take them; a plain test run
 # writes them to a scratch folder)

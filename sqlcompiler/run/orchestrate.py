@@ -47,7 +47,13 @@ from .record import (
     started_at,
 )
 from .retention import DEFAULT_KEEP, DEFAULT_KEEP_RECORDS_DAYS, cleanup
-from .staging import empty_staging, index_staging, prepare_staging, publish
+from .staging import (
+    empty_staging,
+    hold_off_readers,
+    index_staging,
+    prepare_staging,
+    publish,
+)
 from .unrecorded import remember
 
 REFERENCE_LIMIT = 10_000  # customers; the reference engine is for debugging, not production
@@ -72,6 +78,8 @@ class RunOptions:
     # how long a failed run keeps trying to record its failure on a fresh connection (a server
     # restart or failover of a few seconds still gets the failure recorded by the run itself)
     record_retry_seconds: float = 30.0
+    # how long publishing waits for sessions reading the results to let go (staging.py)
+    publish_patience: float = 900.0
 
     @property
     def kind(self) -> str:
@@ -148,7 +156,7 @@ def _run(work, meta, opts: RunOptions, progress: Progress, t_start: float, dsn: 
         state.step = "publishing"
         if not opts.dry_run:
             progress("  publishing: indexing the staging tables, then the run's partitions")
-        _publish(work, meta, res, committed, state.timings)
+        _publish(work, meta, res, committed, state.timings, progress, opts.publish_patience)
         res.seconds = time.monotonic() - t_start
         state.timings["total"] = round(res.seconds, 3)
         res.timings = state.timings
@@ -260,8 +268,12 @@ def _guard(meta, res: RunResult, opts: RunOptions, progress: Progress) -> None:
         progress(f"guard: {res.hold_reason}; {verdict}")
 
 
-def _publish(work, meta, res: RunResult, committed: bool, timings: dict[str, Any]) -> None:
-    """Staging becomes the run's partitions in the work transaction (or is emptied)."""
+def _publish(
+    work, meta, res: RunResult, committed: bool, timings: dict[str, Any], progress: Progress,
+    patience: float,
+) -> None:  # fmt: skip
+    """Staging becomes the run's partitions in the work transaction (or is emptied); readers
+    are held off from there to the commit, so that each sees the old run or the new one."""
     t0 = time.monotonic()
     if res.dry_run or res.status == "held":
         work.rollback()
@@ -269,6 +281,7 @@ def _publish(work, meta, res: RunResult, committed: bool, timings: dict[str, Any
     else:
         index_staging(work, committed=committed)
         publish(work, res.run_id)
+        hold_off_readers(work, progress, patience)
     timings["publish"] = round(time.monotonic() - t0, 3)
 
 

@@ -305,6 +305,10 @@ class RunRecord:
         """What the on-call engineer does about this run (None: nothing)."""
         if self.status == "failed":
             cause = (self.error or "").lower()
+            if "reading the results to let go" in cause:
+                return ("end the sessions named above, which keep a transaction open on the "
+                        "results (`SELECT pg_terminate_backend(pid)`), then rerun `sqlcompiler "
+                        "run`; the previous results are still served")  # fmt: skip
             if "interrupted" in cause or "connection" in cause or "server" in cause:
                 return ("the database went away or the process was stopped: once "
                         "`sqlcompiler db check` answers, rerun `sqlcompiler run` (the previous "

@@ -3,11 +3,16 @@ the previous run's rows or the new run's, never a mix (SPEC §4: all or nothing)
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import psycopg
+import pytest
 
+from sqlcompiler.errors import RunError
 from sqlcompiler.run import orchestrate as runner
+from sqlcompiler.run.record import list_runs
 from tests.scenario import Scenario, cond, configure
 
 # every customer is assigned in both groups; the late ones also get their phones
@@ -74,6 +79,84 @@ def test_a_reader_during_publishing_sees_one_run_never_a_mix(db, dsn):
         assert (a_n, c_n) == expected[a_runs[0]]  # and all of its rows
     assert during, "the reader took no snapshot while the run was running"
     assert {s[0][0] for s in seen} == {first.run_id, second.run_id}
+
+
+def _poll(dsn: str, done: threading.Event, bad: list, polls: list) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not done.is_set():
+            a_runs, _, c_runs, _ = snap = conn.execute(SNAPSHOT).fetchone()
+            polls.append(1)
+            if a_runs is None or a_runs != c_runs or len(a_runs) != 1:
+                bad.append(snap)
+
+
+@pytest.mark.property
+def test_readers_polling_through_many_publishings_never_see_the_views_empty(db, dsn):
+    """A reader that plans its query just before the publishing commit and reads just after it
+    saw the new run's record without its partitions: both views empty (15 of 43,318 polls
+    over 60 runs before publishing held readers off). `make test-long` publishes 60 times."""
+    _load(db, 30)
+    runner.run(dsn)
+    bad: list[tuple] = []
+    polls: list[int] = []
+    done = threading.Event()
+    readers = [threading.Thread(target=_poll, args=(dsn, done, bad, polls)) for _ in range(3)]
+    for t in readers:
+        t.start()
+    try:
+        for _ in range(int(os.environ.get("SQLCOMPILER_PUBLISH_ROUNDS", "8"))):
+            runner.run(dsn)
+    finally:
+        done.set()
+        for t in readers:
+            t.join(60)
+    assert len(polls) > 100, "the readers hardly polled"
+    assert bad == []
+
+
+def test_publishing_waits_for_a_reader_in_a_transaction_then_publishes(db, dsn):
+    _load(db, 20)
+    first = runner.run(dsn)
+    said: list[str] = []
+    with psycopg.connect(dsn, application_name="dialer-sync") as reader:
+        reader.execute("SELECT count(*) FROM campaign_results.current_assignments").fetchone()
+        timer = threading.Timer(3.0, reader.rollback)  # the reader's transaction ends in 3 s
+        timer.start()
+        t0 = time.monotonic()
+        second = runner.run(dsn, progress=said.append)
+        waited = time.monotonic() - t0
+        timer.join()
+    assert waited >= 2.5  # it waited for the reader, and did not take the results from it
+    assert any("waiting for sessions reading the results" in s and "'dialer-sync'" in s
+               for s in said), said  # fmt: skip
+    (current,) = db.execute(
+        "SELECT array_agg(DISTINCT run_id) FROM campaign_results.current_assignments"
+    ).fetchone()
+    assert current == [second.run_id] and second.run_id == first.run_id + 1
+
+
+def test_a_reader_that_never_lets_go_fails_the_run_by_name_and_the_old_results_stay(db, dsn):
+    _load(db, 20)
+    first = runner.run(dsn)
+    with psycopg.connect(dsn, application_name="forgotten-psql") as reader:
+        reader.execute("SELECT count(*) FROM campaign_results.current_contacts").fetchone()
+        pid = reader.info.backend_pid
+        with pytest.raises(RunError) as caught:
+            runner.run(dsn, publish_patience=1.0)
+        reader.rollback()
+    said = str(caught.value)
+    assert f"pid {pid} ('forgotten-psql'" in said and "idle in transaction" in said
+    assert "pg_terminate_backend" in said and "previous results stay current" in said
+    (current,) = db.execute(
+        "SELECT array_agg(DISTINCT run_id) FROM campaign_results.current_assignments"
+    ).fetchone()
+    assert current == [first.run_id]
+    status, error = db.execute(
+        "SELECT status, error FROM campaign_results.runs WHERE run_id = %s", (first.run_id + 1,)
+    ).fetchone()
+    assert status == "failed" and "forgotten-psql" in error
+    (record,) = list_runs(db, run_id=first.run_id + 1)
+    assert "pg_terminate_backend" in record.next_step
 
 
 def _parent_stats(db) -> dict[str, float]:
