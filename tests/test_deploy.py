@@ -15,10 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_compose_commands_and_env_match_the_cli():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "kafka", "relay", "serve", "prometheus", "grafana", "migrate"} <= set(
-        services
-    )
-    for name in ("relay", "serve", "migrate"):
+    assert {"postgres", "kafka", "relay", "serve", "attempts", "prometheus", "grafana",
+            "migrate"} <= set(services)  # fmt: skip
+    for name in ("relay", "serve", "attempts", "migrate"):
         cmd = services[name]["command"]
         assert cmd[0] in cli.commands, f"{name}: unknown command {cmd[0]}"
         sub = cli.commands[cmd[0]]
@@ -42,6 +41,7 @@ def test_compose_commands_and_env_match_the_cli():
     assert targets == [
         f"relay:{env['SQLCOMPILER_METRICS_PORT']}",
         f"serve:{env['SQLCOMPILER_METRICS_PORT']}",
+        f"attempts:{env['SQLCOMPILER_METRICS_PORT']}",
     ]
     # the one-shot nightly run reaches Prometheus through the Pushgateway
     assert "pushgateway" in services

@@ -4,6 +4,7 @@ The CLI (``attempts``, ``blocks``) and the workbench call these."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from ..progress import Progress, quiet
@@ -14,7 +15,8 @@ from ..source.blocks import ContactBlock
 from .common import migrated
 
 __all__ = [
-    "AttemptsResult", "ContactBlock", "add_block", "list_blocks", "prune_attempts",
+    "AttemptsResult", "ContactBlock", "add_block", "consume_attempts", "list_blocks",
+    "prune_attempts",
     "remove_block", "upload_attempts", "upload_blocks",
 ]  # fmt: skip
 
@@ -53,6 +55,20 @@ def list_blocks(
 ) -> list[ContactBlock]:
     with migrated(dsn) as conn:
         return _blocks.listed(conn, everything=everything, value=value)
+
+
+def consume_attempts(
+    dsn: str, settings, *, group_id: str = "sqlcompiler-attempts", batch_size: int = 5000,
+    stop: Callable[[], bool] = lambda: False, idle_exit: float | None = None,
+    progress: Progress = quiet,
+):  # fmt: skip
+    """Store attempts from the Kafka topic (kafka/attempts.py); returns its ConsumeStats."""
+    from ..kafka import attempts as consumer
+
+    with migrated(dsn):
+        pass  # a database behind the code's schema is said before anything is consumed
+    return consumer.consume(dsn, settings, group_id=group_id, batch_size=batch_size, stop=stop,
+                            idle_exit=idle_exit, progress=progress)  # fmt: skip
 
 
 def prune_attempts(dsn: str, keep_days: int = _attempts.KEEP_DAYS) -> list[str]:

@@ -9,7 +9,7 @@ import click
 
 from .. import api, console
 from ..console import echo_err
-from .options import Ctx, pass_ctx
+from .options import Ctx, kafka_options, pass_ctx, stop_on_sigterm
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -41,6 +41,41 @@ def attempts_upload(ctx: Ctx, file: str, reject_file: str | None, source: str | 
     click.echo(
         f"stored {res.stored:,} attempts ({res.repeated:,} seen before) in {res.seconds:.1f}s"
         + (f"; {res.rejected:,} bad lines written to {reject_file}" if res.rejected else "")
+    )
+
+
+@attempts.command("consume")
+@click.option("--group-id", default="sqlcompiler-attempts", show_default=True,
+              help="Consumer group; instances in one group split the partitions.")  # fmt: skip
+@click.option("--batch", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Messages stored per transaction (offsets committed after it).")  # fmt: skip
+@click.option("--until-idle", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Stop after SECONDS with no message (a scheduled catch-up instead of a "
+              "service).")  # fmt: skip
+@kafka_options
+@pass_ctx
+def attempts_consume(ctx: Ctx, group_id, batch, until_idle, bootstrap, metrics_port,
+                     metrics_addr) -> None:  # fmt: skip
+    """Store contact attempts from Kafka (topic env SQLCOMPILER_KAFKA_ATTEMPTS_TOPIC, default
+    contact-attempts) until SIGTERM.
+
+    One JSON object per message, with the keys of `attempts upload`'s JSON lines. Offsets are
+    committed after the batch is stored (at least once; an attempt_id seen before is ignored).
+    A message that is not an attempt goes to the dead-letter topic
+    (SQLCOMPILER_KAFKA_ATTEMPTS_DLQ_TOPIC, default contact-attempts-dlq) with the reason; the
+    database away, the batch is retried. Run it as the schema's owner: it creates each day's
+    partition.
+    """
+    settings = api.kafka_settings(bootstrap)
+    stop = stop_on_sigterm()
+    if metrics_port:
+        api.serve_metrics(metrics_port, metrics_addr)
+    stats = api.consume_attempts(ctx.dsn, settings, group_id=group_id, batch_size=batch,
+                                 stop=stop, idle_exit=until_idle, progress=echo_err)  # fmt: skip
+    click.echo(
+        f"consumed {stats.messages:,} messages: {stats.stored:,} attempts stored, "
+        f"{stats.repeated:,} seen before, {stats.dead_lettered:,} to "
+        f"{settings.attempts_dead_letter_topic}"
     )
 
 

@@ -60,6 +60,12 @@ BROKER_LATENCY = Histogram(
     "Time to publish and have a run acknowledged",
     registry=REGISTRY,
 )
+ATTEMPTS = Counter(
+    "sqlcompiler_attempts_consumed",
+    "Contact attempts consumed from Kafka by outcome (stored, repeated, dead_letter)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 REQUESTS = Counter(
     "sqlcompiler_requests", "Processing requests by outcome", ["outcome"], registry=REGISTRY
 )

@@ -24,6 +24,7 @@ from ..infra import metrics
 from ..infra.connection import connect
 from ..progress import Progress, quiet
 from . import relay
+from .settings import dead_letter
 
 MAX_CIFS = 100_000
 
@@ -82,24 +83,7 @@ def _unknown(conn: psycopg.Connection, cifs: list[str]) -> list[str]:
 
 
 def _dead_letter(producer, settings: relay.KafkaSettings, msg, reason: str) -> None:
-    payload = msg.value() or b""
-    try:
-        original: object = payload.decode()
-    except UnicodeDecodeError:
-        original = payload.hex()
-    body = {
-        "reason": reason,
-        "topic": msg.topic(),
-        "partition": msg.partition(),
-        "offset": msg.offset(),
-        "payload": original,
-    }
-    producer.produce(
-        settings.dead_letter_topic,
-        key=msg.key(),
-        value=json.dumps(body).encode(),
-        headers=[("reason", reason.encode()), ("source_offset", str(msg.offset()).encode())],
-    )
+    dead_letter(producer, settings.dead_letter_topic, msg, reason)
     metrics.REQUESTS.labels(outcome="dead_letter").inc()
 
 

@@ -3,6 +3,7 @@ producer's configuration, and a topic that exists (created when allowed)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class KafkaSettings:
     topic: str = "campaign-assignments"
     request_topic: str = "campaign-requests"
     dead_letter_topic: str = "campaign-requests-dlq"
+    attempts_topic: str = "contact-attempts"
+    attempts_dead_letter_topic: str = "contact-attempts-dlq"
     partitions: int = 6
     create_topics: bool = True
     extra: dict[str, str] = field(default_factory=dict)
@@ -55,6 +58,10 @@ class KafkaSettings:
             dead_letter_topic=os.environ.get(
                 "SQLCOMPILER_KAFKA_DLQ_TOPIC", "campaign-requests-dlq"
             ),
+            attempts_topic=os.environ.get("SQLCOMPILER_KAFKA_ATTEMPTS_TOPIC", "contact-attempts"),
+            attempts_dead_letter_topic=os.environ.get(
+                "SQLCOMPILER_KAFKA_ATTEMPTS_DLQ_TOPIC", "contact-attempts-dlq"
+            ),
             partitions=int(os.environ.get("SQLCOMPILER_KAFKA_PARTITIONS", "6")),
             create_topics=os.environ.get("SQLCOMPILER_KAFKA_CREATE_TOPICS", "1") != "0",
             extra=extra,
@@ -69,6 +76,28 @@ class KafkaSettings:
         return Producer(
             self.client_config(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20})
         )
+
+
+def dead_letter(producer, topic: str, msg, reason: str) -> None:
+    """A message that cannot be processed, set aside with why and where it came from."""
+    payload = msg.value() or b""
+    try:
+        original: object = payload.decode()
+    except UnicodeDecodeError:
+        original = payload.hex()
+    body = {
+        "reason": reason,
+        "topic": msg.topic(),
+        "partition": msg.partition(),
+        "offset": msg.offset(),
+        "payload": original,
+    }
+    producer.produce(
+        topic,
+        key=msg.key(),
+        value=json.dumps(body).encode(),
+        headers=[("reason", reason.encode()), ("source_offset", str(msg.offset()).encode())],
+    )
 
 
 class PermanentRelayError(RelayError):

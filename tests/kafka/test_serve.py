@@ -24,7 +24,8 @@ def test_parse_requests():
 
 def requested(kafka: str, payloads: list) -> relay.KafkaSettings:
     """Fresh topics, with ``payloads`` (dicts as JSON, strings as they are) on the request one."""
-    settings = _settings(kafka)
+    # a short session: tansu assigns partitions after half of it (23 s with the default 45 s)
+    settings = _settings(kafka, extra={"session.timeout.ms": "6000"})
     stamp = time.time_ns()
     settings.request_topic = f"requests-{stamp}"
     settings.dead_letter_topic = f"dlq-{stamp}"
