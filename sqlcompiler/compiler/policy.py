@@ -34,19 +34,17 @@ WITH listed AS MATERIALIZED (
 ),
 by_party AS (
   SELECT a.party_cif{party_columns}
-  FROM (SELECT a.party_cif, a.outcome, CAST(a.attempted_at AT TIME ZONE {tz} AS date) AS day
+  FROM (SELECT a.party_cif, a.outcome, a.attempted_at
         FROM campaign_engine.contact_attempts AS a
-        WHERE a.attempted_at >= CAST({party_first_day} AS timestamp) AT TIME ZONE {tz}
-          AND a.attempted_at < CAST({day_after} AS timestamp) AT TIME ZONE {tz}) AS a
+        WHERE a.attempted_at >= {party_from} AND a.attempted_at < {until}) AS a
   WHERE {party_needed}
   GROUP BY a.party_cif
 ),
 by_phone AS (
   SELECT a.phone_number{phone_columns}
-  FROM (SELECT a.phone_number, CAST(a.attempted_at AT TIME ZONE {tz} AS date) AS day
+  FROM (SELECT a.phone_number, a.attempted_at
         FROM campaign_engine.contact_attempts AS a
-        WHERE a.attempted_at >= CAST({phone_first_day} AS timestamp) AT TIME ZONE {tz}
-          AND a.attempted_at < CAST({day_after} AS timestamp) AT TIME ZONE {tz}) AS a
+        WHERE a.attempted_at >= {phone_from} AND a.attempted_at < {until}) AS a
   WHERE {phone_needed}
   GROUP BY a.phone_number
 ),
@@ -91,8 +89,9 @@ kept AS (
       COALESCE(ARRAY_AGG(v.rule_priority ORDER BY v.position)
                FILTER (WHERE v.reason IS NULL), '{{}}') AS priorities
     FROM verdicts AS v
+    WHERE (v.cif, v.campaign_group_id) IN (SELECT cif, campaign_group_id FROM verdicts
+                                           WHERE reason IS NOT NULL)
     GROUP BY v.cif, v.campaign_group_id
-    HAVING BOOL_OR(v.reason IS NOT NULL)
   ) AS v
   WHERE l.cif = v.cif AND l.campaign_group_id = v.campaign_group_id
   RETURNING 1
@@ -103,27 +102,58 @@ FROM suppressed AS s GROUP BY 1, 2, 3
 """
 
 
+# The first instant of a local day. ``midnight AT TIME ZONE`` is the later of two midnights
+# where clocks fall back across it (America/Havana on 2026-11-01: 05:00 UTC, though 04:00-05:00
+# UTC is already Nov 1 there), so the hour or half hour before it is taken when it is on the
+# same day. All constants: the planner folds it to one timestamptz, and no attempt is converted
+# to its local day (at 1M customers, 5.7M attempts: the per-party aggregate 7.7 s with a local
+# day per row, 3.0-3.8 s comparing instants).
+DAY_START = """CASE
+  WHEN CAST({early_1h} AT TIME ZONE {tz} AS date) >= {day} THEN {early_1h}
+  WHEN CAST({early_30m} AT TIME ZONE {tz} AS date) >= {day} THEN {early_30m}
+  ELSE {midnight}
+END"""
+# (timestamptz - interval is only stable, so the earlier instants are reckoned in UTC's wall
+# clock, where every step is immutable and the whole CASE folds)
+EARLIER = "(({midnight}) AT TIME ZONE 'UTC' - INTERVAL {step}) AT TIME ZONE 'UTC'"
+
+
+def day_start(day: dt.date, timezone: str) -> sql.Composable:
+    midnight = sql.SQL("CAST({} AS timestamp) AT TIME ZONE {}").format(
+        sql.Literal(day), sql.Literal(timezone)
+    )
+    early = {
+        name: sql.SQL(EARLIER).format(midnight=midnight, step=sql.Literal(step))
+        for name, step in (("early_1h", "1 hour"), ("early_30m", "30 minutes"))
+    }
+    return sql.SQL(DAY_START).format(
+        day=sql.Literal(day), tz=sql.Literal(timezone), midnight=midnight, **early
+    )
+
+
 def statement(policy: ContactPolicy, as_of: dt.date, run_id: int) -> sql.Composed:
     """The stage for ``policy`` on day ``as_of``; every value a literal (validated numbers,
     dates and an IANA zone name), the reasons in the SPEC's order."""
     lit = sql.Literal
 
     def since(days: int) -> sql.Composable:
-        return lit(as_of - dt.timedelta(days=days - 1))
+        return day_start(as_of - dt.timedelta(days=days - 1), policy.timezone)
 
     party, phone = [], []
     reasons: list[sql.Composable] = []
     if policy.after_connected_days:
-        party.append(sql.SQL("BOOL_OR(a.outcome = 'connected' AND a.day >= {}) AS connected")
+        party.append(sql.SQL("BOOL_OR(a.outcome = 'connected' AND a.attempted_at >= {}) AS connected")
                      .format(since(policy.after_connected_days)))  # fmt: skip
         reasons.append(sql.SQL("WHEN bp.connected THEN 'connected_recently'"))
     if policy.reference_min_days:
-        party.append(sql.SQL("BOOL_OR(a.day >= {}) AS called").format(
+        party.append(sql.SQL("BOOL_OR(a.attempted_at >= {}) AS called").format(
             since(policy.reference_min_days)))  # fmt: skip
         reasons.append(sql.SQL("WHEN k.party_order <> 0 AND bp.called THEN 'reference_recently'"))
     for i, limit in enumerate(policy.limits):
         name = sql.Identifier(f"limit_{i}")
-        count = sql.SQL("COUNT(*) FILTER (WHERE a.day >= {}) AS {}").format(since(limit.days), name)
+        count = sql.SQL("COUNT(*) FILTER (WHERE a.attempted_at >= {}) AS {}").format(
+            since(limit.days), name
+        )
         (party if limit.per == "party" else phone).append(count)
         alias = sql.SQL("bp" if limit.per == "party" else "bh")
         reasons.append(sql.SQL("WHEN {}.{} >= {} THEN {}").format(
@@ -137,12 +167,11 @@ def statement(policy: ContactPolicy, as_of: dt.date, run_id: int) -> sql.Compose
                       *(x.days for x in policy.limits if x.per == "party")], default=0)  # fmt: skip
     phone_days = max((x.days for x in policy.limits if x.per == "phone"), default=0)
     return sql.SQL(STAGE).format(
-        tz=lit(policy.timezone),
-        party_first_day=lit(as_of - dt.timedelta(days=max(party_days, 1) - 1)),
-        phone_first_day=lit(as_of - dt.timedelta(days=max(phone_days, 1) - 1)),
+        party_from=since(max(party_days, 1)),
+        phone_from=since(max(phone_days, 1)),
         party_needed=sql.SQL("true" if party else "false"),
         phone_needed=sql.SQL("true" if phone else "false"),
-        day_after=lit(as_of + dt.timedelta(days=1)),
+        until=day_start(as_of + dt.timedelta(days=1), policy.timezone),
         as_of=lit(as_of),
         run_id=lit(run_id),
         party_columns=columns(party),

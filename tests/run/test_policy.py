@@ -211,3 +211,24 @@ def test_compile_shows_the_stage_in_words_explains_it_and_writes_a_runnable_file
     assert db.execute(
         "SELECT count(*) FROM campaign_results.suppressed_contacts_staging"
     ).fetchone() == (0,)  # rolled back: nothing kept
+
+
+@pytest.mark.parametrize("how", [{"jobs": 1}, {"engine": "reference"}])
+def test_a_day_that_begins_twice_counts_from_its_first_midnight(db, dsn, how):
+    """In Havana clocks fall back from 01:00 to 00:00 on 2026-11-01, so that day begins at
+    04:00 UTC, not at 05:00 (the later midnight, which PostgreSQL gives for the local time
+    00:00): a connected call at 04:30 UTC is on Nov 1, inside a 7-day rule on Nov 7; one at
+    03:59 UTC is on Oct 31, outside it."""
+    s = Scenario()
+    for cif in ("C1", "C2"):
+        s.customer(cif, name=f"Trần Văn {cif}").phone(cif, int(cif[1]), "mobile", f"+8490{cif[1]}")
+    s.load(db)
+    configure(db, {**CONFIG, "contact_policy": {**POLICY, "timezone": "America/Havana",
+                                                 "limits": [], "reference_min_days": 0}})  # fmt: skip
+    utc = lambda h, m: dt.datetime(2026, 11, 1, h, m, tzinfo=dt.UTC)  # noqa: E731
+    attempts.record(db, [("e1", "C1", "C1", "+84901", utc(4, 30), "connected"),
+                         ("e2", "C2", "C2", "+84902", utc(3, 59), "connected")])  # fmt: skip
+    runner.run(dsn, as_of=dt.date(2026, 11, 7), **how)
+    contacts, suppressed, _ = _views(db)
+    assert [c[:3] for c in contacts] == [("C2", 1, "+84902")]
+    assert [(x[0], x[-1]) for x in suppressed] == [("C1", "connected_recently")]
