@@ -9,6 +9,7 @@ answers a request there.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import psycopg
@@ -20,6 +21,7 @@ from sqlcompiler.config import files
 from sqlcompiler.errors import SourceError
 from sqlcompiler.kafka import relay
 from sqlcompiler.run.orchestrate import RunOptions
+from sqlcompiler.source import attempts, blocks
 from sqlcompiler.ui import AuthSettings, create_app
 from tests.kafka.test_relay import _as_rows, _of, _settings, consume
 from tests.kafka.test_serve import requested, serve_until_answered
@@ -207,3 +209,61 @@ def test_the_workbench_pages_answer_on_citus(citus_dsn) -> None:
     assert cif in answers[f"/customers?cif={cif}"].text
     download = client.get("/results.csv")
     assert download.status_code == 200 and download.text.count("\n") > res.assigned
+
+
+POLICY = """
+contact_policy:
+  timezone: Asia/Ho_Chi_Minh
+  calling_window: {start: "07:00", end: "21:00"}
+  limits:
+    - {per: party, days: 7, attempts: 2}
+    - {per: phone, days: 1, attempts: 1}
+  after_connected_days: 7
+  reference_min_days: 30
+"""
+SUPPRESSED = (
+    "SELECT cif, campaign_group_id, campaign_id, rule_priority, party_type, party_cif, "
+    "contact_type, phone_number, reason FROM campaign_results.current_suppressed_contacts "
+    "ORDER BY cif, campaign_group_id, phone_number"
+)
+
+
+def test_the_contact_policy_on_citus_suppresses_what_plain_postgresql_does(both, tmp_path):
+    """The stage reads the staged lists and the attempts and blocks, all on the coordinator:
+    the same suppressed contacts, renumbered lists and calling windows as plain PostgreSQL."""
+    plain, citus = both
+    as_of = dt.date(2026, 12, 7)
+    with psycopg.connect(plain) as conn:  # people and numbers the demo selects
+        phones = conn.execute(
+            "SELECT p.cif, p.phone_number FROM bank_sync_service.phones p "
+            "WHERE p.phone_number IS NOT NULL ORDER BY md5(p.cif || p.phone_number) LIMIT 400"
+        ).fetchall()
+    outcomes = ["no_answer", "busy", "connected", "no_answer", "voicemail"]
+    rows = [
+        (f"a{i}", cif, cif, number,
+         dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC) - dt.timedelta(days=i % 9, hours=i % 17),
+         outcomes[i % len(outcomes)])
+        for i, (cif, number) in enumerate(phones)
+    ]  # fmt: skip
+    document = api.export_config(plain) + POLICY
+    path = tmp_path / "policy.yaml"
+    path.write_text(document, encoding="utf-8")
+    for target in both:
+        api.apply_file(target, path)
+        with psycopg.connect(target, autocommit=True) as conn:
+            attempts.record(conn, rows)
+            for _cif, number in phones[:15]:
+                blocks.add(conn, "phone", number, "do_not_call", added_by="lan", valid_from=as_of)
+        assert api.run(target, RunOptions(jobs=2, as_of=as_of)).status == "succeeded"
+    with psycopg.connect(plain) as conn:
+        suppressed = conn.execute(SUPPRESSED).fetchall()
+        windows = conn.execute(
+            "SELECT DISTINCT window_start, window_end FROM campaign_results.current_contacts"
+        ).fetchall()
+    reasons = {r[-1] for r in suppressed}
+    assert {"blocked: do_not_call", "connected_recently"} <= reasons and len(reasons) >= 3
+    assert windows == [(dt.datetime(2026, 12, 7, 0, 0, tzinfo=dt.UTC),
+                        dt.datetime(2026, 12, 7, 14, 0, tzinfo=dt.UTC))]  # fmt: skip
+    with psycopg.connect(citus) as conn:
+        assert conn.execute(SUPPRESSED).fetchall() == suppressed
+    assert _results(citus) == _results(plain)
