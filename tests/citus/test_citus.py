@@ -235,8 +235,8 @@ def test_the_contact_policy_on_citus_suppresses_what_plain_postgresql_does(both,
     as_of = dt.date(2026, 12, 7)
     with psycopg.connect(plain) as conn:  # people and numbers the demo selects
         phones = conn.execute(
-            "SELECT p.cif, p.phone_number FROM bank_sync_service.phones p "
-            "WHERE p.phone_number IS NOT NULL ORDER BY md5(p.cif || p.phone_number) LIMIT 400"
+            "SELECT p.cif, p.number FROM bank_sync_service.phones p "
+            "ORDER BY md5(p.cif || p.number) LIMIT 400"
         ).fetchall()
     outcomes = ["no_answer", "busy", "connected", "no_answer", "voicemail"]
     rows = [
