@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..errors import ConnectionFailed, RelayError
+from ..errors import ConnectionFailed, RelayError, UploadError
 from ..infra import metrics
 from ..infra.connection import connect
 from ..progress import Progress, quiet
@@ -175,22 +175,34 @@ def _store(conn, producer, settings: KafkaSettings, rows, source: str) -> tuple[
         return 0, 0
     try:
         return attempts.record(conn, [r for _m, r in rows], source)
-    except psycopg.OperationalError:
-        raise
-    except psycopg.Error:
+    except MESSAGE_ERRORS:
         pass
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except psycopg.Error as exc:  # not the messages' fault: nothing committed, all read again
+        raise UploadError(_refused(exc)) from None
     stored = repeated = 0
     for m, r in rows:
         try:
             s, rep = attempts.record(conn, [r], source)
-        except psycopg.OperationalError:
-            raise
-        except psycopg.Error as exc:
+        except MESSAGE_ERRORS as exc:
             reason = (exc.diag.message_primary or str(exc)).strip()
             _dead(producer, settings, m, f"refused by the database: {reason}")
             continue
         stored, repeated = stored + s, repeated + rep
     return stored, repeated
+
+
+# what one message can cause (a value the column refuses); anything else (privileges, a
+# schema behind the code) stops consuming with the offsets uncommitted
+MESSAGE_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
+
+
+def _refused(exc: psycopg.Error) -> str:
+    reason = (exc.diag.message_primary or str(exc)).strip()
+    return (f"the database refused a batch of attempts: {reason}; nothing was committed, the "
+            "messages are read again on the next start (run `attempts consume` as the "
+            "schema's owner: it creates each day's partition)")  # fmt: skip
 
 
 def _dead(producer, settings: KafkaSettings, msg, reason: str) -> None:

@@ -8,9 +8,11 @@ import json
 import threading
 import time
 
+import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from sqlcompiler.errors import UploadError
 from sqlcompiler.kafka import attempts as consumer
 from sqlcompiler.kafka import relay
 from tests.kafka.test_relay import _settings, consume
@@ -136,3 +138,23 @@ def dt(*args):
     import datetime
 
     return datetime.datetime(*args)
+
+
+def test_a_database_refusal_that_is_not_the_messages_fault_stops_with_nothing_committed(
+    db, dsn, kafka
+):
+    """Run as a role that may not create the day's partition: the consumer stops and says
+    why, no message is dead-lettered and no offset committed (they are read again)."""
+    role = f"dialer_feed_{time.time_ns()}"
+    db.execute(f"CREATE ROLE {role} LOGIN")
+    settings = _topics(kafka, [_attempt(1), _attempt(2)])
+    group = f"attempts-{settings.attempts_topic}"
+    as_role = psycopg.conninfo.make_conninfo(dsn, user=role)
+    try:
+        with pytest.raises(UploadError, match="refused a batch of attempts: permission denied"):
+            consumer.consume(as_role, settings, group_id=group, idle_exit=3.0)
+    finally:
+        db.execute(f"DROP ROLE {role}")
+    assert _committed(kafka, group, settings) == 0 and _stored(db) == []
+    relay.ensure_topic(settings, settings.attempts_dead_letter_topic)
+    assert consume(kafka, settings.attempts_dead_letter_topic, idle=2.0) == []
