@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
 from ..errors import SqlCompilerError
 from ..progress import Progress, quiet
 from .lock import run_lock
-from .staging import BASES
+from .staging import BASES, sessions_holding
 
 DEFAULT_KEEP = 7  # succeeded full runs whose result partitions are kept
 DEFAULT_KEEP_RECORDS_DAYS = 400  # run records (the audit trail) are kept this long
@@ -58,35 +59,21 @@ def cleanup(
             (keep,),
         ).fetchall()
     ]
-    records = [
-        r[0]
-        for r in conn.execute(
-            """
-            SELECT run_id FROM campaign_results.runs
-            WHERE status <> 'running' AND started_at < now() - make_interval(days => %s)
-              AND (status <> 'succeeded' OR dry_run OR results_dropped_at IS NOT NULL
-                   OR run_id = ANY(%s))
-            ORDER BY run_id
-            """,
-            (keep_records_days, results),
-        ).fetchall()
-    ]
     if dry_run:
-        return Pruned(results, records)
+        return Pruned(results, _old_records(conn, keep_records_days, results))
+    dropped: list[int] = []
     for run_id in results:
-        with conn.transaction():
-            conn.execute("SET LOCAL lock_timeout = '10s'")
-            for base in (*BASES, "contacts"):  # contacts_rN: published before revision 0014
-                conn.execute(
-                    sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
-                        sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
-                    )
-                )
-            conn.execute(
-                "UPDATE campaign_results.runs SET results_dropped_at = clock_timestamp() "
-                "WHERE run_id = %s",
-                (run_id,),
-            )
+        if not _drop(conn, run_id):
+            busy = [r for r in results if r >= run_id]
+            tables = [f"campaign_results.{b}{r}" for r in ("", *(f"_r{x}" for x in busy))
+                      for b in (*BASES, "contacts")]  # fmt: skip
+            progress(f"retention: the results of run(s) {_ids(busy)} are being read "
+                     f"({sessions_holding(conn, tables)}); kept until the next run or "
+                     "`sqlcompiler runs prune`")  # fmt: skip
+            break
+        dropped.append(run_id)
+    results = dropped
+    records = _old_records(conn, keep_records_days, results)
     if records:
         conn.execute("DELETE FROM campaign_results.runs WHERE run_id = ANY(%s)", (records,))
     # the workbench's audit of reads lives as long as run records (a runner whose grants
@@ -103,6 +90,55 @@ def cleanup(
     if records:
         progress(f"deleted {len(records)} run record(s) older than {keep_records_days} days")
     return Pruned(results, records)
+
+
+# Dropping a run's partitions locks the result tables' parents, and readers queue behind a
+# waiting lock: each try waits 0.2 s at most, for up to 10 s, and a session still reading an
+# old run's rows (a long download) only postpones its dropping; after publishing, never a
+# failed night (before: a raw lock timeout after 10 s of readers held up).
+DROP_TRY = "200ms"
+DROP_PATIENCE_SECONDS = 10.0
+
+
+def _drop(conn: psycopg.Connection, run_id: int) -> bool:
+    deadline = time.monotonic() + DROP_PATIENCE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DROP_TRY)))
+                for base in (*BASES, "contacts"):  # contacts_rN: published before revision 0014
+                    conn.execute(
+                        sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
+                            sql.Identifier("campaign_results"), sql.Identifier(f"{base}_r{run_id}")
+                        )
+                    )
+                conn.execute(
+                    "UPDATE campaign_results.runs SET results_dropped_at = clock_timestamp() "
+                    "WHERE run_id = %s",
+                    (run_id,),
+                )
+            return True
+        except (errors.LockNotAvailable, errors.DeadlockDetected):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.3)
+
+
+def _old_records(conn: psycopg.Connection, keep_records_days: int, results: list[int]) -> list[int]:
+    """Records old enough to delete: of runs without results, or whose results go now."""
+    return [
+        r[0]
+        for r in conn.execute(
+            """
+            SELECT run_id FROM campaign_results.runs
+            WHERE status <> 'running' AND started_at < now() - make_interval(days => %s)
+              AND (status <> 'succeeded' OR dry_run OR results_dropped_at IS NOT NULL
+                   OR run_id = ANY(%s))
+            ORDER BY run_id
+            """,
+            (keep_records_days, results),
+        ).fetchall()
+    ]
 
 
 def _ids(ids: list[int]) -> str:

@@ -287,7 +287,7 @@ SELECT DISTINCT a.pid, coalesce(nullif(a.application_name, ''), '?'), a.usename,
        to_char(coalesce(a.xact_start, a.query_start), 'YYYY-MM-DD HH24:MI:SS')
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.granted AND l.pid <> pg_backend_pid() AND l.locktype = 'relation'
-  AND l.relation = ANY(%s::regclass[]) ORDER BY a.pid"""
+  AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) AS n) ORDER BY a.pid"""
 
 
 def hold_off_readers(
@@ -295,7 +295,11 @@ def hold_off_readers(
 ) -> None:
     """Lock the result tables' parents against readers until the work transaction commits;
     retried for ``patience`` seconds while readers hold them, then a RunError naming them."""
-    parents = sql.SQL(", ").join(sql.SQL("{}.{}").format(RESULTS, sql.Identifier(b)) for b in BASES)
+    # ONLY: the parents, which every reader of the views locks first; a session reading an
+    # old run's partition directly does not hold publishing up
+    parents = sql.SQL(", ").join(
+        sql.SQL("ONLY {}.{}").format(RESULTS, sql.Identifier(b)) for b in BASES
+    )
     lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(parents)
     deadlock_ms, before = work.execute(
         "SELECT (SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'), "
@@ -329,8 +333,12 @@ def hold_off_readers(
 
 
 def _readers(work: psycopg.Connection) -> str:
-    names = [f"campaign_results.{b}" for b in BASES]
-    rows = work.execute(HOLDERS, (names,)).fetchall()
+    return sessions_holding(work, [f"campaign_results.{b}" for b in BASES])
+
+
+def sessions_holding(conn: psycopg.Connection, tables: list[str]) -> str:
+    """Who holds a lock on any of ``tables`` (other than this session), for a message."""
+    rows = conn.execute(HOLDERS, (tables,)).fetchall()
     if not rows:
         return "none left"
     return "; ".join(

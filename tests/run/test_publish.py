@@ -185,3 +185,31 @@ def test_the_contacts_parents_get_statistics_at_their_first_rows_only(db, dsn):
     assert _parent_stats(db) == first
     db.execute("ANALYZE campaign_results.contact_lists, campaign_results.phone_books")
     assert _parent_stats(db) != first  # (what it would have recorded)
+
+
+def test_a_reader_of_an_old_run_postpones_its_dropping_and_the_run_still_succeeds(db, dsn):
+    """Retention after publishing: a session reading the run that is due to go (a long
+    export) neither holds publishing up nor fails the night; that run's results stay until
+    the next run, which drops them once the reader is done."""
+    _load(db, 20)
+    first = runner.run(dsn)
+    said: list[str] = []
+    with psycopg.connect(dsn, application_name="bi-export") as reader:
+        partition = f"campaign_results.assignments_r{first.run_id}"
+        reader.execute(f"SELECT count(*) FROM {partition}").fetchone()
+        second = runner.run(dsn, keep=1, progress=said.append)
+        assert second.status == "succeeded"
+        assert any(f"results of run(s) {first.run_id} are being read" in s and "'bi-export'" in s
+                   for s in said), said  # fmt: skip
+        assert db.execute("SELECT to_regclass(%s) IS NOT NULL", (partition,)).fetchone() == (True,)
+    (current,) = db.execute(
+        "SELECT array_agg(DISTINCT run_id) FROM campaign_results.current_assignments"
+    ).fetchone()
+    assert current == [second.run_id]
+    runner.run(dsn, keep=1)  # the reader is gone: the old runs' results go
+    assert db.execute("SELECT to_regclass(%s)", (partition,)).fetchone() == (None,)
+    dropped = db.execute(
+        "SELECT run_id FROM campaign_results.runs WHERE results_dropped_at IS NOT NULL "
+        "ORDER BY run_id"
+    ).fetchall()
+    assert dropped == [(first.run_id,), (second.run_id,)]
