@@ -10,7 +10,6 @@ and consuming goes on. The database away: the batch is retried, its offsets not 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ..infra.connection import connect
 from ..progress import Progress, quiet
 from ..source import attempts
 from . import relay
-from .settings import KafkaSettings, dead_letter
+from .settings import KafkaSettings, dead_letter, json_object
 
 
 @dataclass
@@ -37,13 +36,7 @@ class ConsumeStats:
 
 def parse(payload: bytes | None) -> tuple:
     """One attempt as stored, or ValueError with the reason."""
-    try:
-        doc = json.loads(payload or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError("not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise ValueError("an attempt must be a JSON object")
-    return attempts.parse(doc)
+    return attempts.parse(json_object(payload, "an attempt"))
 
 
 def consume(

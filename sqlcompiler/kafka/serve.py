@@ -11,7 +11,6 @@ partitions; runs stay one at a time (the database run lock), so a busy lock is r
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from ..infra import metrics
 from ..infra.connection import connect
 from ..progress import Progress, quiet
 from . import relay
-from .settings import dead_letter
+from .settings import dead_letter, json_object
 
 MAX_CIFS = 100_000
 
@@ -46,12 +45,7 @@ class ServeStats:
 
 def parse(payload: bytes | None) -> tuple[str, list[str] | None]:
     """(request_id, cifs or None for all), or ValueError with the reason."""
-    try:
-        doc = json.loads(payload or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError("not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise ValueError("a request must be a JSON object")
+    doc = json_object(payload, "a request")
     rid = doc.get("request_id")
     if not isinstance(rid, str) or not rid.strip():
         raise ValueError("missing field request_id (a non-empty string)")

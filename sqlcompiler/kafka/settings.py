@@ -78,6 +78,17 @@ class KafkaSettings:
         )
 
 
+def json_object(payload: bytes | None, what: str) -> dict:
+    """A message's JSON object, or ValueError with the reason (for its dead letter)."""
+    try:
+        doc = json.loads(payload or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return doc
+
+
 def dead_letter(producer, topic: str, msg, reason: str) -> None:
     """A message that cannot be processed, set aside with why and where it came from."""
     payload = msg.value() or b""
