@@ -214,7 +214,9 @@ def _evaluate(
         committed, left_removed = done.committed, done.left_removed
         if config.policy is not None:
             state.step = "the contact policy"
+            t0 = time.monotonic()
             run_stage(work, committed, config.policy, as_of, run_id, groups, progress)
+            state.timings["policy"] = round(time.monotonic() - t0, 3)  # `runs show` has it
         if done.prologue:
             state.timings["prologue"] = done.prologue
             state.timings["statement"] = done.statement

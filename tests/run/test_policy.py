@@ -103,6 +103,11 @@ def test_each_reason_renumbering_and_the_window(db, dsn, how):
         (str(group.group_id), res.run_id),
     ).fetchone()
     assert record == (2, START, END, group.suppressed)
+    (timings,) = db.execute(
+        "SELECT timings FROM campaign_results.runs WHERE run_id = %s", (res.run_id,)
+    ).fetchone()
+    if "engine" not in how:  # the compiled stage's seconds, for `runs show`
+        assert timings["policy"] > 0
 
 
 def test_without_a_policy_the_run_is_as_before(db, dsn):
