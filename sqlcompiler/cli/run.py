@@ -115,6 +115,18 @@ def compile_cmd(
     "--force", is_flag=True, help="Publish even when a guard would hold the run (recorded)."
 )
 @click.option(
+    "--publish-wait",
+    "publish_patience",
+    type=click.FloatRange(min=1),
+    default=900,
+    show_default=True,
+    envvar="SQLCOMPILER_PUBLISH_WAIT",
+    metavar="SECONDS",
+    help="How long publishing waits for sessions that keep a transaction open on the results "
+    "before the run fails naming them, previous results current (env "
+    "SQLCOMPILER_PUBLISH_WAIT).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["sql", "reference"]),
     default="sql",

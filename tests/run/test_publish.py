@@ -12,6 +12,7 @@ import pytest
 from sqlcompiler.errors import RunError
 from sqlcompiler.run import orchestrate as runner
 from sqlcompiler.run.record import list_runs
+from tests.cli.test_cli import sqlc
 from tests.scenario import Scenario, cond, configure
 
 # every customer is assigned in both groups; the late ones also get their phones
@@ -146,7 +147,12 @@ def test_a_reader_that_never_lets_go_fails_the_run_by_name_and_the_old_results_s
         pid = reader.info.backend_pid
         with pytest.raises(RunError) as caught:
             runner.run(dsn, publish_patience=1.0)
+        # the scheduler's view: one line on stderr, exit code 1
+        cli = sqlc("run", dsn=dsn, env={"SQLCOMPILER_PUBLISH_WAIT": "1"})
         reader.rollback()
+    last = cli.stderr.strip().splitlines()[-1]  # after the progress lines
+    assert cli.returncode == 1 and last.startswith("Error: publishing waited 1 s for sessions")
+    assert "'forgotten-psql'" in cli.stderr and "Traceback" not in cli.stderr
     said = str(caught.value)
     assert f"pid {pid} ('forgotten-psql'" in said and "idle in transaction" in said
     assert "pg_terminate_backend" in said and "previous results stay current" in said
