@@ -78,7 +78,7 @@ def compile_cmd(
     """
     dsn = ctx.dsn
     compiled = api.compile_statements(dsn, group, as_of=as_of, jobs=jobs)
-    statements = compiled.statements + ([compiled.policy] if compiled.policy else [])
+    statements = compiled.statements
     plans = (
         api.explain_plans(dsn, compiled, analyze=explain == "analyze")
         if explain

@@ -1,12 +1,16 @@
-"""The contact policy's stage (SPEC §6) as SQL: one set-based statement per run, after the
-run statement and before publishing, on a connection that sees the staged contact lists.
+"""The contact policy (SPEC §6) as SQL: CTEs of the run statement (templates/run.sql.j2),
+between the selection of each assignment's contacts (``firsts``) and their lists.
 
 Every selected contact meets the blocks active on the run's day and the attempts of the days
-the policy looks back (one read of those days' partitions, aggregated once per party and once
-per number), gets the first reason that applies, and is either kept (its assignment's list is
-rewritten without the removed ones, which renumbers the rest: ``position`` is the place in the
-list) or recorded in ``suppressed_contacts_staging`` with its reason. Without a policy there
-is no stage. Every value in it is a literal: validated numbers, dates, an IANA zone name.
+the policy looks back, aggregated once per party and once per number — only those of the
+parties and numbers this statement selected (on several connections, each its slice's) — and
+gets the first reason that applies. The lists are aggregated from the contacts without one
+(``position`` is the place in the list, so the rest are numbered 1, 2, ... again), the others
+go to ``suppressed_contacts_staging`` with their reason, and the statement returns their
+counts per group, campaign and reason. Without a policy none of it is in the statement. Every
+value in it is a literal: validated numbers, dates, an IANA zone name. (Until the twentieth
+session this was a statement of its own after the run statement, which expanded the lists
+against the phone book again and rewrote them: docs/performance.md.)
 """
 
 from __future__ import annotations
@@ -18,44 +22,38 @@ from psycopg import sql
 
 from ..config.policy import ContactPolicy
 
-STAGE = """
-WITH listed AS MATERIALIZED (
-  SELECT u.cif, u.campaign_group_id, u.campaign_id, u.position, u.rule_priority, u.phone_rank,
-         b.party_order, b.party_cif, b.contact_type, b.phone_number
-  FROM (
-    SELECT l.cif, l.campaign_group_id, l.campaign_id, u.ord AS position,
-           l.rule_priorities[u.ord] AS rule_priority, u.phone_rank
-    FROM campaign_results.contact_lists_staging AS l
-    CROSS JOIN LATERAL unnest(l.phone_ranks) WITH ORDINALITY AS u(phone_rank, ord)
-    OFFSET 0  -- a fence: the lists are unnested first, then meet the phone book in one join
-  ) AS u
-  JOIN campaign_results.phone_books_staging AS b
-    ON b.owner = u.cif AND b.phone_rank = u.phone_rank
-),
-by_party AS (
-  SELECT a.party_cif{party_columns}
-  FROM (SELECT a.party_cif, a.outcome, a.attempted_at
-        FROM campaign_engine.contact_attempts AS a
-        WHERE a.attempted_at >= {party_from} AND a.attempted_at < {until}) AS a
-  WHERE {party_needed}
-  GROUP BY a.party_cif
-),
-by_phone AS (
-  SELECT a.phone_number{phone_columns}
-  FROM (SELECT a.phone_number, a.attempted_at
-        FROM campaign_engine.contact_attempts AS a
-        WHERE a.attempted_at >= {phone_from} AND a.attempted_at < {until}) AS a
-  WHERE {phone_needed}
-  GROUP BY a.phone_number
-),
-blocks AS (
+BLOCKS = """blocks AS (
   SELECT DISTINCT ON (b.scope, b.value) b.scope, b.value, b.reason, b.valid_from
   FROM campaign_engine.contact_blocks AS b
   WHERE b.removed_at IS NULL AND b.valid_from <= {as_of}
     AND (b.valid_until IS NULL OR {as_of} <= b.valid_until)
   ORDER BY b.scope, b.value, b.valid_from, b.reason COLLATE "C"
-),
-verdicts AS (
+)"""
+# the party rules but reference_recently: over their days (a week, typically), only the parties
+# this statement selected
+BY_PARTY = """by_party AS (
+  SELECT a.party_cif{columns}
+  FROM campaign_engine.contact_attempts AS a
+  WHERE a.attempted_at >= {since} AND a.attempted_at < {until}
+    AND a.party_cif IN (SELECT f.party_cif FROM firsts AS f)
+  GROUP BY a.party_cif
+)"""
+# reference_recently looks back the longest (30 days, typically): only the references selected
+# are looked for, and only whether they were called
+CALLED = """called AS (
+  SELECT DISTINCT a.party_cif
+  FROM campaign_engine.contact_attempts AS a
+  WHERE a.attempted_at >= {since} AND a.attempted_at < {until}
+    AND a.party_cif IN (SELECT f.party_cif FROM firsts AS f WHERE f.party_order <> 0)
+)"""
+BY_PHONE = """by_phone AS (
+  SELECT a.phone_number{columns}
+  FROM campaign_engine.contact_attempts AS a
+  WHERE a.attempted_at >= {since} AND a.attempted_at < {until}
+    AND a.phone_number IN (SELECT f.phone_number FROM firsts AS f)
+  GROUP BY a.phone_number
+)"""
+VERDICTS = """verdicts AS (
   SELECT k.*,
     CASE
       WHEN pb.value IS NOT NULL AND (yb.value IS NULL OR pb.valid_from < yb.valid_from
@@ -64,11 +62,9 @@ verdicts AS (
       WHEN yb.value IS NOT NULL THEN 'blocked: ' || yb.reason
       {reasons}
     END AS reason
-  FROM listed AS k
+  FROM firsts AS k
   LEFT JOIN blocks AS pb ON pb.scope = 'phone' AND pb.value = k.phone_number
-  LEFT JOIN blocks AS yb ON yb.scope = 'party' AND yb.value = k.party_cif
-  LEFT JOIN by_party AS bp ON bp.party_cif = k.party_cif
-  LEFT JOIN by_phone AS bh ON bh.phone_number = k.phone_number
+  LEFT JOIN blocks AS yb ON yb.scope = 'party' AND yb.value = k.party_cif{joins}
 ),
 suppressed AS (
   INSERT INTO campaign_results.suppressed_contacts_staging (run_id, cif, campaign_group_id,
@@ -78,28 +74,7 @@ suppressed AS (
     v.contact_type, v.phone_number, v.reason
   FROM verdicts AS v WHERE v.reason IS NOT NULL
   RETURNING campaign_group_id, campaign_id, reason
-),
-kept AS (
-  UPDATE campaign_results.contact_lists_staging AS l
-  SET phone_ranks = v.ranks, rule_priorities = v.priorities
-  FROM (
-    SELECT v.cif, v.campaign_group_id,
-      COALESCE(ARRAY_AGG(CAST(v.phone_rank AS INT) ORDER BY v.position)
-               FILTER (WHERE v.reason IS NULL), '{{}}') AS ranks,
-      COALESCE(ARRAY_AGG(v.rule_priority ORDER BY v.position)
-               FILTER (WHERE v.reason IS NULL), '{{}}') AS priorities
-    FROM verdicts AS v
-    WHERE (v.cif, v.campaign_group_id) IN (SELECT cif, campaign_group_id FROM verdicts
-                                           WHERE reason IS NOT NULL)
-    GROUP BY v.cif, v.campaign_group_id
-  ) AS v
-  WHERE l.cif = v.cif AND l.campaign_group_id = v.campaign_group_id
-  RETURNING 1
-)
-SELECT s.campaign_group_id, s.campaign_id, s.reason, COUNT(*),
-       (SELECT COUNT(*) FROM kept)
-FROM suppressed AS s GROUP BY 1, 2, 3
-"""
+)"""
 
 
 # The first instant of a local day. ``midnight AT TIME ZONE`` is the later of two midnights
@@ -131,24 +106,29 @@ def day_start(day: dt.date, timezone: str) -> sql.Composable:
     )
 
 
-def statement(policy: ContactPolicy, as_of: dt.date, run_id: int) -> sql.Composed:
-    """The stage for ``policy`` on day ``as_of``; every value a literal (validated numbers,
-    dates and an IANA zone name), the reasons in the SPEC's order."""
+def ctes(policy: ContactPolicy, as_of: dt.date, run_id: str) -> str:
+    """The policy's CTEs for day ``as_of`` (``run_id``: the run statement's SQL for it); every
+    value a literal (validated numbers, dates and an IANA zone name), the reasons in the SPEC's
+    order."""
     lit = sql.Literal
 
     def since(days: int) -> sql.Composable:
         return day_start(as_of - dt.timedelta(days=days - 1), policy.timezone)
 
+    until = day_start(as_of + dt.timedelta(days=1), policy.timezone)
     party, phone = [], []
     reasons: list[sql.Composable] = []
+    joins: list[str] = []
+    parts = [sql.SQL(BLOCKS).format(as_of=lit(as_of))]
     if policy.after_connected_days:
         party.append(sql.SQL("BOOL_OR(a.outcome = 'connected' AND a.attempted_at >= {}) AS connected")
                      .format(since(policy.after_connected_days)))  # fmt: skip
         reasons.append(sql.SQL("WHEN bp.connected THEN 'connected_recently'"))
     if policy.reference_min_days:
-        party.append(sql.SQL("BOOL_OR(a.attempted_at >= {}) AS called").format(
-            since(policy.reference_min_days)))  # fmt: skip
-        reasons.append(sql.SQL("WHEN k.party_order <> 0 AND bp.called THEN 'reference_recently'"))
+        parts.append(sql.SQL(CALLED).format(since=since(policy.reference_min_days), until=until))
+        joins.append("LEFT JOIN called AS rc ON rc.party_cif = k.party_cif")
+        reasons.append(sql.SQL(
+            "WHEN k.party_order <> 0 AND rc.party_cif IS NOT NULL THEN 'reference_recently'"))  # fmt: skip
     for i, limit in enumerate(policy.limits):
         name = sql.Identifier(f"limit_{i}")
         count = sql.SQL("COUNT(*) FILTER (WHERE a.attempted_at >= {}) AS {}").format(
@@ -163,44 +143,42 @@ def statement(policy: ContactPolicy, as_of: dt.date, run_id: int) -> sql.Compose
         return sql.SQL("").join(sql.SQL(", ") + x for x in items)
 
     # each side reads only the days its rules look back, and nothing when it has no rule
-    party_days = max([policy.after_connected_days, policy.reference_min_days,
+    party_days = max([policy.after_connected_days,
                       *(x.days for x in policy.limits if x.per == "party")], default=0)  # fmt: skip
     phone_days = max((x.days for x in policy.limits if x.per == "phone"), default=0)
-    return sql.SQL(STAGE).format(
-        party_from=since(max(party_days, 1)),
-        phone_from=since(max(phone_days, 1)),
-        party_needed=sql.SQL("true" if party else "false"),
-        phone_needed=sql.SQL("true" if phone else "false"),
-        until=day_start(as_of + dt.timedelta(days=1), policy.timezone),
-        as_of=lit(as_of),
-        run_id=lit(run_id),
-        party_columns=columns(party),
-        phone_columns=columns(phone),
+    if party:
+        parts.append(sql.SQL(BY_PARTY).format(columns=columns(party), since=since(party_days),
+                                              until=until))  # fmt: skip
+        joins.append("LEFT JOIN by_party AS bp ON bp.party_cif = k.party_cif")
+    if phone:
+        parts.append(sql.SQL(BY_PHONE).format(columns=columns(phone), since=since(phone_days),
+                                              until=until))  # fmt: skip
+        joins.append("LEFT JOIN by_phone AS bh ON bh.phone_number = k.phone_number")
+    parts.append(sql.SQL(VERDICTS).format(
         reasons=sql.SQL("\n      ").join(reasons),
-    )
+        joins=sql.SQL("".join("\n  " + j for j in joins)),
+        run_id=sql.SQL(run_id),
+    ))  # fmt: skip
+    return sql.SQL(",\n").join(parts).as_string(None)
 
 
 @dataclass(frozen=True)
 class CompiledPolicy:
-    """The stage as ``compile`` shows it: a header in words, then the statement."""
+    """The policy as the run statement has it: its CTEs and the header in words."""
 
     policy: ContactPolicy
     as_of: dt.date
-    run_id: int = 0
 
-    title = "the contact policy stage (SPEC §6)"
-
-    @property
-    def sql(self) -> str:
-        return statement(self.policy, self.as_of, self.run_id).as_string(None)
+    def ctes(self, run_id: str) -> str:
+        return ctes(self.policy, self.as_of, run_id)
 
     @property
-    def header(self) -> str:
+    def header(self) -> list[str]:
         p = self.policy
         start, end = p.window(self.as_of)
         lines = [
-            "-- The contact policy stage (SPEC §6), once per run after the run statement, before "
-            "publishing:",
+            "-- the contact policy (SPEC §6), in this statement: CTEs blocks .. verdicts between "
+            "the selected contacts (firsts) and their lists",
             f"--   day {self.as_of} in {p.timezone}; calling window {start:%H:%M}-{end:%H:%M} "
             f"({start.isoformat()} to {end.isoformat()})",
             "--   a selected contact is removed with the first reason that applies, in order:",
@@ -219,8 +197,6 @@ class CompiledPolicy:
             lines.append(f"--   {n}. limit: {limit.per}/{limit.days}d  {limit.attempts} or more "
                          f"attempts per {limit.per} in the last {limit.days} days")  # fmt: skip
             n += 1
-        lines.append("--   the remaining contacts keep their order, numbered 1, 2, ... again")
-        return "\n".join(lines) + "\n"
-
-    def pretty(self) -> str:
-        return self.header + self.sql.strip() + ";\n"
+        lines.append("--   the remaining contacts keep their order, numbered 1, 2, ... again; the "
+                     "removed ones are written to suppressed_contacts_staging with their reason")  # fmt: skip
+        return lines

@@ -21,6 +21,7 @@ from sqlglot import exp
 from ..config.model import Group
 from .group import RUN_ID, RowColumns, RowTests, group_part
 from .phones import map_columns, map_names, priority
+from .policy import CompiledPolicy
 from .prologue import LoanValues
 from .render import render, table
 from .render import sql as _sql
@@ -54,14 +55,17 @@ def compile_statement(
     population: bool = False,
     source_schema: str = "bank_sync_service",
     values: LoanValues | None = None,
+    policy: CompiledPolicy | None = None,
 ) -> CompiledStatement:
     """The statement deciding ``groups``; their loan-level values are added to ``values``
-    (the run prologue's)."""
+    (the run prologue's). With ``policy`` (and some rule with outputs) the contact policy's
+    CTEs come between the selected contacts and their lists (compiler/policy.py)."""
     groups = tuple(groups)
     loans = RowTests(values if values is not None else LoanValues())
     row = RowColumns()
     parts = [group_part(g, loans, row) for g in groups]
     outputs = [o for p in parts for o in p.outputs]
+    policy = policy if outputs else None
     tree = render(
         "run.sql.j2",
         "the run statement",
@@ -77,8 +81,9 @@ def compile_statement(
         map_names=map_names(),
         own_priority=priority("map_id"),
         other_priority=priority("other_map_id"),
+        policy=policy.ctes(_sql(RUN_ID)) if policy else "",
     )
-    return CompiledStatement(groups, tree, _header(parts, fingerprint, population))
+    return CompiledStatement(groups, tree, _header(parts, fingerprint, population, policy))
 
 
 def compile_group(group: Group, **kw) -> CompiledStatement:
@@ -86,7 +91,7 @@ def compile_group(group: Group, **kw) -> CompiledStatement:
     return compile_statement((group,), **kw)
 
 
-def _header(parts, fingerprint: str, population: bool) -> str:
+def _header(parts, fingerprint: str, population: bool, policy: CompiledPolicy | None) -> str:
     lines = [
         f"-- the run statement: {len(parts)} campaign group(s) decided in one pass",
         f"-- configuration fingerprint {fingerprint or 'unknown'}",
@@ -101,6 +106,8 @@ def _header(parts, fingerprint: str, population: bool) -> str:
     ]
     for p in parts:
         lines += ["--"] + p.header
+    if policy is not None:
+        lines += ["--"] + policy.header
     # one comment line each, whatever a name or value holds (values may contain line breaks)
     clean = [ln.replace("\r", " ").replace("\n", " ").replace("*/", "* /") for ln in lines]
     return "\n".join(clean) + "\n"

@@ -28,8 +28,7 @@ class CompiledRun:
     population: bool = False  # the statements read pg_temp.run_population
     slice: CompiledSlice | None = None  # a full run whose population is a customer slice
     phones: CompiledPhones | None = None  # the run's phone book (some rule has outputs)
-    # SPEC §6, once per run after the run statement (not one of ``statements``: those run on
-    # every connection)
+    # SPEC §6: its CTEs are in the run statement (the header shows it in words)
     policy: CompiledPolicy | None = None
 
     @property
@@ -91,10 +90,15 @@ def compile_config(
             names = ", ".join(repr(g.name) for g in config.groups) or "none"
             raise CompileError(f"no campaign group named {group!r}; groups: {names}")
     values = LoanValues()
+    policy = (
+        CompiledPolicy(config.policy, config.as_of or dates.today())
+        if config.policy is not None
+        else None
+    )
     statement = (
         compile_statement(
             groups, fingerprint=config.fingerprint, population=population,
-            source_schema=source_schema, values=values,
+            source_schema=source_schema, values=values, policy=policy,
         )
         if groups
         else None
@@ -110,7 +114,5 @@ def compile_config(
         phones=compile_phones(population=population, source_schema=source_schema)
         if asks and statement is not None
         else None,
-        policy=CompiledPolicy(config.policy, config.as_of or dates.today())
-        if config.policy is not None and asks and statement is not None
-        else None,
+        policy=policy if asks and statement is not None else None,
     )

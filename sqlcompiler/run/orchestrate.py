@@ -34,7 +34,6 @@ from . import reference_engine
 from .executor import execute, split
 from .guards import DEFAULT_MAX_DROP, hold_reason, previous_counts
 from .lock import run_lock
-from .policy_stage import run_stage
 from .record import (
     GroupResult,
     RunResult,
@@ -212,11 +211,6 @@ def _evaluate(
                                   source_schema=opts.source_schema, slices=how.slices)  # fmt: skip
         done = execute(work, compiled, groups, how, run_id=run_id, progress=progress)
         committed, left_removed = done.committed, done.left_removed
-        if config.policy is not None:
-            state.step = "the contact policy"
-            t0 = time.monotonic()
-            run_stage(work, committed, config.policy, as_of, run_id, groups, progress)
-            state.timings["policy"] = round(time.monotonic() - t0, 3)  # `runs show` has it
         if done.prologue:
             state.timings["prologue"] = done.prologue
             state.timings["statement"] = done.statement

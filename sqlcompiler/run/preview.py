@@ -33,7 +33,6 @@ from ..infra.connection import connect
 from ..progress import Progress, quiet
 from .executor import Split, execute, split
 from .lock import run_lock
-from .policy_stage import run_stage
 from .preview_context import live_conditions, since_results, standing_messages
 from .preview_warnings import Warning, data_warnings
 from .record import GroupResult
@@ -193,9 +192,8 @@ def _evaluate_draft(
         for g in config.groups
     ]
     done = execute(work, compiled, groups, how, run_id=0, progress=progress)
-    suppressed = {}  # (group id, campaign id) -> {reason: contacts}; SPEC §6 as a run does it
-    if config.policy is not None:
-        suppressed = run_stage(work, done.committed, config.policy, as_of, 0, groups, progress)
+    # (group id, campaign id) -> {reason: contacts}: SPEC §6, in the run statement as in a run
+    suppressed = {(g.group_id, c): r for g in groups for c, r in g.campaign_suppressed.items()}
     reader = meta if done.committed else work  # committed rows: a connection that sees them
     contacts = dict(
         ((g, c), n)

@@ -35,6 +35,13 @@ class GroupResult:
     campaign_names: dict[int, str] = field(default_factory=dict)  # every campaign, 0 or more
     left: int = 0  # assigned in this group before the run, not after it
     suppressed: dict[str, int] = field(default_factory=dict)  # reason -> contacts (SPEC §6)
+    # campaign id -> reason -> contacts (the preview shows them per campaign)
+    campaign_suppressed: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def suppress(self, campaign_id: int, reason: str, n: int) -> None:
+        self.suppressed[reason] = self.suppressed.get(reason, 0) + n
+        mine = self.campaign_suppressed.setdefault(campaign_id, {})
+        mine[reason] = mine.get(reason, 0) + n
 
 
 @dataclass
@@ -197,13 +204,16 @@ def execute_statement(
     conn: psycopg.Connection, statement: str, results: list[GroupResult]
 ) -> float:
     """Run a compiled run statement and add what it wrote to ``results`` (by group): the
-    assignments per campaign, contacts and unassignments — the statement returns its own
-    counts (templates/run.sql.j2), so they cost one pass over its rows, not a scan of the
-    staging tables. Returns the seconds it took."""
+    assignments per campaign, contacts and unassignments, and with a contact policy the
+    contacts it removed per campaign and reason — the statement returns its own counts
+    (templates/run.sql.j2), so they cost one pass over its rows, not a scan of the staging
+    tables. Returns the seconds it took."""
     t0 = time.monotonic()
-    per_campaign, contacts, left = conn.execute(statement).fetchone()
+    per_campaign, contacts, left, *policy = conn.execute(statement).fetchone()
     seconds = time.monotonic() - t0
     by_id = {g.group_id: g for g in results}
+    for gid, cid, reason, n in (policy[0] if policy else None) or []:
+        by_id[int(gid)].suppress(int(cid), reason, int(n))
     for gid, cid, n in per_campaign or []:
         g = by_id[int(gid)]
         g.campaigns[int(cid)] = g.campaigns.get(int(cid), 0) + int(n)

@@ -15,7 +15,6 @@ from ..compiler import CompiledRun
 from ..errors import SqlCompilerError
 from ..infra.connection import connect
 from .lock import RUN_LOCK, run_lock
-from .policy_stage import ANALYZE_STAGED
 from .staging import unconstrain_staging, unconstrain_statements
 
 
@@ -34,7 +33,7 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
                 unconstrain_staging(conn)  # the last run's run_id checks; rolled back below
         for statement in compiled.settings:
             conn.execute(statement)
-        for st in compiled.statements + ([compiled.policy] if compiled.policy else []):
+        for st in compiled.statements:
             try:
                 if st is compiled.slice or st in compiled.tables:
                     drop, create, *after = st.statements()  # slice: connection 0's
@@ -46,8 +45,6 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
                     for statement in after:  # index, ANALYZE
                         conn.execute(statement)
                 else:
-                    if st is compiled.policy:  # as the run does before the stage
-                        conn.execute(ANALYZE_STAGED)
                     stmt = sql.SQL("EXPLAIN ({}) ").format(opts) + sql.SQL(st.sql)
                     rows = conn.execute(stmt).fetchall()
             except psycopg.Error as exc:
@@ -58,8 +55,8 @@ def explain(dsn: str, compiled: CompiledRun, analyze: bool = False) -> list[str]
 
 def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
     """One file per statement: 00_customer_slice.sql (several connections), 00_prologue.sql,
-    00_phones.sql, then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``),
-    then with a contact policy 02_contact_policy.sql (SPEC §6).
+    00_phones.sql, then 01_run_statement.sql (01_group_<id>_<name>.sql for one group, ``compile --group``;
+    with a contact policy, SPEC §6, its CTEs are in it).
 
     Each file runs as it is (``psql -v ON_ERROR_STOP=1 -f FILE``, or pasted into any client):
     a transaction with the run's SET LOCAL lines and a run id of 0, the statements the file's
@@ -83,9 +80,7 @@ def write_files(compiled: CompiledRun, out: Path) -> list[Path]:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in group.name)
         name = f"01_group_{group.id:04d}_{safe[:60].strip('_') or 'unnamed'}.sql"
     steps.append((name, compiled.statement.pretty()))
-    writing = len(steps) - 1  # the run statement and the stage write staging rows
-    if compiled.policy is not None:
-        steps.append(("02_contact_policy.sql", compiled.policy.pretty()))
+    writing = len(steps) - 1  # the run statement writes staging rows
     writes = [
         "-- the run statement writes staging rows, as a run does: under the run lock (waits for "
         "a run in progress), without the last run's run_id checks (dropped, then rolled back)",

@@ -129,6 +129,9 @@ def sliced_statement(
                     gr.left += m.left
                     for cid, n in m.campaigns.items():
                         gr.campaigns[cid] = gr.campaigns.get(cid, 0) + n
+                    for cid, reasons in m.campaign_suppressed.items():
+                        for reason, n in reasons.items():
+                            gr.suppress(cid, reason, n)
                 removed[0] += sum(gone.values())
 
     pool.run([functools.partial(worker, k) for k in range(jobs)])

@@ -106,8 +106,8 @@ def test_each_reason_renumbering_and_the_window(db, dsn, how):
     (timings,) = db.execute(
         "SELECT timings FROM campaign_results.runs WHERE run_id = %s", (res.run_id,)
     ).fetchone()
-    if "engine" not in how:  # the compiled stage's seconds, for `runs show`
-        assert timings["policy"] > 0
+    if "engine" not in how:  # the policy is part of the run statement: no step of its own
+        assert timings["statement"] and "policy" not in timings
 
 
 def test_without_a_policy_the_run_is_as_before(db, dsn):
@@ -190,7 +190,9 @@ def test_the_kafka_message_carries_the_window_and_the_suppressed_count(db, dsn):
     assert set(plain) == set(schema["required"]) and len(plain["contacts"]) == 3
 
 
-def test_compile_shows_the_stage_in_words_explains_it_and_writes_a_runnable_file(db, dsn, tmp_path):
+def test_compile_shows_the_policy_in_words_explains_it_and_writes_a_runnable_file(
+    db, dsn, tmp_path
+):
     import subprocess
 
     from tests.cli.test_cli import psql_dsn, sqlc
@@ -199,17 +201,21 @@ def test_compile_shows_the_stage_in_words_explains_it_and_writes_a_runnable_file
     shown = sqlc("compile", "--as-of", str(D), dsn=dsn)
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout
-    assert "-- The contact policy stage (SPEC §6)" in text
+    assert "-- the contact policy (SPEC §6), in this statement" in text
     assert "calling window 07:00-21:00 (2026-12-07T07:00:00+07:00" in text
     assert "--   2. connected_recently  a connected attempt in the last 7 days" in text
     assert "--   5. limit: phone/1d  2 or more attempts per phone in the last 1 days" in text
-    assert text.index("The contact policy stage") > text.index("contact_lists_staging")
+    # the run statement's header, then the statement: the verdicts come before the lists
+    assert text.index("the contact policy (SPEC §6)") < text.index("WITH customer_loans")
+    assert text.index("), verdicts AS (") < text.index("), lists AS (")
+    assert "02_contact_policy" not in text
     explained = sqlc("compile", "--as-of", str(D), "--explain", dsn=dsn)
     assert explained.returncode == 0, explained.stderr
-    assert "-- EXPLAIN of the contact policy stage (SPEC §6)" in explained.stdout
+    assert "Insert on suppressed_contacts_staging" in explained.stdout
     out = sqlc("compile", "--as-of", str(D), "--out", str(tmp_path), dsn=dsn)
     assert out.returncode == 0, out.stderr
-    stage = tmp_path / "02_contact_policy.sql"
+    assert not (tmp_path / "02_contact_policy.sql").exists()
+    (stage,) = tmp_path.glob("01_*.sql")  # the run statement (one group: named after it)
     ran = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", psql_dsn(dsn),
                           "-f", str(stage)], capture_output=True, text=True)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
