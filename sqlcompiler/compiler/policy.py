@@ -29,8 +29,20 @@ BLOCKS = """blocks AS (
     AND (b.valid_until IS NULL OR {as_of} <= b.valid_until)
   ORDER BY b.scope, b.value, b.valid_from, b.reason COLLATE "C"
 )"""
-# the party rules but reference_recently: over their days (a week, typically), only the parties
-# this statement selected
+# connected_recently and reference_recently: one row per party (campaign_engine.contact_parties,
+# kept by a trigger as attempts are stored) instead of weeks of attempts; where the latest
+# instant is after the run's day (a run for a past day), the attempts themselves answer
+LATEST = """{name} AS (
+  SELECT p.party_cif
+  FROM campaign_engine.contact_parties AS p
+  WHERE p.party_cif IN (SELECT f.party_cif FROM firsts AS f{which})
+    AND p.{column} >= {since}
+    AND (p.{column} < {until} OR EXISTS (
+      SELECT 1 FROM campaign_engine.contact_attempts AS a
+      WHERE a.party_cif = p.party_cif AND a.attempted_at >= {since} AND a.attempted_at < {until}{outcome}))
+)"""
+# the rolling limits per party: over their days (a week, typically), only the parties this
+# statement selected
 BY_PARTY = """by_party AS (
   SELECT a.party_cif{columns}
   FROM campaign_engine.contact_attempts AS a
@@ -38,19 +50,12 @@ BY_PARTY = """by_party AS (
     AND a.party_cif IN (SELECT f.party_cif FROM firsts AS f)
   GROUP BY a.party_cif
 )"""
-# reference_recently looks back the longest (30 days, typically): only the references selected
-# are looked for, and only whether they were called
-CALLED = """called AS (
-  SELECT DISTINCT a.party_cif
-  FROM campaign_engine.contact_attempts AS a
-  WHERE a.attempted_at >= {since} AND a.attempted_at < {until}
-    AND a.party_cif IN (SELECT f.party_cif FROM firsts AS f WHERE f.party_order <> 0)
-)"""
+# the rolling limits per number: a day of attempts, typically, aggregated whole (restricted to
+# the selected numbers it took longer at 1M customers)
 BY_PHONE = """by_phone AS (
   SELECT a.phone_number{columns}
   FROM campaign_engine.contact_attempts AS a
   WHERE a.attempted_at >= {since} AND a.attempted_at < {until}
-    AND a.phone_number IN (SELECT f.phone_number FROM firsts AS f)
   GROUP BY a.phone_number
 )"""
 VERDICTS = """verdicts AS (
@@ -121,11 +126,13 @@ def ctes(policy: ContactPolicy, as_of: dt.date, run_id: str) -> str:
     joins: list[str] = []
     parts = [sql.SQL(BLOCKS).format(as_of=lit(as_of))]
     if policy.after_connected_days:
-        party.append(sql.SQL("BOOL_OR(a.outcome = 'connected' AND a.attempted_at >= {}) AS connected")
-                     .format(since(policy.after_connected_days)))  # fmt: skip
-        reasons.append(sql.SQL("WHEN bp.connected THEN 'connected_recently'"))
+        parts.append(_latest("connected", "last_connected_at", since(policy.after_connected_days),
+                             until, which="", outcome=" AND a.outcome = 'connected'"))  # fmt: skip
+        joins.append("LEFT JOIN connected AS cr ON cr.party_cif = k.party_cif")
+        reasons.append(sql.SQL("WHEN cr.party_cif IS NOT NULL THEN 'connected_recently'"))
     if policy.reference_min_days:
-        parts.append(sql.SQL(CALLED).format(since=since(policy.reference_min_days), until=until))
+        parts.append(_latest("called", "last_attempted_at", since(policy.reference_min_days),
+                             until, which=" WHERE f.party_order <> 0", outcome=""))  # fmt: skip
         joins.append("LEFT JOIN called AS rc ON rc.party_cif = k.party_cif")
         reasons.append(sql.SQL(
             "WHEN k.party_order <> 0 AND rc.party_cif IS NOT NULL THEN 'reference_recently'"))  # fmt: skip
@@ -143,8 +150,7 @@ def ctes(policy: ContactPolicy, as_of: dt.date, run_id: str) -> str:
         return sql.SQL("").join(sql.SQL(", ") + x for x in items)
 
     # each side reads only the days its rules look back, and nothing when it has no rule
-    party_days = max([policy.after_connected_days,
-                      *(x.days for x in policy.limits if x.per == "party")], default=0)  # fmt: skip
+    party_days = max((x.days for x in policy.limits if x.per == "party"), default=0)
     phone_days = max((x.days for x in policy.limits if x.per == "phone"), default=0)
     if party:
         parts.append(sql.SQL(BY_PARTY).format(columns=columns(party), since=since(party_days),
@@ -160,6 +166,13 @@ def ctes(policy: ContactPolicy, as_of: dt.date, run_id: str) -> str:
         run_id=sql.SQL(run_id),
     ))  # fmt: skip
     return sql.SQL(",\n").join(parts).as_string(None)
+
+
+def _latest(name: str, column: str, since, until, *, which: str, outcome: str) -> sql.Composable:
+    return sql.SQL(LATEST).format(
+        name=sql.Identifier(name), column=sql.Identifier(column), since=since, until=until,
+        which=sql.SQL(which), outcome=sql.SQL(outcome),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
