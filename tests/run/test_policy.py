@@ -243,3 +243,31 @@ def test_a_day_that_begins_twice_counts_from_its_first_midnight(db, dsn, how):
     contacts, suppressed, _ = _views(db)
     assert [c[:3] for c in contacts] == [("C2", 1, "+84902")]
     assert [(x[0], x[-1]) for x in suppressed] == [("C1", "connected_recently")]
+
+
+@pytest.mark.parametrize("how", [{"jobs": 1}, {"jobs": 2}])
+def test_a_later_attempt_or_a_deleted_one_does_not_mislead_the_per_party_instants(db, dsn, how):
+    """connected_recently and reference_recently read each party's latest instants
+    (campaign_engine.contact_parties, kept by triggers): a run for a day before the latest
+    attempt asks the attempts themselves, and a deleted attempt is forgotten."""
+    _scenario(db)
+    at = lambda day, hour=10: dt.datetime.combine(day, dt.time(hour), HCM)  # noqa: E731
+    attempts.record(db, [
+        # C2 connected 2 days before D and again 3 days after: connected_recently on D
+        ("e1", "C2", "C2", "+84921", at(D - dt.timedelta(days=2)), "connected"),
+        ("e2", "C2", "C2", "+84921", at(D + dt.timedelta(days=3)), "connected"),
+        # C5 connected only after D: nothing on D
+        ("e3", "C5", "C5", "+84951", at(D + dt.timedelta(days=1)), "connected"),
+    ])  # fmt: skip
+    db.execute("DELETE FROM campaign_engine.contact_attempts WHERE attempt_id = 'c1'")  # C4's
+    assert db.execute(
+        "SELECT party_cif, last_connected_at FROM campaign_engine.contact_parties "
+        "WHERE party_cif IN ('C2', 'C4', 'C5') ORDER BY 1"
+    ).fetchall() == [("C2", at(D + dt.timedelta(days=3))), ("C5", at(D + dt.timedelta(days=1)))]
+    runner.run(dsn, as_of=D, **how)
+    _contacts, suppressed, _ = _views(db)
+    reasons = {(x[0], x[5]): x[-1] for x in suppressed}
+    assert reasons[("C2", "+84921")] == "connected_recently"  # before its limit: first reason
+    assert ("C4", "+84941") not in reasons  # its only connected attempt was deleted
+    assert reasons[("C5", "+84952")] == "limit: phone/1d"  # as before: +84951 stays
+    assert ("C5", "+84951") not in reasons
