@@ -1,10 +1,11 @@
 """The contact policy (SPEC §6) as SQL: CTEs of the run statement (templates/run.sql.j2),
 between the selection of each assignment's contacts (``firsts``) and their lists.
 
-Every selected contact meets the blocks active on the run's day and the attempts of the days
-the policy looks back, aggregated once per party and once per number — only those of the
-parties and numbers this statement selected (on several connections, each its slice's) — and
-gets the first reason that applies. The lists are aggregated from the contacts without one
+Every selected contact meets the blocks active on the run's day, its party's latest attempt
+and latest connected attempt (``campaign_engine.contact_parties``, kept by triggers as
+attempts are stored; migration 0017) and the attempts of the days the rolling limits look
+back, aggregated once per party (only the parties this statement selected: on several
+connections, each its slice's) and once per number, and gets the first reason that applies. The lists are aggregated from the contacts without one
 (``position`` is the place in the list, so the rest are numbered 1, 2, ... again), the others
 go to ``suppressed_contacts_staging`` with their reason, and the statement returns their
 counts per group, campaign and reason. Without a policy none of it is in the statement. Every
