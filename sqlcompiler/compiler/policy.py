@@ -5,13 +5,14 @@ Every selected contact meets the blocks active on the run's day, its party's lat
 and latest connected attempt (``campaign_engine.contact_parties``, kept by triggers as
 attempts are stored; migration 0017) and the attempts of the days the rolling limits look
 back, aggregated once per party (only the parties this statement selected: on several
-connections, each its slice's) and once per number, and gets the first reason that applies. The lists are aggregated from the contacts without one
-(``position`` is the place in the list, so the rest are numbered 1, 2, ... again), the others
-go to ``suppressed_contacts_staging`` with their reason, and the statement returns their
-counts per group, campaign and reason. Without a policy none of it is in the statement. Every
-value in it is a literal: validated numbers, dates, an IANA zone name. (Until the twentieth
-session this was a statement of its own after the run statement, which expanded the lists
-against the phone book again and rewrote them: docs/performance.md.)
+connections, each its slice's) and once per number; it gets the first reason that applies.
+The lists are aggregated from the contacts without one (``position`` is the place in the
+list, so the rest are numbered 1, 2, ... again), the others go to
+``suppressed_contacts_staging`` with their reason, and the statement returns their counts per
+group, campaign and reason. Without a policy none of it is in the statement. Every value in
+it is a literal: validated numbers, dates, an IANA zone name. (Until the twentieth session
+this was a statement of its own after the run statement, which expanded the lists against
+the phone book again and rewrote them: docs/performance.md.)
 """
 
 from __future__ import annotations

@@ -271,3 +271,18 @@ def test_a_later_attempt_or_a_deleted_one_does_not_mislead_the_per_party_instant
     assert ("C4", "+84941") not in reasons  # its only connected attempt was deleted
     assert reasons[("C5", "+84952")] == "limit: phone/1d"  # as before: +84951 stays
     assert ("C5", "+84951") not in reasons
+
+
+def test_a_list_run_judges_its_customers_as_a_full_run_does(db, dsn):
+    """run --cifs: the list run's statement carries the policy too (planned with nested loops
+    allowed: the attempts of its few parties by index)."""
+    _scenario(db)
+    runner.run(dsn, as_of=D, cifs=["C1", "C4", "KHÔNG-CÓ"])
+    contacts, suppressed, assigned = _views(db)
+    assert [a[0] for a in assigned] == ["C1", "C4"]
+    assert [c[:3] for c in contacts] == [("C1", 1, "+84901")]
+    assert [(x[0], x[5], x[-1]) for x in suppressed] == [
+        ("C1", "+84902", "blocked: do_not_call"),
+        ("C1", "+84911", "reference_recently"),
+        ("C4", "+84941", "connected_recently"),
+    ]
