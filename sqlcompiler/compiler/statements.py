@@ -28,8 +28,6 @@ class CompiledRun:
     population: bool = False  # the statements read pg_temp.run_population
     slice: CompiledSlice | None = None  # a full run whose population is a customer slice
     phones: CompiledPhones | None = None  # the run's phone book (some rule has outputs)
-    # SPEC §6: its CTEs are in the run statement (the header shows it in words)
-    policy: CompiledPolicy | None = None
 
     @property
     def list_run(self) -> bool:
@@ -90,6 +88,7 @@ def compile_config(
             names = ", ".join(repr(g.name) for g in config.groups) or "none"
             raise CompileError(f"no campaign group named {group!r}; groups: {names}")
     values = LoanValues()
+    # SPEC §6: the policy's CTEs are in the run statement (its header shows them in words)
     policy = (
         CompiledPolicy(config.policy, config.as_of or dates.today())
         if config.policy is not None
@@ -114,5 +113,4 @@ def compile_config(
         phones=compile_phones(population=population, source_schema=source_schema)
         if asks and statement is not None
         else None,
-        policy=policy if asks and statement is not None else None,
     )
